@@ -1,0 +1,420 @@
+"""The command line: the same Workspace and sync services the window uses, for scripts and
+support. Output for people on stdout; one clear line on stderr for errors (exit 1; 2 = usage)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from desktop import __version__, datafolder
+from desktop import logs as applogs
+from desktop.errors import CaseDeskError
+from desktop.workspace import (
+    KNOWN_GENDERS,
+    KNOWN_STATUSES,
+    SORT_KEYS,
+    AttachResult,
+    CaseQuery,
+    CaseRecord,
+    Workspace,
+)
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """A malformed command line; exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, ensure_ascii=False, sort_keys=True)
+    out.write("\n")
+
+
+def _when(record: CaseRecord) -> str:
+    return record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _print_case_table(cases: Sequence[CaseRecord], total: int, out: TextIO) -> None:
+    if not cases:
+        out.write("No cases match.\n")
+        return
+    out.write(f"{'ID':8}  {'PATIENT':28} {'AGE':>3}  {'GENDER':8} {'STATUS':11} {'UPDATED':16}  SYNC\n")
+    for c in cases:
+        out.write(
+            f"{c.id[:8]}  {c.patient_name[:28]:28} {c.patient_age:>3}  {c.patient_gender[:8]:8} "
+            f"{c.status[:11]:11} {_when(c):16}  {c.sync_state}\n"
+        )
+    shown = len(cases)
+    out.write(f"{shown} of {total} case(s)\n" if shown != total else f"{total} case(s)\n")
+
+
+def _print_case(record: CaseRecord, docs: Sequence[Any], out: TextIO) -> None:
+    out.write(f"Case      {record.id}\n")
+    out.write(f"Server id {record.server_id or '(not yet on the server)'}\n")
+    out.write(f"Patient   {record.patient_name}, {record.patient_age}, {record.patient_gender}\n")
+    out.write(f"Status    {record.status}\n")
+    out.write(f"Sync      {record.sync_state}" + (f": {record.sync_error}" if record.sync_error else "") + "\n")
+    out.write(f"Updated   {_when(record)}\n")
+    out.write("Notes\n")
+    for line in (record.case_summary or "(none)").splitlines() or [""]:
+        out.write(f"  {line}\n")
+    out.write(f"Documents ({len(docs)})\n")
+    for d in docs:
+        out.write(f"  {d.id[:8]}  {d.name}  {d.category}  {_size(d.size)}  {d.state}"
+                  + (f": {d.error}" if d.error else "") + "\n")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_new(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.create_case(a.name, a.age, a.gender, a.summary, a.status or "pending")
+    if a.json:
+        _json({"case": record.to_json()}, out)
+    else:
+        out.write(f"Created case {record.id} ({record.patient_name}); it will sync when online.\n")
+    return 0
+
+
+def cmd_list(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    query = CaseQuery(
+        search=a.search, status=a.status, include_archived=a.all, sort=a.sort, descending=not a.asc
+    )
+    cases = ws.list_cases(query, offset=a.offset, limit=a.limit)
+    total = ws.count_cases(query)
+    if a.json:
+        _json({"cases": [c.to_json() for c in cases], "total": total}, out)
+    else:
+        _print_case_table(cases, total, out)
+    return 0
+
+
+def cmd_show(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.get_case(a.id)
+    docs = ws.documents(record.id)
+    if a.json:
+        _json({"case": record.to_json(), "documents": [d.to_json() for d in docs]}, out)
+    else:
+        _print_case(record, docs, out)
+    return 0
+
+
+def cmd_edit(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    if a.gender is not None:
+        raise CaseDeskError(
+            "Gender cannot be changed after a case is created (the server refuses it)."
+        )
+    changes = {
+        k: v
+        for k, v in {
+            "patient_name": a.name,
+            "patient_age": a.age,
+            "case_summary": a.summary,
+            "status": a.status,
+        }.items()
+        if v is not None
+    }
+    if not changes:
+        raise UsageError("nothing to change: give --name, --age, --summary or --status")
+    record = ws.edit_case(a.id, **changes)
+    if a.json:
+        _json({"case": record.to_json()}, out)
+    else:
+        out.write(f"Saved case {record.id} ({record.sync_state}).\n")
+    return 0
+
+
+def cmd_archive(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.archive_case(a.id)
+    out.write(f"Archived case {record.id}.\n")
+    return 0
+
+
+def cmd_attach(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    results: list[AttachResult] = ws.attach(a.id, [Path(p) for p in a.paths], category=a.category)
+    if a.json:
+        _json({"results": [r.to_json() for r in results]}, out)
+    else:
+        for r in results:
+            if r.outcome == "attached" and r.document:
+                out.write(f"attached   {r.path}  ({r.document.mime_type}, {r.document.category})\n")
+            elif r.outcome == "duplicate":
+                out.write(f"duplicate  {r.path}  ({r.reason})\n")
+            else:
+                out.write(f"refused    {r.path}  ({r.reason})\n")
+        n = {k: sum(r.outcome == k for r in results) for k in ("attached", "duplicate", "refused")}
+        out.write(f"{n['attached']} attached, {n['duplicate']} already attached, {n['refused']} refused\n")
+    if not results:
+        raise CaseDeskError("No files found in the given paths.")
+    return 1 if any(r.outcome == "refused" for r in results) else 0
+
+
+def cmd_pending(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    rows = ws.pending()
+    if a.json:
+        _json({"pending": [r.to_json() for r in rows]}, out)
+        return 0
+    if not rows:
+        out.write("Nothing waits for the server.\n")
+        return 0
+    for r in rows:
+        what = {
+            "create_case": "create case",
+            "update_case": "update " + ", ".join(r.fields),
+            "upload_document": f"upload {r.document_name}",
+        }.get(r.kind, r.kind)
+        extra = f"  [{r.state}: {r.last_error}]" if r.last_error else ""
+        out.write(f"{r.id:>5}  {r.case_id[:8]}  {r.patient_name[:24]:24}  {what}{extra}\n")
+    out.write(f"{len(rows)} change(s) waiting\n")
+    return 0
+
+
+def _read_token(err: TextIO) -> str:
+    """Prompt without echo on a terminal; read one line from a pipe (never a command-line flag)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass("Token (input hidden): ")
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line.strip():
+        raise CaseDeskError("No token given: type it at the prompt or pipe it on standard input.")
+    return line.strip()
+
+
+def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop.sync import credentials, signin
+
+    token = _read_token(sys.stderr)
+    if not credentials.keychain_available():
+        out.write(credentials.NO_KEYCHAIN_MESSAGE + "\n")
+        signin.sign_in(ws, a.server, a.user_id, token, verify=True)
+        out.write("Server saved; the token was NOT stored. Set CASEDESK_TOKEN to sync.\n")
+        return 1
+    result = signin.sign_in(ws, a.server, a.user_id, token, verify=not a.no_verify)
+    if a.no_verify:
+        note = "not checked (--no-verify)"
+    elif result.verified:
+        note = "checked with the server"
+    else:
+        note = "not checked: the server is unreachable right now"
+    out.write(f"Signed in to {result.profile.url} as {result.profile.user_id} (token {note}; "
+              "stored in the system keychain).\n")
+    return 0
+
+
+def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop.sync import signin
+
+    profile = signin.sign_out(ws)
+    if profile is None:
+        out.write("No server was set up; nothing to sign out of.\n")
+    else:
+        out.write(f"Signed out of {profile.url}; the token was removed from the keychain. "
+                  f"{ws.pending_count()} change(s) stay queued for the next sign-in.\n")
+    return 0
+
+
+def cmd_sync(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop.sync import runner
+
+    if a.watch:
+        def show(report: Any) -> None:
+            out.write(report.summary() + "\n")
+            out.flush()
+
+        runner.watch(ws, interval=a.interval, on_report=show)
+        return 1
+    report = runner.run_sync(ws, wait=a.wait)
+    out.write(report.summary() + "\n")
+    if a.json:
+        _json({"report": {k: v for k, v in vars(report).items()}}, out)
+    return 0 if report.ok else 1
+
+
+def cmd_conflicts(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    rows = ws.conflicts()
+    if a.json:
+        _json({"conflicts": [r.to_json() for r in rows]}, out)
+        return 0
+    if not rows:
+        out.write("No conflicts.\n")
+        return 0
+    for r in rows:
+        out.write(f"{r.case_id[:8]}  {r.patient_name[:24]:24}  {r.field}\n")
+        out.write(f"    base:   {r.base_value!r}\n    mine:   {r.local_value!r}\n"
+                  f"    theirs: {r.server_value!r}\n")
+    out.write(f"{len(rows)} conflict(s). Resolve: casedesk resolve CASE_ID FIELD --mine|--theirs\n")
+    return 0
+
+
+def cmd_resolve(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.resolve_conflict(a.id, a.field, "mine" if a.mine else "theirs")
+    kept = "your value will be sent to the server" if a.mine else "the server's value was taken"
+    out.write(f"Resolved {a.field} of case {record.id}: {kept}.\n")
+    return 0
+
+
+def cmd_gui(a: argparse.Namespace) -> int:
+    try:
+        from desktop.ui.app import run as run_gui  # noqa: PLC0415 - Qt only when asked for
+    except ImportError:
+        raise CaseDeskError(
+            "The window is not available in this build; use the commands (`casedesk --help`)."
+        ) from None
+    return run_gui(data_dir=a.data_dir, profile=a.profile)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="casedesk", description="Case Desk: patient cases that work offline.")
+    p.add_argument("--version", action="version", version=f"casedesk {__version__}")
+    p.add_argument("--data-dir", help=f"data folder (default: ${datafolder.ENV_DATA_DIR} or the user data folder)")
+    p.add_argument("--profile", help="server profile name (one data folder per profile)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail to the log file")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    cases = sub.add_parser("cases", help="list, show, create and edit cases")
+    csub = cases.add_subparsers(dest="cases_command", metavar="ACTION", parser_class=Parser, required=True)
+
+    new = csub.add_parser("new", help="create a case")
+    new.add_argument("--name", required=True, help="patient name")
+    new.add_argument("--age", required=True, help="age in years, 0-150")
+    new.add_argument("--gender", required=True, help=f"e.g. {', '.join(KNOWN_GENDERS)}")
+    new.add_argument("--summary", help="doctor's notes")
+    new.add_argument("--status", help=f"known: {', '.join(KNOWN_STATUSES)}")
+    new.add_argument("--json", action="store_true")
+    new.set_defaults(func=cmd_new)
+
+    ls = csub.add_parser("list", help="list cases (archived hidden unless --all or --status archived)")
+    ls.add_argument("--search", help="words to find in patient name or notes")
+    ls.add_argument("--status", help="only this status")
+    ls.add_argument("--all", action="store_true", help="include archived cases")
+    ls.add_argument("--sort", default="updated", choices=sorted(SORT_KEYS))
+    ls.add_argument("--asc", action="store_true", help="ascending order")
+    ls.add_argument("--limit", type=int, default=None)
+    ls.add_argument("--offset", type=int, default=0)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    show = csub.add_parser("show", help="one case with its documents")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    edit = csub.add_parser("edit", help="change a case's fields")
+    edit.add_argument("id")
+    edit.add_argument("--name")
+    edit.add_argument("--age")
+    edit.add_argument("--summary")
+    edit.add_argument("--status")
+    edit.add_argument("--gender", help=argparse.SUPPRESS)
+    edit.add_argument("--json", action="store_true")
+    edit.set_defaults(func=cmd_edit)
+
+    arch = csub.add_parser("archive", help="set a case's status to archived")
+    arch.add_argument("id")
+    arch.set_defaults(func=cmd_archive)
+
+    att = sub.add_parser("attach", help="attach files or folders to a case")
+    att.add_argument("id")
+    att.add_argument("paths", nargs="+", metavar="PATH")
+    att.add_argument("--category", choices=("lab", "radiology"), help="override the guessed category")
+    att.add_argument("--json", action="store_true")
+    att.set_defaults(func=cmd_attach)
+
+    pend = sub.add_parser("pending", help="what waits for the server")
+    pend.add_argument("--json", action="store_true")
+    pend.set_defaults(func=cmd_pending)
+
+    login = sub.add_parser("login", help="sign in to a case server (token prompted, kept in the keychain)")
+    login.add_argument("--server", required=True, help="server address, e.g. https://cases.example.org")
+    login.add_argument("--user-id", required=True, help="your doctor id on the server")
+    login.add_argument("--no-verify", action="store_true", help="do not check the token now")
+    login.set_defaults(func=cmd_login)
+
+    logout = sub.add_parser("logout", help="forget the token; queued work stays")
+    logout.set_defaults(func=cmd_logout)
+
+    sync = sub.add_parser("sync", help="send pending work and fetch the server's changes")
+    sync.add_argument("--watch", action="store_true", help="keep syncing while running")
+    sync.add_argument("--interval", type=float, default=60.0, help="seconds between syncs with --watch")
+    sync.add_argument("--wait", type=float, default=0.0,
+                      help="seconds to wait if another sync is running (default: exit at once)")
+    sync.add_argument("--json", action="store_true")
+    sync.set_defaults(func=cmd_sync)
+
+    conf = sub.add_parser("conflicts", help="fields changed both here and on the server")
+    conf.add_argument("--json", action="store_true")
+    conf.set_defaults(func=cmd_conflicts)
+
+    res = sub.add_parser("resolve", help="settle one conflicting field")
+    res.add_argument("id", help="case id")
+    res.add_argument("field", help="field name, e.g. case_summary")
+    side = res.add_mutually_exclusive_group(required=True)
+    side.add_argument("--mine", action="store_true", help="keep my value")
+    side.add_argument("--theirs", action="store_true", help="take the server's value")
+    res.set_defaults(func=cmd_resolve)
+
+    gui = sub.add_parser("gui", help="open the window (the default with no command)")
+    gui.set_defaults(func=None)
+    return p
+
+
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        err.write(f"casedesk: usage error: {exc}\n")
+        return 2
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    try:
+        root = datafolder.resolve(args.data_dir, args.profile)
+        folder = datafolder.prepare(root)
+        applogs.configure(folder.logs, verbose=args.verbose)
+        if args.command in (None, "gui"):
+            return cmd_gui(args)
+        with Workspace(folder) as ws:
+            return int(args.func(ws, args, out))
+    except UsageError as exc:
+        err.write(f"casedesk: usage error: {exc}\n")
+        return 2
+    except CaseDeskError as exc:
+        err.write(f"casedesk: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write("casedesk: interrupted; everything saved before that is kept.\n")
+        return 130
+    except Exception:  # noqa: BLE001 - never a traceback in front of a user
+        log.exception("unexpected error")
+        err.write(
+            "casedesk: error: something unexpected went wrong; nothing was lost. "
+            "Details are in the log file (logs/casedesk.log in the data folder).\n"
+        )
+        return 1

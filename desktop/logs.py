@@ -1,0 +1,45 @@
+"""Rotating log files in the data folder. Callers log ids and counts, never patient data or
+tokens; a filter scrubs anything shaped like a bearer token as a second line of defence."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+from pathlib import Path
+
+_TOKEN_RE = re.compile(r"(?i)(bearer\s+|token[=:]\s*|authorization[=:]\s*)[^\s,;\"']+")
+
+
+class ScrubSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = _TOKEN_RE.sub(r"\1[redacted]", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+def configure(log_dir: Path, verbose: bool = False) -> None:
+    """Send the app's logs to logs/casedesk.log (5 × 2 MiB, files 0600)."""
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = log_dir / "casedesk.log"
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_casedesk", False):
+            root.removeHandler(handler)
+            handler.close()
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler._casedesk = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ScrubSecrets())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # httpx logs full URLs at INFO; keep it quiet.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if path.exists():
+        os.chmod(path, 0o600)

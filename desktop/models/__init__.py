@@ -1,0 +1,1 @@
+"""SQLAlchemy tables and the cache's engine; Alembic migrations live in ``migrations/``."""

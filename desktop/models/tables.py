@@ -1,0 +1,218 @@
+"""The cache's tables: cases, their documents, the outbox, conflicts and sync metadata.
+
+Alembic owns the schema (see ``migrations/``); these classes are the typed view of it and the
+source that ``alembic revision --autogenerate`` compares against.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC as naive text (SQLite has no time zones) and hands back aware datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class SyncState(enum.StrEnum):
+    SYNCED = "synced"
+    PENDING = "pending"
+    CONFLICT = "conflict"
+    ERROR = "error"
+    REMOVED_REMOTELY = "removed_remotely"
+
+
+class DocumentState(enum.StrEnum):
+    LOCAL_ONLY = "local_only"
+    UPLOADING = "uploading"
+    UPLOADED = "uploaded"
+    REMOTE_ONLY = "remote_only"
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"
+
+
+class ChangeKind(enum.StrEnum):
+    CREATE_CASE = "create_case"
+    UPDATE_CASE = "update_case"
+    UPLOAD_DOCUMENT = "upload_document"
+
+
+class ChangeState(enum.StrEnum):
+    QUEUED = "queued"
+    PARKED = "parked"  # refused by the server (4xx); waits for the user to fix or discard it
+
+
+# The case fields a clinician edits and the server stores; gender is set once, at creation.
+CASE_FIELDS = ("patient_name", "patient_age", "patient_gender", "case_summary", "status")
+EDITABLE_FIELDS = ("patient_name", "patient_age", "case_summary", "status")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    server_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The deployed backend's numeric row id, needed by its integer-only routes.
+    numeric_id: Mapped[str | None] = mapped_column(String(32))
+    patient_name: Mapped[str] = mapped_column(String(200))
+    patient_age: Mapped[int] = mapped_column(Integer)
+    patient_gender: Mapped[str] = mapped_column(String(40))
+    case_summary: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(40), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    server_created_at: Mapped[str | None] = mapped_column(String(40))
+    server_updated_at: Mapped[str | None] = mapped_column(String(40))
+    # Last server values seen, for the three-way merge; null until the case exists remotely.
+    base: Mapped[dict[str, Any] | None] = mapped_column()
+    sync_state: Mapped[str] = mapped_column(String(20), default=SyncState.PENDING, index=True)
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    ai_insights: Mapped[dict[str, Any] | None] = mapped_column()
+    # Files and insights are fetched per case; set when the case changed on either side.
+    detail_stale: Mapped[bool] = mapped_column(default=True)
+
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Document.added_at"
+    )
+
+    __table_args__ = (Index(None, "patient_name"),)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    server_file_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    # Null while the bytes exist only on the server.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(20))
+    file_url: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default=DocumentState.LOCAL_ONLY)
+    error: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_at: Mapped[str | None] = mapped_column(String(40))
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+
+    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+
+
+class PendingChange(Base):
+    """The outbox: work that must reach the server exactly once, in order."""
+
+    __tablename__ = "pending_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    # Dirty field names of an update, coalesced across edits.
+    fields: Mapped[list[str] | None] = mapped_column(JSON)
+    # Bumped on every coalesced edit: a push clears the row only if no newer edit arrived.
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(20), default=ChangeState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set (and committed) before a request that may reach the server: if the outcome stays
+    # unknown, the next attempt reconciles with the server's list before sending again.
+    in_flight: Mapped[bool] = mapped_column(default=False)
+    # What the last attempt sent: to match it on the server, and to clean only what was sent.
+    payload: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "uq_pending_changes_one_update_per_case",
+            "case_id",
+            unique=True,
+            sqlite_where=kind == ChangeKind.UPDATE_CASE.value,
+        ),
+    )
+
+
+class Conflict(Base):
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    base_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    local_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    server_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolution: Mapped[str | None] = mapped_column(String(10))  # "mine" or "theirs"
+
+
+class SyncMeta(Base):
+    """One row: who this cache belongs to on which server, and how the last sync went."""
+
+    __tablename__ = "sync_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    server_kind: Mapped[str | None] = mapped_column(String(20))
+    server_url: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(String(100))
+    last_pull_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    clock_offset_seconds: Mapped[float | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,92 @@
+"""Tokens live only in the OS keychain (keyring), keyed by server URL and user.
+
+Where no keychain backend exists we say so and fall back to $CASEDESK_TOKEN for this process
+only: a token is never written to the cache, settings, logs or a command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from desktop.errors import CaseDeskError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "casedesk"
+ENV_TOKEN = "CASEDESK_TOKEN"
+
+
+class NoKeychainError(CaseDeskError):
+    """This computer has no usable keychain; the token cannot be stored."""
+
+
+class NotSignedInError(CaseDeskError):
+    """No token for this server and user: the person must sign in."""
+
+
+def account(server_url: str, user_id: str, name: str = "token") -> str:
+    return f"{normalise_url(server_url)}|{user_id}|{name}"
+
+
+def normalise_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def keychain_available() -> bool:
+    backend = keyring.get_keyring()
+    priority = getattr(backend, "priority", 0)
+    name = type(backend).__module__ + "." + type(backend).__name__
+    if "fail" in name or "null" in name.lower():
+        return False
+    if name.startswith("keyring.backends.chainer"):
+        return bool(getattr(backend, "backends", []))
+    return bool(priority and priority > 0)
+
+
+NO_KEYCHAIN_MESSAGE = (
+    "No keychain is available on this computer, so Case Desk cannot store your token. "
+    f"Set {ENV_TOKEN} in the environment for this session instead (it is not saved), "
+    "or install a keyring backend (e.g. GNOME Keyring / KWallet)."
+)
+
+
+def store_secret(server_url: str, user_id: str, secret: str, name: str = "token") -> None:
+    if not keychain_available():
+        raise NoKeychainError(NO_KEYCHAIN_MESSAGE)
+    try:
+        keyring.set_password(SERVICE, account(server_url, user_id, name), secret)
+    except keyring.errors.KeyringError as exc:
+        raise NoKeychainError(
+            f"The keychain refused to store the {name}: {exc.__class__.__name__}. "
+            "Unlock the keychain and sign in again."
+        ) from exc
+
+
+def load_secret(server_url: str, user_id: str, name: str = "token") -> str | None:
+    """The stored secret, or $CASEDESK_TOKEN when there is no keychain at all."""
+    if keychain_available():
+        try:
+            value = keyring.get_password(SERVICE, account(server_url, user_id, name))
+        except keyring.errors.KeyringError:
+            log.warning("keychain read failed")
+            value = None
+        if value:
+            return value
+    if name == "token":
+        return os.environ.get(ENV_TOKEN) or None
+    return None
+
+
+def delete_secret(server_url: str, user_id: str, name: str = "token") -> bool:
+    if not keychain_available():
+        return False
+    try:
+        keyring.delete_password(SERVICE, account(server_url, user_id, name))
+    except keyring.errors.PasswordDeleteError:
+        return False
+    return True

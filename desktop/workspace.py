@@ -1,0 +1,728 @@
+"""The one local API: open a cache, query cases, create and edit them, attach files.
+
+The CLI and the GUI call only this (and the sync engine); neither touches tables directly.
+Every method is one user action and one transaction, returning plain frozen records that are
+safe to hand to another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from desktop import datafolder, intake
+from desktop.errors import NotFoundError, ValidationError
+from desktop.models.database import open_cache
+from desktop.models.tables import (
+    EDITABLE_FIELDS,
+    Case,
+    ChangeKind,
+    ChangeState,
+    Conflict,
+    Document,
+    DocumentState,
+    PendingChange,
+    SyncState,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+KNOWN_STATUSES = ("pending", "processing", "analyzing", "completed", "failed", "archived")
+KNOWN_GENDERS = ("female", "male", "other", "unknown")
+CATEGORIES = ("lab", "radiology")
+MAX_AGE = 150
+MAX_NAME = 200
+SORT_KEYS = {
+    "name": Case.patient_name,
+    "age": Case.patient_age,
+    "gender": Case.patient_gender,
+    "status": Case.status,
+    "updated": Case.updated_at,
+    "created": Case.created_at,
+    "sync": Case.sync_state,
+}
+
+
+# ---------------------------------------------------------------- records handed to callers
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    id: str
+    server_id: str | None
+    patient_name: str
+    patient_age: int
+    patient_gender: str
+    case_summary: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    sync_state: str
+    sync_error: str | None
+    ai_insights: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, case: Case) -> CaseRecord:
+        return cls(
+            id=case.id,
+            server_id=case.server_id,
+            patient_name=case.patient_name,
+            patient_age=case.patient_age,
+            patient_gender=case.patient_gender,
+            case_summary=case.case_summary,
+            status=case.status,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            sync_state=case.sync_state,
+            sync_error=case.sync_error,
+            ai_insights=case.ai_insights,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    case_id: str
+    name: str
+    mime_type: str
+    size: int
+    sha256: str | None
+    category: str
+    state: str
+    error: str | None
+    added_at: datetime
+    uploaded_at: str | None
+    server_file_id: str | None
+    file_url: str | None
+
+    @classmethod
+    def of(cls, doc: Document) -> DocumentRecord:
+        return cls(
+            id=doc.id,
+            case_id=doc.case_id,
+            name=doc.name,
+            mime_type=doc.mime_type,
+            size=doc.size,
+            sha256=doc.sha256,
+            category=doc.category,
+            state=doc.state,
+            error=doc.error,
+            added_at=doc.added_at,
+            uploaded_at=doc.uploaded_at,
+            server_file_id=doc.server_file_id,
+            file_url=doc.file_url,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["added_at"] = self.added_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    id: int
+    kind: str
+    case_id: str
+    patient_name: str
+    document_id: str | None
+    document_name: str | None
+    fields: tuple[str, ...]
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fields"] = list(self.fields)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    """One file's verdict: attached, duplicate (already on this case) or refused (why)."""
+
+    path: Path
+    outcome: str
+    reason: str | None = None
+    document: DocumentRecord | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "document": self.document.to_json() if self.document else None,
+        }
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What the case list shows: filtering and sorting happen in SQL."""
+
+    search: str | None = None
+    status: str | None = None
+    include_archived: bool = False
+    sort: str = "updated"
+    descending: bool = True
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        if self.search:
+            for word in self.search.split():
+                pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace(
+                    "_", "\\_"
+                ) + "%"
+                stmt = stmt.where(
+                    or_(
+                        Case.patient_name.ilike(pattern, escape="\\"),
+                        Case.case_summary.ilike(pattern, escape="\\"),
+                    )
+                )
+        if self.status:
+            stmt = stmt.where(Case.status == self.status)
+        elif not self.include_archived:
+            stmt = stmt.where(Case.status != "archived")
+        return stmt
+
+    def order(self, stmt: Select[Any]) -> Select[Any]:
+        if self.sort not in SORT_KEYS:
+            raise ValidationError(
+                f"Cannot sort by {self.sort!r}: choose one of {', '.join(SORT_KEYS)}."
+            )
+        column = SORT_KEYS[self.sort]
+        key = column.desc() if self.descending else column.asc()
+        tie = Case.id.desc() if self.descending else Case.id.asc()
+        return stmt.order_by(key, tie)
+
+
+@dataclass
+class AttachProgress:
+    done: int = 0
+    total: int = 0
+    results: list[AttachResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_name(value: Any) -> str:
+    name = str(value or "").strip()
+    if not name:
+        raise ValidationError("Patient name is required.")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"Patient name is too long ({len(name)} characters; at most {MAX_NAME}).")
+    return name
+
+
+def validate_age(value: Any) -> int:
+    try:
+        age = int(str(value).strip()) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        raise ValidationError(f"Age must be a whole number of years, not {value!r}.") from None
+    if isinstance(value, bool) or not 0 <= age <= MAX_AGE:
+        raise ValidationError(f"Age must be between 0 and {MAX_AGE} years; {value!r} is not.")
+    return age
+
+
+def validate_gender(value: Any) -> str:
+    gender = str(value or "").strip()
+    if not gender:
+        raise ValidationError(f"Gender is required (for example: {', '.join(KNOWN_GENDERS)}).")
+    if len(gender) > 40:
+        raise ValidationError("Gender is too long (at most 40 characters).")
+    return gender.lower() if gender.lower() in KNOWN_GENDERS else gender
+
+
+def validate_status(value: Any) -> str:
+    status = str(value or "").strip()
+    if not status:
+        raise ValidationError(f"Status cannot be empty (known: {', '.join(KNOWN_STATUSES)}).")
+    if len(status) > 40:
+        raise ValidationError("Status is too long (at most 40 characters).")
+    return status
+
+
+def validate_summary(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def validate_category(value: str) -> str:
+    if value not in CATEGORIES:
+        raise ValidationError(f"Category must be 'lab' or 'radiology', not {value!r}.")
+    return value
+
+
+VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "patient_name": validate_name,
+    "patient_age": validate_age,
+    "case_summary": validate_summary,
+    "status": validate_status,
+}
+
+
+# ---------------------------------------------------------------- outbox writes
+
+
+def queue_update(session: Session, case: Case, fields: Iterable[str]) -> None:
+    """Record dirty fields in the case's single pending update (coalescing repeated edits).
+
+    A case not yet on the server needs no update row: its queued create sends current values.
+    """
+    if case.server_id is None:
+        create = session.scalar(
+            select(PendingChange).where(
+                PendingChange.case_id == case.id,
+                PendingChange.kind == ChangeKind.CREATE_CASE,
+            )
+        )
+        if create is not None:
+            create.seq += 1
+            create.updated_at = utcnow()
+            if create.state == ChangeState.PARKED:
+                # The user edited the refused case: that is the fix, so try again.
+                create.state, create.attempts, create.next_attempt_at = ChangeState.QUEUED, 0, None
+            return
+    change = session.scalar(
+        select(PendingChange).where(
+            PendingChange.case_id == case.id, PendingChange.kind == ChangeKind.UPDATE_CASE
+        )
+    )
+    if change is None:
+        session.add(
+            PendingChange(
+                kind=ChangeKind.UPDATE_CASE, case_id=case.id, fields=sorted(set(fields))
+            )
+        )
+        return
+    change.fields = sorted(set(change.fields or ()) | set(fields))
+    change.seq += 1
+    change.updated_at = utcnow()
+    if change.state == ChangeState.PARKED:
+        change.state, change.attempts, change.next_attempt_at = ChangeState.QUEUED, 0, None
+
+
+def queue_create(session: Session, case: Case) -> None:
+    session.add(PendingChange(kind=ChangeKind.CREATE_CASE, case_id=case.id))
+
+
+def queue_upload(session: Session, document: Document) -> None:
+    session.add(
+        PendingChange(
+            kind=ChangeKind.UPLOAD_DOCUMENT, case_id=document.case_id, document_id=document.id
+        )
+    )
+
+
+def settle_sync_state(session: Session, case: Case) -> None:
+    """Derive a case's sync state from its outbox rows and open conflicts."""
+    session.flush()
+    if case.sync_state == SyncState.REMOVED_REMOTELY:
+        return
+    open_conflicts = session.scalar(
+        select(func.count())
+        .select_from(Conflict)
+        .where(Conflict.case_id == case.id, Conflict.resolved_at.is_(None))
+    )
+    states = session.scalars(
+        select(PendingChange.state).where(PendingChange.case_id == case.id)
+    ).all()
+    if open_conflicts:
+        case.sync_state = SyncState.CONFLICT
+    elif ChangeState.PARKED in states:
+        case.sync_state = SyncState.ERROR
+    elif states:
+        case.sync_state, case.sync_error = SyncState.PENDING, None
+    else:
+        case.sync_state, case.sync_error = SyncState.SYNCED, None
+
+
+@dataclass(frozen=True)
+class ConflictRecord:
+    id: int
+    case_id: str
+    patient_name: str
+    field: str
+    base_value: Any
+    local_value: Any
+    server_value: Any
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+# ---------------------------------------------------------------- the workspace
+
+
+class Workspace:
+    """A profile's local data: the SQLite cache plus the blob store."""
+
+    def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None) -> None:
+        self.folder = folder
+        self.engine, self.sessions = open_cache(folder.cache)
+        self.blobs = intake.BlobStore(folder.blobs)
+        self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path | None = None,
+        profile: str | None = None,
+        max_file_bytes: int | None = None,
+    ) -> Workspace:
+        root = datafolder.resolve(data_dir, profile)
+        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One user action: everything inside commits together or not at all."""
+        with self.sessions.begin() as session:
+            yield session
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        return self.sessions
+
+    # ------------------------------------------------------------ cases
+
+    def create_case(
+        self,
+        patient_name: str,
+        patient_age: int | str,
+        patient_gender: str,
+        case_summary: str | None = None,
+        status: str = "pending",
+    ) -> CaseRecord:
+        case = Case(
+            patient_name=validate_name(patient_name),
+            patient_age=validate_age(patient_age),
+            patient_gender=validate_gender(patient_gender),
+            case_summary=validate_summary(case_summary),
+            status=validate_status(status),
+            sync_state=SyncState.PENDING,
+        )
+        with self.transaction() as session:
+            session.add(case)
+            session.flush()
+            queue_create(session, case)
+        log.info("case created locally id=%s", case.id)
+        return CaseRecord.of(case)
+
+    def edit_case(self, case_id: str, **changes: Any) -> CaseRecord:
+        """Apply the changed fields; only values that really differ become dirty."""
+        if "patient_gender" in changes or "gender" in changes:
+            raise ValidationError(
+                "Gender is set when a case is created and cannot be changed afterwards "
+                "(the server refuses it)."
+            )
+        unknown = set(changes) - set(EDITABLE_FIELDS)
+        if unknown:
+            raise ValidationError(f"Unknown case field(s): {', '.join(sorted(unknown))}.")
+        clean = {name: VALIDATORS[name](value) for name, value in changes.items()}
+        with self.transaction() as session:
+            case = self._find(session, case_id)
+            dirty = [name for name, value in clean.items() if getattr(case, name) != value]
+            if not dirty:
+                return CaseRecord.of(case)
+            for name in dirty:
+                setattr(case, name, clean[name])
+            case.updated_at = utcnow()
+            if case.sync_state in (SyncState.SYNCED, SyncState.ERROR):
+                case.sync_state = SyncState.PENDING
+                case.sync_error = None
+            session.flush()
+            queue_update(session, case, dirty)
+        log.info("case edited locally id=%s fields=%s", case.id, ",".join(dirty))
+        return CaseRecord.of(case)
+
+    def archive_case(self, case_id: str) -> CaseRecord:
+        return self.edit_case(case_id, status="archived")
+
+    def get_case(self, case_id: str) -> CaseRecord:
+        with self.sessions() as session:
+            return CaseRecord.of(self._find(session, case_id))
+
+    def resolve_id(self, case_id: str) -> str:
+        with self.sessions() as session:
+            return self._find(session, case_id).id
+
+    def _find(self, session: Session, case_id: str) -> Case:
+        """Find by local id, server id, or an unambiguous local-id prefix (≥ 4 characters)."""
+        ref = case_id.strip()
+        case = session.get(Case, ref)
+        if case is None:
+            case = session.scalar(select(Case).where(Case.server_id == ref))
+        if case is None and len(ref) >= 4:
+            matches = session.scalars(
+                select(Case).where(Case.id.startswith(ref, autoescape=True)).limit(2)
+            ).all()
+            if len(matches) > 1:
+                raise ValidationError(f"Case id {ref!r} is ambiguous: type more characters.")
+            case = matches[0] if matches else None
+        if case is None:
+            raise NotFoundError(
+                f"No case with id {ref!r} in this cache. `casedesk cases list` shows the ids."
+            )
+        return case
+
+    def list_cases(
+        self, query: CaseQuery | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[CaseRecord]:
+        query = query or CaseQuery()
+        stmt = query.order(query.apply(select(Case))).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.sessions() as session:
+            return [CaseRecord.of(c) for c in session.scalars(stmt)]
+
+    def case_ids(self, query: CaseQuery | None = None) -> list[str]:
+        """Ids in display order: cheap enough for 100,000 rows, for windowed views."""
+        query = query or CaseQuery()
+        stmt = query.order(query.apply(select(Case.id)))
+        with self.sessions() as session:
+            return list(session.scalars(stmt))
+
+    def cases_by_id(self, ids: Sequence[str]) -> dict[str, CaseRecord]:
+        with self.sessions() as session:
+            rows = session.scalars(select(Case).where(Case.id.in_(list(ids))))
+            return {c.id: CaseRecord.of(c) for c in rows}
+
+    def count_cases(self, query: CaseQuery | None = None) -> int:
+        query = query or CaseQuery()
+        stmt = query.apply(select(func.count()).select_from(Case))
+        with self.sessions() as session:
+            return int(session.scalar(stmt) or 0)
+
+    # ------------------------------------------------------------ documents
+
+    def documents(self, case_id: str) -> list[DocumentRecord]:
+        with self.sessions() as session:
+            case = self._find(session, case_id)
+            rows = session.scalars(
+                select(Document)
+                .where(Document.case_id == case.id)
+                .order_by(Document.added_at, Document.id)
+            )
+            return [DocumentRecord.of(d) for d in rows]
+
+    def get_document(self, document_id: str) -> DocumentRecord:
+        with self.sessions() as session:
+            doc = session.get(Document, document_id)
+            if doc is None:
+                raise NotFoundError(f"No document with id {document_id!r}.")
+            return DocumentRecord.of(doc)
+
+    def set_document_category(self, document_id: str, category: str) -> DocumentRecord:
+        category = validate_category(category)
+        with self.transaction() as session:
+            doc = session.get(Document, document_id)
+            if doc is None:
+                raise NotFoundError(f"No document with id {document_id!r}.")
+            doc.category = category
+            return DocumentRecord.of(doc)
+
+    def blob_path(self, document: DocumentRecord) -> Path | None:
+        """Where a document's bytes are on disk, or None while they are only on the server."""
+        return self.blob_path_for(document.sha256)
+
+    def blob_path_for(self, sha256: str | None) -> Path | None:
+        if sha256 and self.blobs.exists(sha256):
+            return self.blobs.path_for(sha256)
+        return None
+
+    def attach(
+        self,
+        case_id: str,
+        paths: Iterable[str | Path],
+        category: str | None = None,
+        progress: Callable[[AttachProgress], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[AttachResult]:
+        """Take files and folders into a case; every file gets its own verdict.
+
+        Bytes go to the blob store (fsynced) before the row naming them commits; each file is
+        its own transaction, so a crash keeps every file accepted before it.
+        """
+        if category is not None:
+            validate_category(category)
+        target = self.resolve_id(case_id)
+        items = intake.collect(Path(p) for p in paths)
+        state = AttachProgress(total=len(items))
+        for item in items:
+            if cancelled is not None and cancelled():
+                break
+            if isinstance(item, intake.Refusal):
+                result = AttachResult(item.path, "refused", item.reason)
+            else:
+                result = self._attach_one(target, item.path, category)
+            state.results.append(result)
+            state.done += 1
+            if progress is not None:
+                progress(state)
+        counts = {k: sum(r.outcome == k for r in state.results) for k in ("attached", "duplicate", "refused")}
+        log.info("attach case=%s %s", target, counts)
+        return state.results
+
+    def _attach_one(self, case_id: str, path: Path, category: str | None) -> AttachResult:
+        try:
+            prepared = intake.prepare(path, self.blobs, self.max_file_bytes, category=category)
+        except intake.IntakeRefused as exc:
+            return AttachResult(path, "refused", str(exc))
+        with self.transaction() as session:
+            existing = session.scalar(
+                select(Document).where(
+                    Document.case_id == case_id, Document.sha256 == prepared.blob.sha256
+                )
+            )
+            if existing is not None:
+                return AttachResult(
+                    path,
+                    "duplicate",
+                    f"already attached to this case as {existing.name!r}",
+                    DocumentRecord.of(existing),
+                )
+            doc = Document(
+                case_id=case_id,
+                name=prepared.name,
+                mime_type=prepared.kind.mime,
+                size=prepared.blob.size,
+                sha256=prepared.blob.sha256,
+                category=prepared.category,
+                state=DocumentState.LOCAL_ONLY,
+            )
+            session.add(doc)
+            session.flush()
+            queue_upload(session, doc)
+            case = session.get(Case, case_id)
+            if case is not None and case.sync_state == SyncState.SYNCED:
+                case.sync_state = SyncState.PENDING
+            return AttachResult(path, "attached", None, DocumentRecord.of(doc))
+
+    # ------------------------------------------------------------ outbox and conflicts
+
+    def pending(self) -> list[PendingRecord]:
+        stmt = (
+            select(PendingChange, Case.patient_name, Document.name)
+            .join(Case, Case.id == PendingChange.case_id)
+            .outerjoin(Document, Document.id == PendingChange.document_id)
+            .order_by(PendingChange.id)
+        )
+        with self.sessions() as session:
+            return [
+                PendingRecord(
+                    id=change.id,
+                    kind=change.kind,
+                    case_id=change.case_id,
+                    patient_name=name,
+                    document_id=change.document_id,
+                    document_name=doc_name,
+                    fields=tuple(change.fields or ()),
+                    state=change.state,
+                    attempts=change.attempts,
+                    last_error=change.last_error,
+                    created_at=change.created_at,
+                )
+                for change, name, doc_name in session.execute(stmt)
+            ]
+
+    def pending_count(self) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(PendingChange)) or 0)
+
+    def conflicts(self, case_id: str | None = None) -> list[ConflictRecord]:
+        stmt = (
+            select(Conflict, Case.patient_name)
+            .join(Case, Case.id == Conflict.case_id)
+            .where(Conflict.resolved_at.is_(None))
+            .order_by(Conflict.id)
+        )
+        with self.sessions() as session:
+            if case_id is not None:
+                stmt = stmt.where(Conflict.case_id == self._find(session, case_id).id)
+            return [
+                ConflictRecord(
+                    id=c.id, case_id=c.case_id, patient_name=name, field=c.field,
+                    base_value=c.base_value, local_value=c.local_value,
+                    server_value=c.server_value, created_at=c.created_at,
+                )
+                for c, name in session.execute(stmt)
+            ]
+
+    def resolve_conflict(self, case_id: str, field_name: str, choice: str) -> CaseRecord:
+        """Keep mine (it will be pushed over theirs) or take theirs (my edit is dropped)."""
+        if choice not in ("mine", "theirs"):
+            raise ValidationError("Choose --mine or --theirs.")
+        with self.transaction() as session:
+            case = self._find(session, case_id)
+            conflict = session.scalar(
+                select(Conflict).where(
+                    Conflict.case_id == case.id,
+                    Conflict.field == field_name,
+                    Conflict.resolved_at.is_(None),
+                )
+            )
+            if conflict is None:
+                raise NotFoundError(
+                    f"No open conflict on field {field_name!r} of this case. "
+                    "`casedesk conflicts` lists them."
+                )
+            base = dict(case.base or {})
+            base[field_name] = conflict.server_value
+            case.base = base
+            if choice == "theirs":
+                setattr(case, field_name, conflict.server_value)
+                update = session.scalar(
+                    select(PendingChange).where(
+                        PendingChange.case_id == case.id,
+                        PendingChange.kind == ChangeKind.UPDATE_CASE,
+                    )
+                )
+                if update is not None:
+                    left = [f for f in (update.fields or []) if f != field_name]
+                    if left:
+                        update.fields = left
+                    else:
+                        session.delete(update)
+            else:
+                queue_update(session, case, [field_name])
+            conflict.resolved_at = utcnow()
+            conflict.resolution = choice
+            case.updated_at = utcnow()
+            settle_sync_state(session, case)
+            return CaseRecord.of(case)
+
+    def open_conflict_count(self) -> int:
+        with self.sessions() as session:
+            stmt = select(func.count()).select_from(Conflict).where(Conflict.resolved_at.is_(None))
+            return int(session.scalar(stmt) or 0)

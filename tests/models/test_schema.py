@@ -1,0 +1,83 @@
+"""The cache's schema belongs to Alembic; the models must agree with it exactly."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from desktop import datafolder
+from desktop.models.database import alembic_config, open_cache
+from desktop.models.tables import Base
+from desktop.workspace import Workspace
+
+
+def test_migrated_schema_equals_models(tmp_path):
+    engine, _ = open_cache(tmp_path / "c.sqlite3")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_open_upgrades_to_head_and_records_revision(tmp_path):
+    engine, _ = open_cache(tmp_path / "c.sqlite3")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head
+
+
+def test_pragmas_wal_foreign_keys_busy_timeout(tmp_path):
+    engine, _ = open_cache(tmp_path / "c.sqlite3")
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert raw.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_reopen_keeps_data(tmp_path):
+    with Workspace.open(tmp_path / "d") as ws:
+        case = ws.create_case("Jane Smith", 32, "female")
+    with Workspace.open(tmp_path / "d") as ws:
+        assert ws.get_case(case.id).patient_name == "Jane Smith"
+
+
+def test_data_folder_private_permissions(tmp_path):
+    with Workspace.open(tmp_path / "d") as ws:
+        ws.create_case("A B", 1, "male")
+        root = ws.folder.root
+    for folder in (root, root / "blobs", root / "logs"):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(root / "casedesk.sqlite3").st_mode) == 0o600
+
+
+def test_data_folder_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEDESK_DATA_DIR", str(tmp_path / "env"))
+    assert datafolder.resolve(tmp_path / "flag") == tmp_path / "flag"
+    assert datafolder.resolve(None) == tmp_path / "env"
+    monkeypatch.delenv("CASEDESK_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert datafolder.resolve(None, "clinic-a") == tmp_path / "xdg" / "casedesk" / "clinic-a"
+    assert datafolder.resolve(None).name == "local"
+
+
+def test_foreign_keys_enforced(tmp_path):
+    engine, _ = open_cache(tmp_path / "c.sqlite3")
+    raw = sqlite3.connect(tmp_path / "c.sqlite3")
+    raw.execute("PRAGMA foreign_keys=ON")
+    try:
+        raw.execute(
+            "INSERT INTO documents (id, case_id, name, mime_type, size, category, state, added_at)"
+            " VALUES ('d', 'missing', 'x', 'a/b', 1, 'lab', 'local_only', '2026-01-01')"
+        )
+    except sqlite3.IntegrityError:
+        pass
+    else:
+        raise AssertionError("foreign key not enforced")
+    finally:
+        raw.close()

@@ -1,0 +1,129 @@
+"""The command line, run as a user would: real data folder, real files, exit codes, JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(data: Path, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--data-dir", str(data), *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def new_case(data: Path, name: str = "Jane Smith", **extra: str) -> dict:
+    args = ["cases", "new", "--name", name, "--age", extra.get("age", "32"), "--gender",
+            extra.get("gender", "female"), "--json"]
+    if "summary" in extra:
+        args += ["--summary", extra["summary"]]
+    code, out, err = run(data, *args)
+    assert code == 0, err
+    return json.loads(out)["case"]
+
+
+def test_entry_point_module_runs(tmp_path):
+    env = dict(os.environ, CASEDESK_DATA_DIR=str(tmp_path / "d"))
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop", "cases", "new", "--name", "Jane Smith", "--age", "32",
+         "--gender", "female", "--summary", "Follow-up, diabetes"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Created case" in result.stdout
+    listed = subprocess.run([sys.executable, "-m", "desktop", "cases", "list", "--json"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(listed.stdout)["total"] == 1
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert "casedesk 0.1.0" in capsys.readouterr().out
+
+
+def test_new_list_show_edit_json(tmp_path):
+    data = tmp_path / "d"
+    case = new_case(data, summary="Follow-up, diabetes")
+    assert set(case) >= {"id", "server_id", "patient_name", "patient_age", "patient_gender",
+                         "case_summary", "status", "created_at", "updated_at", "sync_state",
+                         "sync_error"}
+    new_case(data, "John Doe", gender="male", age="50")
+    code, out, _ = run(data, "cases", "list", "--search", "smith", "--json")
+    listed = json.loads(out)
+    assert code == 0 and listed["total"] == 1 and listed["cases"][0]["id"] == case["id"]
+    code, out, err = run(data, "cases", "edit", case["id"][:8], "--summary", "Stable",
+                         "--status", "completed", "--age", "33", "--json")
+    assert code == 0, err
+    edited = json.loads(out)["case"]
+    assert (edited["case_summary"], edited["status"], edited["patient_age"]) == ("Stable", "completed", 33)
+    code, out, _ = run(data, "cases", "list", "--status", "completed", "--json")
+    assert [c["id"] for c in json.loads(out)["cases"]] == [case["id"]]
+    code, out, _ = run(data, "cases", "show", case["id"], "--json")
+    shown = json.loads(out)
+    assert shown["case"]["case_summary"] == "Stable" and shown["documents"] == []
+
+
+def test_human_output(tmp_path):
+    data = tmp_path / "d"
+    case = new_case(data, summary="line one\nline two")
+    code, out, _ = run(data, "cases", "list")
+    assert code == 0 and "Jane Smith" in out and "1 case(s)" in out
+    code, out, _ = run(data, "cases", "show", case["id"])
+    assert "line two" in out and "not yet on the server" in out
+
+
+def test_pending_json(tmp_path):
+    data = tmp_path / "d"
+    case = new_case(data)
+    code, out, _ = run(data, "pending", "--json")
+    rows = json.loads(out)["pending"]
+    assert code == 0
+    assert [(r["kind"], r["case_id"]) for r in rows] == [("create_case", case["id"])]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["cases", "new", "--name", "X", "--age", "200", "--gender", "male"], "between 0 and 150"),
+        (["cases", "show", "nope-nope"], "No case with id"),
+        (["attach", "nope-nope", "/tmp"], "No case with id"),
+    ],
+)
+def test_errors_are_one_line_exit_1(tmp_path, args, needle):
+    code, out, err = run(tmp_path / "d", *args)
+    assert code == 1
+    assert err.count("\n") == 1 and needle in err and err.startswith("casedesk: error:")
+    assert "Traceback" not in err
+
+
+def test_gender_edit_refused(tmp_path):
+    data = tmp_path / "d"
+    case = new_case(data)
+    code, _, err = run(data, "cases", "edit", case["id"], "--gender", "male")
+    assert code == 1 and "Gender cannot be changed" in err
+
+
+@pytest.mark.parametrize("args", [["cases", "frobnicate"], ["cases", "new", "--name", "X"],
+                                  ["cases", "list", "--sort", "shoe"], ["cases", "edit", "abcd"]])
+def test_usage_errors_exit_2_one_line(tmp_path, args):
+    code, _, err = run(tmp_path / "d", *args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("casedesk: usage error:")
+
+
+def test_bad_data_dir_is_explained(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--data-dir", str(blocker), "cases", "list"], out=out, err=err)
+    assert code == 1 and "is a file, not a folder" in err.getvalue()

@@ -1,0 +1,173 @@
+"""Workspace: the local API the CLI and the window share."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+import desktop.workspace as workspace_module
+from desktop.errors import NotFoundError, ValidationError
+from desktop.models.tables import Case, ChangeKind, PendingChange
+from desktop.workspace import CaseQuery, Workspace
+
+
+@pytest.fixture
+def ws(tmp_path):
+    with Workspace.open(tmp_path / "data") as w:
+        yield w
+
+
+def _outbox(ws: Workspace) -> list[PendingChange]:
+    with ws.sessions() as s:
+        return list(s.scalars(select(PendingChange).order_by(PendingChange.id)))
+
+
+def test_create_queues_one_create(ws):
+    case = ws.create_case("Jane Smith", 32, "Female", "Follow-up, diabetes")
+    assert case.patient_gender == "female"
+    assert case.sync_state == "pending"
+    rows = _outbox(ws)
+    assert [(r.kind, r.case_id) for r in rows] == [("create_case", case.id)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"patient_name": "  "}, "name is required"),
+        ({"patient_age": 151}, "between 0 and 150"),
+        ({"patient_age": -1}, "between 0 and 150"),
+        ({"patient_age": "thirty"}, "whole number"),
+        ({"patient_gender": ""}, "Gender is required"),
+    ],
+)
+def test_create_validation(ws, kwargs, message):
+    fields = {"patient_name": "A", "patient_age": 3, "patient_gender": "male"} | kwargs
+    with pytest.raises(ValidationError, match=message):
+        ws.create_case(**fields)
+    assert ws.count_cases() == 0
+    assert _outbox(ws) == []
+
+
+def test_age_bounds_accepted(ws):
+    assert ws.create_case("Newborn", 0, "male").patient_age == 0
+    assert ws.create_case("Elder", "150", "female").patient_age == 150
+
+
+def test_gender_not_editable(ws):
+    case = ws.create_case("A", 3, "male")
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        ws.edit_case(case.id, patient_gender="female")
+    assert ws.get_case(case.id).patient_gender == "male"
+
+
+def test_unknown_status_is_kept_as_text(ws):
+    case = ws.create_case("A", 3, "male", status="triaged-by-nurse")
+    assert ws.get_case(case.id).status == "triaged-by-nurse"
+
+
+def _mark_synced(ws: Workspace, case_id: str) -> None:
+    """What a successful create push leaves behind: a server id and an empty outbox."""
+    with ws.transaction() as s:
+        case = s.get(Case, case_id)
+        case.server_id = "srv-" + case_id[:8]
+        case.sync_state = "synced"
+        for row in s.scalars(select(PendingChange).where(PendingChange.case_id == case_id)):
+            s.delete(row)
+
+
+def test_repeated_edits_coalesce_into_one_update(ws):
+    case = ws.create_case("Jane Smith", 32, "female")
+    _mark_synced(ws, case.id)
+    ws.edit_case(case.id, case_summary="first")
+    ws.edit_case(case.id, patient_age=33)
+    ws.edit_case(case.id, case_summary="second", status="completed")
+    rows = _outbox(ws)
+    assert len(rows) == 1
+    assert rows[0].kind == ChangeKind.UPDATE_CASE
+    assert rows[0].fields == ["case_summary", "patient_age", "status"]
+    assert rows[0].seq == 3
+    assert ws.get_case(case.id).sync_state == "pending"
+
+
+def test_noop_edit_queues_nothing(ws):
+    case = ws.create_case("Jane", 32, "female", "notes")
+    _mark_synced(ws, case.id)
+    ws.edit_case(case.id, case_summary="notes", patient_age="32")
+    assert _outbox(ws) == []
+    assert ws.get_case(case.id).sync_state == "synced"
+
+
+def test_edit_of_unsynced_case_folds_into_its_create(ws):
+    case = ws.create_case("Jane", 32, "female")
+    ws.edit_case(case.id, case_summary="more")
+    rows = _outbox(ws)
+    assert [r.kind for r in rows] == ["create_case"]
+    assert rows[0].seq == 2
+
+
+def test_failure_between_case_write_and_outbox_write_leaves_neither(ws, monkeypatch):
+    case = ws.create_case("Jane", 32, "female", "before")
+    _mark_synced(ws, case.id)
+
+    def explode(*args, **kwargs):
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(workspace_module, "queue_update", explode)
+    with pytest.raises(OSError):
+        ws.edit_case(case.id, case_summary="after")
+    assert ws.get_case(case.id).case_summary == "before"
+    assert _outbox(ws) == []
+
+
+def test_failure_in_create_outbox_write_leaves_no_case(ws, monkeypatch):
+    def explode(*args, **kwargs):
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(workspace_module, "queue_create", explode)
+    with pytest.raises(OSError):
+        ws.create_case("Jane", 32, "female")
+    assert ws.count_cases() == 0
+    assert _outbox(ws) == []
+
+
+def test_search_status_sort_paging(ws):
+    ws.create_case("Jane Smith", 32, "female", "Follow-up, diabetes")
+    ws.create_case("John Smithers", 50, "male", "fracture")
+    ws.create_case("Ann Lee", 70, "female", "smith's fracture of the wrist", status="completed")
+    old = ws.create_case("Old Case", 40, "male", status="archived")
+    assert {c.patient_name for c in ws.list_cases(CaseQuery(search="smith"))} == {
+        "Jane Smith", "John Smithers", "Ann Lee"}
+    assert [c.patient_name for c in ws.list_cases(CaseQuery(search="smith fracture", sort="name",
+                                                             descending=False))] == [
+        "Ann Lee", "John Smithers"]
+    assert [c.patient_name for c in ws.list_cases(CaseQuery(status="completed"))] == ["Ann Lee"]
+    assert ws.count_cases() == 3  # archived hidden
+    assert ws.count_cases(CaseQuery(include_archived=True)) == 4
+    assert [c.id for c in ws.list_cases(CaseQuery(status="archived"))] == [old.id]
+    by_age = [c.patient_age for c in ws.list_cases(CaseQuery(sort="age", descending=False))]
+    assert by_age == [32, 50, 70]
+    page = ws.list_cases(CaseQuery(sort="age", descending=False), offset=1, limit=1)
+    assert [c.patient_age for c in page] == [50]
+    assert ws.case_ids(CaseQuery(sort="age"))[0] == ws.list_cases(CaseQuery(sort="age"))[0].id
+
+
+def test_search_treats_wildcards_literally(ws):
+    ws.create_case("100% Sure", 1, "male")
+    ws.create_case("Other", 1, "male")
+    assert [c.patient_name for c in ws.list_cases(CaseQuery(search="%"))] == ["100% Sure"]
+
+
+def test_find_by_prefix_and_unknown_id(ws):
+    case = ws.create_case("Jane", 32, "female")
+    assert ws.get_case(case.id[:8]).id == case.id
+    with pytest.raises(NotFoundError, match="No case with id"):
+        ws.get_case("does-not-exist")
+
+
+def test_pending_lists_outbox_in_order(ws):
+    a = ws.create_case("A", 1, "male")
+    b = ws.create_case("B", 2, "female")
+    rows = ws.pending()
+    assert [(r.kind, r.patient_name) for r in rows] == [("create_case", "A"), ("create_case", "B")]
+    assert ws.pending_count() == 2
+    assert {r.case_id for r in rows} == {a.id, b.id}
