@@ -127,3 +127,22 @@ def test_bad_data_dir_is_explained(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     code = main(["--data-dir", str(blocker), "cases", "list"], out=out, err=err)
     assert code == 1 and "is a file, not a folder" in err.getvalue()
+
+
+def test_attach_json_and_exit_codes(tmp_path):
+    data = tmp_path / "d"
+    case = new_case(data)
+    good = tmp_path / "lab.pdf"
+    good.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    code, out, _ = run(data, "attach", case["id"], str(good), "--json")
+    assert code == 0
+    [result] = json.loads(out)["results"]
+    assert result["outcome"] == "attached" and result["document"]["mime_type"] == "application/pdf"
+    code, out, _ = run(data, "attach", case["id"], str(good), str(empty))
+    assert code == 1
+    assert "duplicate" in out and "refused" in out and "0 attached, 1 already attached, 1 refused" in out
+    code, out, _ = run(data, "pending", "--json")
+    kinds = [r["kind"] for r in json.loads(out)["pending"]]
+    assert kinds == ["create_case", "upload_document"]

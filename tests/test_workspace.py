@@ -171,3 +171,87 @@ def test_pending_lists_outbox_in_order(ws):
     assert [(r.kind, r.patient_name) for r in rows] == [("create_case", "A"), ("create_case", "B")]
     assert ws.pending_count() == 2
     assert {r.case_id for r in rows} == {a.id, b.id}
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
+       b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_attach_files_and_folders_with_per_file_verdicts(ws, tmp_path):
+    case = ws.create_case("Jane", 32, "female")
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    (labs / "cbc.pdf").write_bytes(PDF)
+    (labs / "empty.pdf").write_bytes(b"")
+    (labs / "archive.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    scan = tmp_path / "chest.png"
+    scan.write_bytes(PNG)
+    results = ws.attach(case.id, [scan, labs])
+    verdicts = {r.path.name: (r.outcome, r.reason) for r in results}
+    assert verdicts["chest.png"][0] == "attached"
+    assert verdicts["cbc.pdf"][0] == "attached"
+    assert verdicts["empty.pdf"][0] == "refused" and "empty" in verdicts["empty.pdf"][1]
+    assert verdicts["archive.zip"][0] == "refused"
+    docs = {d.name: d for d in ws.documents(case.id)}
+    assert docs["chest.png"].category == "radiology" and docs["chest.png"].mime_type == "image/png"
+    assert docs["cbc.pdf"].category == "lab" and docs["cbc.pdf"].state == "local_only"
+    assert ws.blob_path(docs["cbc.pdf"]).read_bytes() == PDF
+    kinds = [r.kind for r in ws.pending()]
+    assert kinds.count("upload_document") == 2
+
+
+def test_same_content_twice_is_a_duplicate_not_stored_twice(ws, tmp_path):
+    case = ws.create_case("Jane", 32, "female")
+    a, b = tmp_path / "a.pdf", tmp_path / "copy-of-a.pdf"
+    a.write_bytes(PDF)
+    b.write_bytes(PDF)
+    first = ws.attach(case.id, [a])
+    second = ws.attach(case.id, [b])
+    assert first[0].outcome == "attached"
+    assert second[0].outcome == "duplicate" and "a.pdf" in second[0].reason
+    assert len(ws.documents(case.id)) == 1
+    # The same bytes on another case are a separate document sharing one blob.
+    other = ws.create_case("John", 40, "male")
+    assert ws.attach(other.id, [b])[0].outcome == "attached"
+    blobs = [p for p in ws.folder.blobs.rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+
+
+def test_category_override_and_edit(ws, tmp_path):
+    case = ws.create_case("Jane", 32, "female")
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(PNG)
+    [result] = ws.attach(case.id, [scan], category="lab")
+    assert result.document.category == "lab"
+    doc = ws.set_document_category(result.document.id, "radiology")
+    assert doc.category == "radiology"
+    with pytest.raises(ValidationError):
+        ws.set_document_category(result.document.id, "x-ray")
+
+
+def test_blob_is_on_disk_before_its_row_commits(ws, tmp_path, monkeypatch):
+    case = ws.create_case("Jane", 32, "female")
+    f = tmp_path / "r.pdf"
+    f.write_bytes(PDF)
+
+    def explode(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(workspace_module, "queue_upload", explode)
+    with pytest.raises(OSError):
+        ws.attach(case.id, [f])
+    assert ws.documents(case.id) == []  # no row without its outbox entry
+    assert [r.kind for r in ws.pending()] == ["create_case"]
+    stored = [p for p in ws.folder.blobs.rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in stored] == [PDF]  # the bytes were already safe
+
+
+def test_attach_size_limit_is_configurable(tmp_path):
+    with Workspace.open(tmp_path / "d", max_file_bytes=10) as ws:
+        case = ws.create_case("Jane", 32, "female")
+        f = tmp_path / "big.pdf"
+        f.write_bytes(PDF)
+        [result] = ws.attach(case.id, [f])
+        assert result.outcome == "refused" and "too large" in result.reason

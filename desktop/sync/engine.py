@@ -295,26 +295,37 @@ class SyncEngine:
         return sorted(due, key=lambda r: (KIND_ORDER.get(ChangeKind(r[1]), 9), r[0]))
 
     def _push(self) -> None:
-        due = self._due_changes()
-        for index, (change_id, kind) in enumerate(due):
-            self._check_cancel()
-            self._emit("push", "Sending your changes", done=index, total=len(due))
-            try:
-                if kind == ChangeKind.CREATE_CASE:
-                    self._push_create(change_id)
-                elif kind == ChangeKind.UPDATE_CASE:
-                    self._push_update(change_id)
-                elif kind == ChangeKind.UPLOAD_DOCUMENT:
-                    self._push_upload(change_id)
-            except (err.AuthError, err.OfflineError, _Stop):
-                raise
-            except err.SyncError as exc:
-                if getattr(exc, "retryable", False):
-                    self._defer(change_id, exc)
-                    # The server is failing; the rest of the queue would fail the same way.
-                    self._report.error = str(exc)
-                    raise _Stop from exc
-                self._park(change_id, exc)
+        # A push can queue follow-up work (a created case's status goes as an update), so the
+        # outbox is read again until nothing new is due; each change is tried once per run.
+        tried: set[int] = set()
+        while True:
+            due = [c for c in self._due_changes() if c[0] not in tried]
+            if not due:
+                return
+            for index, (change_id, kind) in enumerate(due):
+                tried.add(change_id)
+                self._push_one(change_id, kind, index, len(due))
+
+    def _push_one(self, change_id: int, kind: str, index: int, total: int) -> None:
+        self._check_cancel()
+        self._emit("push", "Sending your changes", done=index, total=total)
+        try:
+            if kind == ChangeKind.CREATE_CASE:
+                self._push_create(change_id)
+            elif kind == ChangeKind.UPDATE_CASE:
+                self._push_update(change_id)
+            elif kind == ChangeKind.UPLOAD_DOCUMENT:
+                self._push_upload(change_id)
+        except (err.AuthError, err.OfflineError, _Stop):
+            self._interrupted(change_id)
+            raise
+        except err.SyncError as exc:
+            if getattr(exc, "retryable", False):
+                self._defer(change_id, exc)
+                # The server is failing; the rest of the queue would fail the same way.
+                self._report.error = str(exc)
+                raise _Stop from exc
+            self._park(change_id, exc)
 
     def _defer(self, change_id: int, exc: Exception) -> None:
         with self.ws.transaction() as s:
@@ -328,6 +339,15 @@ class SyncEngine:
                 if doc is not None and doc.state == DocumentState.UPLOADING:
                     doc.state, doc.error = DocumentState.LOCAL_ONLY, f"will retry: {exc}"
         self._report.deferred += 1
+
+    def _interrupted(self, change_id: int) -> None:
+        """The run stopped mid-change: a document shown as uploading goes back to waiting."""
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is not None and change.document_id:
+                doc = s.get(Document, change.document_id)
+                if doc is not None and doc.state == DocumentState.UPLOADING:
+                    doc.state = DocumentState.LOCAL_ONLY
 
     def _park(self, change_id: int, exc: Exception) -> None:
         """A refusal (4xx) sets this one change aside with the server's reason; the queue goes on."""
@@ -557,11 +577,23 @@ class SyncEngine:
             assert case is not None
             if case.server_id is None:
                 return  # its create has not gone yet; it carries current values anyway
-            values = {f: getattr(case, f) for f in (change.fields or []) if f in EDITABLE_FIELDS}
             server_id, numeric_id, case_id = case.server_id, case.numeric_id, case.id
+
+        # The API has no version or If-Match: read the server's copy right before writing and
+        # merge it, so a change made there since our last pull becomes a conflict, not a loss.
+        detail = self._call(lambda: self.client.get_case(server_id, numeric_id=numeric_id))
+        with self.ws.transaction() as s:
+            self._merge_remote(s, detail.case, count=False)
+        with self.ws.sessions() as s:
+            change = s.get(PendingChange, change_id)
+            case = s.get(Case, case_id)
+            if change is None or case is None:
+                return
+            blocked = set(s.scalars(select(Conflict.field).where(
+                Conflict.case_id == case_id, Conflict.resolved_at.is_(None))))
+            values = {f: getattr(case, f) for f in (change.fields or [])
+                      if f in EDITABLE_FIELDS and f not in blocked}
         if not values:
-            with self.ws.transaction() as s:
-                s.execute(delete(PendingChange).where(PendingChange.id == change_id))
             return
         self._mark_in_flight(change_id, {"values": values})
         remote: RemoteCase = self._call(
@@ -576,7 +608,7 @@ class SyncEngine:
             for name in values:
                 base[name] = getattr(remote, name, values[name])
             case.base = base
-            case.server_updated_at = remote.updated_at
+            # server_updated_at is left alone: the next pull merges whatever else changed.
             if remote.numeric_id:
                 case.numeric_id = remote.numeric_id
             if change is not None:
@@ -613,16 +645,20 @@ class SyncEngine:
             )
         payload = {"name": name, "size": size}
 
+        adopted = False
+
         def reconcile() -> RemoteFile | None:
+            nonlocal adopted
             files = self._call(lambda: self.client.list_files(server_id, numeric_id=numeric_id))
             with self.ws.sessions() as s:
                 owned = set(s.scalars(select(Document.server_file_id).where(
                     Document.server_file_id.is_not(None))))
-            return next((f for f in files if f.file_id not in owned and f.file_name == name
-                         and f.file_size == size), None)
+            found = next((f for f in files if f.file_id not in owned and f.file_name == name
+                          and f.file_size == size), None)
+            adopted = found is not None
+            return found
 
         remote = reconcile() if was_in_flight else None
-        adopted = remote is not None
         if remote is None:
             self._mark_in_flight(change_id, payload)
 
@@ -751,7 +787,7 @@ class SyncEngine:
         settle_sync_state(s, case)
         self._report.adopted += 1
 
-    def _merge_remote(self, s: Session, remote: RemoteCase) -> None:
+    def _merge_remote(self, s: Session, remote: RemoteCase, count: bool = True) -> None:
         case = s.scalar(select(Case).where(Case.server_id == remote.server_id))
         if case is None:
             return
@@ -785,7 +821,7 @@ class SyncEngine:
                 self._report.conflicts += 1
             else:
                 existing.local_value, existing.server_value = c.mine, c.theirs
-        if result.take or result.conflicts:
+        if count and (result.take or result.conflicts):
             self._report.pulled_changed += 1
         settle_sync_state(s, case)
 

@@ -1,0 +1,682 @@
+"""Taking files into Case Desk: what a file is, whether we accept it, and a safe copy of it.
+
+Qt-free and database-free on purpose: the Workspace decides what a file *means* for a case
+(rows, duplicates, outbox); this module only answers "what is it?" and "where are its bytes?".
+
+- The type is sniffed from the content, never the name: clinicians' exports are often
+  misnamed, and the server and viewers trust the MIME type we record.
+- Bytes live in a content-addressed store (``root/ab/cdef…``, SHA-256). A blob is written to
+  a temp file in the store, fsynced, renamed into place and its folder fsynced, so the row that
+  names it can commit knowing the bytes survive a crash. Copying and hashing happen in one
+  pass through a fixed buffer, so a 1 GiB scan costs the same memory as a 1 KiB note.
+- Every problem is a per-file refusal worded for a clinician; one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import errno
+import hashlib
+import logging
+import os
+import re
+import stat
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from desktop.errors import CaseDeskError, DataFolderError, NotFoundError, ValidationError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB; the Workspace may pass its own setting
+CHUNK_BYTES = 1 << 20  # copy buffer: large enough that syscalls and hashing dominate, not Python
+SNIFF_BYTES = 8192  # enough for every magic number and a fair CSV sample
+
+LAB = "lab"
+RADIOLOGY = "radiology"
+CATEGORIES = (LAB, RADIOLOGY)
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_TEMP_PREFIX = ".tmp-"
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+ACCEPTED_TYPES = "PDF, PNG, JPEG, DICOM, TIFF, WebP, Word and text/CSV files"
+
+# Names that operating systems and tools drop into folders. Inside a dropped folder they are
+# noise, not documents, so they are skipped without a word (a file chosen explicitly is still
+# judged on its content).
+_JUNK_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
+
+
+# ------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What a file is, as recorded on the document: MIME type, a human label, guessed category."""
+
+    mime: str
+    label: str
+    category: str
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """Bytes safely in the blob store: their SHA-256 (lower-case hex), size and location."""
+
+    sha256: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A regular file found by :func:`collect`, to be judged by :func:`prepare`."""
+
+    path: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file or folder that will not be attached, with the reason in words for a clinician."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A file accepted for a case: its bytes are in the store, fsynced, before any row exists."""
+
+    source: Path
+    name: str  # the file's base name as the clinician knows it
+    kind: FileKind
+    blob: StoredBlob
+    category: str  # the caller's choice, else the guess in ``kind.category``
+
+
+class IntakeRefused(CaseDeskError):
+    """A file cannot be taken in; ``str()`` is the reason, worded for a clinician."""
+
+    def __init__(self, reason: str, path: Path | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+class BlobStoreError(DataFolderError):
+    """The blob store itself cannot be written (disk full, folder not writable, …)."""
+
+
+# ------------------------------------------------------------------ sniffing
+
+PDF = FileKind("application/pdf", "PDF document", LAB)
+PNG = FileKind("image/png", "PNG image", RADIOLOGY)
+JPEG = FileKind("image/jpeg", "JPEG image", RADIOLOGY)
+DICOM = FileKind("application/dicom", "DICOM image", RADIOLOGY)
+TIFF = FileKind("image/tiff", "TIFF image", RADIOLOGY)
+WEBP = FileKind("image/webp", "WebP image", RADIOLOGY)
+DOC = FileKind("application/msword", "Word document (.doc)", LAB)
+DOCX = FileKind(
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "Word document (.docx)",
+    LAB,
+)
+CSV = FileKind("text/csv", "CSV table", LAB)
+TEXT = FileKind("text/plain", "text", LAB)
+
+# Common formats we do not take, so the refusal can say what the file looks like.
+_LOOKS_LIKE: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"GIF87a", "a GIF image"),
+    (0, b"GIF89a", "a GIF image"),
+    (0, b"BM", "a BMP image"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+    (0, b"Rar!\x1a\x07", "a RAR archive"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (0, b"MZ", "a Windows program"),
+    (0, b"\x7fELF", "a program"),
+    (4, b"ftyp", "a video or HEIC photo"),
+    (0, b"ID3", "an audio file"),
+    (0, b"\xff\xfe", "UTF-16 text"),
+    (0, b"\xfe\xff", "UTF-16 text"),
+)
+
+
+def sniff(head: bytes, whole: bool, opener: Callable[[], BinaryIO] | None = None) -> FileKind:
+    """Name a file's type from its first bytes; raise :class:`IntakeRefused` if we don't take it.
+
+    ``head`` is the start of the file (:data:`SNIFF_BYTES` is plenty), ``whole`` says whether it
+    is the entire file. ``opener`` gives a seekable handle on the full content; it is only
+    used for ZIP files, where telling a Word document from an archive needs the zip directory.
+    """
+    if not head:
+        raise IntakeRefused("empty file — nothing to attach")
+    # DICOM first: its 128-byte preamble is free-form and may itself start with TIFF magic.
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return DICOM
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
+        return TIFF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return DOC
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return _sniff_zip(opener)
+    kind = _sniff_text(head, whole)
+    if kind is not None:
+        return kind
+    for offset, magic, what in _LOOKS_LIKE:
+        if head[offset : offset + len(magic)] == magic:
+            raise IntakeRefused(_unsupported(what))
+    raise IntakeRefused(_unsupported(None))
+
+
+def sniff_file(path: Path) -> FileKind:
+    """Sniff a file on disk (convenience for callers that only need the type)."""
+    with _open_source(path) as f:
+        st = os.fstat(f.fileno())
+        head = _read_head(f)
+        return sniff(head, len(head) >= st.st_size, lambda: f)
+
+
+def _unsupported(what: str | None) -> str:
+    looks = f"looks like {what}" if what else "the content is not a format we recognise"
+    return f"unsupported type: {looks}; Case Desk accepts {ACCEPTED_TYPES}"
+
+
+def _sniff_zip(opener: Callable[[], BinaryIO] | None) -> FileKind:
+    """A .docx is a zip with a ``word/`` folder; zipfile reads only the central directory."""
+    what = "a ZIP archive"
+    if opener is not None:
+        try:
+            f = opener()
+            f.seek(0)
+            with zipfile.ZipFile(f) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            names = []
+            what = "a damaged ZIP archive"
+        if any(n.startswith("word/") for n in names):
+            return DOCX
+        if any(n.startswith("xl/") for n in names):
+            what = "an Excel workbook"
+        elif any(n.startswith("ppt/") for n in names):
+            what = "a PowerPoint presentation"
+    raise IntakeRefused(_unsupported(what))
+
+
+def _sniff_text(head: bytes, whole: bool) -> FileKind | None:
+    """Text if it has no NUL and almost no control bytes (UTF-8, or a legacy 8-bit encoding)."""
+    if b"\x00" in head:
+        return None
+    # Tab, newlines, form feed and the DOS end-of-file mark (0x1A) are at home in text.
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, *range(14, 26), *range(27, 32), 127))
+    if controls > len(head) // 100:
+        return None
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=whole)
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+    return CSV if _looks_like_csv(text, whole) else TEXT
+
+
+def _looks_like_csv(text: str, whole: bool) -> bool:
+    """CSV when one delimiter splits every line into the same number (≥ 2) of fields.
+
+    csv.Sniffer guesses too eagerly on prose; a consistent field count across lines (with
+    proper quote handling from csv.reader) is a simpler rule that holds for real exports.
+    """
+    lines = text.splitlines()
+    if not whole and len(lines) > 1:
+        lines = lines[:-1]  # the sample cut the last line short
+    lines = [line for line in lines if line.strip()]
+    if len(lines) < 2:
+        return False
+    for delimiter in (",", ";", "\t", "|"):
+        if not any(delimiter in line for line in lines):
+            continue
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and widths.pop() >= 2:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ reasons in words
+
+
+def format_size(n: int) -> str:
+    """Sizes the way a person reads them: ``1.2 GiB``, ``512 KiB``, ``1 GiB``."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            if unit == "bytes":
+                return f"{n} bytes"
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    what = f"{format_size(size)} exceeds" if size is not None else "the file grew beyond"
+    return f"too large: {what} the {format_size(limit)} limit (change it in settings)"
+
+
+def _unreadable(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "unreadable: permission denied — check the file's permissions"
+    if exc.errno == errno.ENOENT:
+        return "not found — it may have been moved or deleted"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop — the link points back to itself"
+    if exc.errno == errno.EIO:
+        return "unreadable: the disk reported a read error — copy the file again from its source"
+    detail = (exc.strerror or "unknown error").lower()
+    return f"unreadable: {detail}"
+
+
+def _store_failed(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "could not keep a copy: the disk is full — free some space and try again"
+    detail = (exc.strerror or "unknown error").lower()
+    return f"could not keep a copy in Case Desk's data folder: {detail}"
+
+
+# ------------------------------------------------------------------ blob store
+
+
+class BlobStore:
+    """Content-addressed document bytes under ``root/ab/cdef…`` (SHA-256, lower-case hex).
+
+    Blobs are immutable once renamed into place, so readers never see a partial file and two
+    identical files share one blob. Files are 0600 and folders 0700: these are patient records.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- lookup
+
+    def path_for(self, sha256: str) -> Path:
+        """Where the blob with this digest lives (whether or not it exists)."""
+        if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
+            raise ValidationError("Not a valid SHA-256 digest (64 lower-case hex characters).")
+        return self.root / sha256[:2] / sha256[2:]
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open a blob for reading; the caller closes it."""
+        try:
+            return open(self.path_for(sha256), "rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                "This document's content is not on this computer; download it first."
+            ) from None
+
+    # -- writing
+
+    def ingest(self, source: Path, max_size: int | None = DEFAULT_MAX_BYTES) -> StoredBlob:
+        """Copy a file into the store, hashing on the way; refuse it once it exceeds max_size.
+
+        The limit is enforced while copying, not just from the size seen up front: a file
+        that is still being written (a scanner, a sync client) can grow under us.
+        """
+        try:
+            with _open_source(source) as f:
+                st = os.fstat(f.fileno())
+                if max_size is not None and st.st_size > max_size:
+                    raise IntakeRefused(_too_large(st.st_size, max_size))
+                return self._ingest_file(f, max_size)
+        except IntakeRefused as exc:
+            exc.path = Path(source)
+            raise
+
+    def ingest_stream(
+        self, chunks: Iterable[bytes], max_size: int | None = None
+    ) -> StoredBlob:
+        """Store bytes that arrive piecewise (a download), with the same atomicity as ingest.
+
+        Exceptions from ``chunks`` (network errors) propagate unchanged; no temp file is left.
+        """
+
+        def write_all(out: int, digest: hashlib._Hash) -> int:
+            size = 0
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise IntakeRefused(_too_large(None, max_size))
+                digest.update(chunk)
+                _write_all(out, memoryview(chunk))
+            return size
+
+        return self._store(write_all)
+
+    def discard_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Remove temp files a crash left behind (older than ``older_than_s``); return the count."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if entry.name.startswith(_TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+
+    # -- internals
+
+    def _ingest_file(
+        self, f: BinaryIO, max_size: int | None, expect: tuple[int, bytes] | None = None
+    ) -> StoredBlob:
+        """Copy from an open file; ``expect`` = (size, head) the caller judged, checked on the way.
+
+        Checking against what was sniffed means the bytes we keep are the bytes we typed: a file
+        swapped or rewritten between the look and the copy is refused, not mislabelled.
+        """
+        fd = f.fileno()
+        os.lseek(fd, 0, os.SEEK_SET)
+        buf = bytearray(CHUNK_BYTES)
+        view = memoryview(buf)
+
+        def write_all(out: int, digest: hashlib._Hash) -> int:
+            size = 0
+            first = True
+            while True:
+                try:
+                    n = f.readinto(view)  # type: ignore[attr-defined]
+                except OSError as exc:
+                    raise IntakeRefused(_unreadable(exc)) from None
+                if not n:
+                    break
+                if first and expect is not None:
+                    seen = min(n, len(expect[1]))
+                    if view[:seen] != expect[1][:seen]:
+                        raise IntakeRefused(_changed())
+                first = False
+                size += n
+                if max_size is not None and size > max_size:
+                    raise IntakeRefused(_too_large(None, max_size))
+                chunk = view[:n]
+                digest.update(chunk)
+                _write_all(out, chunk)
+            if expect is not None and size != expect[0]:
+                raise IntakeRefused(_changed())
+            return size
+
+        return self._store(write_all)
+
+    def _store(self, write_all: Callable[[int, hashlib._Hash], int]) -> StoredBlob:
+        """Temp file in the store → write + hash → fsync → rename into place → fsync folder.
+
+        Only our own disk operations become BlobStoreError; whatever the producer raises
+        (a refusal, a network error) propagates as it is. The temp file goes either way.
+        """
+        with _storing():
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            out, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                with _storing():
+                    if hasattr(os, "fchmod"):  # mkstemp already made it 0600; be explicit
+                        os.fchmod(out, FILE_MODE)
+                digest = hashlib.sha256()
+                size = write_all(out, digest)
+                with _storing():
+                    _fsync(out)
+            finally:
+                os.close(out)
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            with _storing():
+                self._ensure_folder(final.parent)
+                try:
+                    existing = os.stat(final)
+                except FileNotFoundError:
+                    existing = None
+                if existing is not None and existing.st_size == size:
+                    tmp.unlink()  # same content already kept: reuse it
+                else:  # new, or a damaged earlier copy: ours is verified, put it in place
+                    os.replace(tmp, final)
+                    _fsync_dir(final.parent)
+            return StoredBlob(sha, size, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _ensure_folder(self, folder: Path) -> None:
+        if folder.is_dir():
+            return
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            return
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+        _fsync_dir(self.root)  # the new folder's entry must survive a crash too
+
+
+def _changed() -> str:
+    return "the file changed while it was being read — wait until it is fully saved, then try again"
+
+
+@contextlib.contextmanager
+def _storing() -> Iterator[None]:
+    """Our own disk writes failing (disk full, read-only folder) become a BlobStoreError."""
+    try:
+        yield
+    except OSError as exc:
+        raise BlobStoreError(_store_failed(exc)) from exc
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    with _storing():
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+
+
+def _fsync(fd: int) -> None:
+    """fsync, and on macOS the full flush: plain fsync there stops at the drive's cache."""
+    if fcntl is not None and hasattr(fcntl, "F_FULLFSYNC"):
+        try:
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+        except OSError:
+            pass  # not supported by this filesystem: fall back to fsync
+    os.fsync(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable. Windows cannot open folders for this; NTFS journals renames."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        _fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_source(path: Path) -> BinaryIO:
+    """Open a regular file for reading, never blocking on a FIFO; problems become refusals."""
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise IntakeRefused(_unreadable(exc), Path(path)) from None
+    try:
+        _check_regular(os.fstat(fd))  # before FileIO, which itself refuses folders
+    except IntakeRefused as exc:
+        os.close(fd)
+        exc.path = Path(path)
+        raise
+    return open(fd, "rb", buffering=0)
+
+
+def _check_regular(st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise IntakeRefused("is a folder — attach the files inside it instead")
+    if not stat.S_ISREG(st.st_mode):
+        raise IntakeRefused("not a regular file — only ordinary files can be attached")
+
+
+def _read_head(f: BinaryIO) -> bytes:
+    parts: list[bytes] = []
+    remaining = SNIFF_BYTES
+    while remaining:
+        try:
+            part = f.read(remaining)
+        except OSError as exc:
+            raise IntakeRefused(_unreadable(exc)) from None
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+# ------------------------------------------------------------------ walking
+
+
+def collect(paths: Iterable[Path]) -> list[Candidate | Refusal]:
+    """Expand dropped files and folders into regular files to judge, or per-path refusals.
+
+    Given paths keep their order; folders are walked depth-first in name order so a batch is
+    deterministic. Links are followed; a folder reached again through its own ancestry is a
+    symlink loop and is reported, and a folder already walked by another route is not walked
+    twice. Hidden files and OS clutter inside folders are skipped silently. The walk uses an
+    explicit stack, so a pathologically deep tree cannot exhaust Python's recursion limit.
+    """
+    out: list[Candidate | Refusal] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    for raw in paths:
+        stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(Path(raw), frozenset())]
+        while stack:
+            path, ancestors = stack.pop()
+            item, key = _examine(path, seen_dirs, ancestors)
+            if item is not None:
+                out.append(item)
+            if key is None:
+                continue
+            try:
+                with os.scandir(path) as it:
+                    names = sorted(entry.name for entry in it)
+            except OSError as exc:
+                out.append(Refusal(path, _unreadable_folder(exc)))
+                continue
+            inner = ancestors | {key}
+            stack.extend((path / name, inner) for name in reversed(names) if not _is_clutter(name))
+    refused = sum(isinstance(item, Refusal) for item in out)
+    log.debug("collect: %d candidates, %d refusals", len(out) - refused, refused)
+    return out
+
+
+def _examine(
+    path: Path, seen_dirs: set[tuple[int, int]], ancestors: frozenset[tuple[int, int]]
+) -> tuple[Candidate | Refusal | None, tuple[int, int] | None]:
+    """One path's verdict, and the folder key if it is a folder still to be walked."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return Refusal(path, "not found: the link points to a file that no longer exists"), None
+        return Refusal(path, "not found — it may have been moved or deleted"), None
+    except OSError as exc:
+        return Refusal(path, _unreadable(exc)), None
+    if stat.S_ISREG(st.st_mode):
+        return Candidate(path, st.st_size), None
+    if not stat.S_ISDIR(st.st_mode):
+        return Refusal(path, "not a regular file — only ordinary files can be attached"), None
+    key = (st.st_dev, st.st_ino)
+    if key in ancestors:
+        return Refusal(path, "symlink loop — this link points back to a folder that contains it"), None
+    if key in seen_dirs:
+        return None, None  # already walked by another route; its files are in the batch once
+    seen_dirs.add(key)
+    return None, key
+
+
+def _unreadable_folder(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "unreadable folder: permission denied — check the folder's permissions"
+    return "unreadable folder: " + (exc.strerror or "unknown error").lower()
+
+
+def _is_clutter(name: str) -> bool:
+    return name.startswith(".") or name.lower() in _JUNK_NAMES or name.startswith("~$")
+
+
+# ------------------------------------------------------------------ the one call
+
+
+def prepare(
+    path: Path,
+    store: BlobStore,
+    max_size: int | None = DEFAULT_MAX_BYTES,
+    category: str | None = None,
+) -> Prepared:
+    """Judge one file and keep its bytes: the Workspace's single entry point per file.
+
+    Checks, in order: it opens, it is a regular file, not empty, within ``max_size``, of a type
+    we accept (from its content). Then copies it into ``store`` (hash on the way, fsynced).
+    Raises :class:`IntakeRefused` with the reason; :class:`ValidationError` for a bad category.
+    Duplicates are not judged here: the Workspace compares ``blob.sha256`` within the case.
+    """
+    if category is not None and category not in CATEGORIES:
+        raise ValidationError(f"Category must be one of: {', '.join(CATEGORIES)}.")
+    path = Path(path)
+    try:
+        with _open_source(path) as f:
+            st = os.fstat(f.fileno())
+            if st.st_size == 0:
+                raise IntakeRefused("empty file — nothing to attach")
+            if max_size is not None and st.st_size > max_size:
+                raise IntakeRefused(_too_large(st.st_size, max_size))
+            head = _read_head(f)
+            kind = sniff(head, len(head) >= st.st_size, lambda: f)
+            blob = store._ingest_file(f, max_size, expect=(st.st_size, head))
+    except IntakeRefused as exc:
+        exc.path = path
+        raise
+    except BlobStoreError as exc:  # disk full etc.: still this file's verdict, not the batch's
+        raise IntakeRefused(str(exc), path) from exc
+    return Prepared(
+        source=path,
+        name=path.name,
+        kind=kind,
+        blob=blob,
+        category=category or kind.category,
+    )

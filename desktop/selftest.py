@@ -1,0 +1,402 @@
+"""`casedesk --self-test`: prove that this build works on this machine, end to end, headless.
+
+Packaged builds fail in ways unit tests never see: a migration script, a Qt plugin or a pydicom
+pixel handler left out of the bundle. So the self-test uses the real pieces in a throw-away data
+folder: it migrates a new cache, creates and edits a case, takes in a PDF, a PNG and a DICOM file
+generated on the spot, renders a preview of each offscreen and, given a server address, signs in
+and syncs. One line per step; exit 0 only if every step worked.
+
+Qt is imported lazily (only in the file-generating and preview steps), and the OS keychain is
+never touched: an in-memory keyring stands in for it for the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from desktop import __version__, datafolder
+from desktop import logs as applogs
+from desktop.errors import CaseDeskError
+
+log = logging.getLogger(__name__)
+
+ENV_TOKEN = "CASEDESK_SELFTEST_TOKEN"
+DEFAULT_TOKEN = "token-doctor-1"
+DEFAULT_USER = "doctor-1"
+SAMPLE_KINDS = ("PDF", "PNG", "DICOM")
+EXPECTED_MIME = {"PDF": "application/pdf", "PNG": "image/png", "DICOM": "application/dicom"}
+
+
+class StepFailed(CaseDeskError):
+    """A check inside a step did not hold; the message says which."""
+
+
+class SelfTestKeyring(keyring.backend.KeyringBackend):
+    """Keeps the sign-in token in memory so a self-test never writes to the real keychain."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._store.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+@dataclass
+class Step:
+    name: str
+    run: Callable[[], None]
+    needs: tuple[str, ...] = ()
+
+
+@dataclass
+class SelfTest:
+    """The steps share state through this object: the workspace, the case, the samples."""
+
+    root: Path
+    server: str | None = None
+    token: str = DEFAULT_TOKEN
+    user_id: str = DEFAULT_USER
+    ws: Any = None
+    case_id: str | None = None
+    samples: dict[str, Path] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+    qt_app: Any = None
+
+    # ------------------------------------------------------------ steps
+
+    def steps(self) -> list[Step]:
+        steps = [
+            Step("migrate cache", self.migrate_cache),
+            Step("create case", self.create_case, ("migrate cache",)),
+            Step("edit case", self.edit_case, ("create case",)),
+        ]
+        for kind in SAMPLE_KINDS:
+            steps.append(Step(f"take in {kind}", self._bind(self.take_in, kind), ("create case",)))
+        for kind in SAMPLE_KINDS:
+            steps.append(Step(f"preview {kind}", self._bind(self.preview, kind), (f"take in {kind}",)))
+        if self.server:
+            steps.append(Step("sign in", self.sign_in, ("migrate cache",)))
+            steps.append(Step("sync", self.sync, ("sign in", "edit case",
+                                                  *(f"take in {k}" for k in SAMPLE_KINDS))))
+        return steps
+
+    @staticmethod
+    def _bind(fn: Callable[[str], None], kind: str) -> Callable[[], None]:
+        return lambda: fn(kind)
+
+    def migrate_cache(self) -> None:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        from desktop.models.database import alembic_config
+        from desktop.workspace import Workspace
+
+        folder = datafolder.prepare(self.root / "data")
+        self.ws = Workspace(folder)
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        with self.ws.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        if not heads or current != heads:
+            raise StepFailed(f"cache is at {sorted(current)}, migrations end at {sorted(heads)}")
+
+    def create_case(self) -> None:
+        record = self.ws.create_case("Self-Test Patient", 42, "female", "Created by the self-test.")
+        self.case_id = record.id
+        if self.ws.get_case(record.id).patient_name != "Self-Test Patient":
+            raise StepFailed("the new case did not read back")
+
+    def edit_case(self) -> None:
+        summary = f"Edited by the self-test of casedesk {__version__}."
+        self.ws.edit_case(self.case_id, case_summary=summary, status="processing", patient_age=43)
+        record = self.ws.get_case(self.case_id)
+        if (record.case_summary, record.status, record.patient_age) != (summary, "processing", 43):
+            raise StepFailed("the edit did not read back")
+        if self.ws.pending_count() < 1:
+            raise StepFailed("the new case is not queued for the server")
+
+    def take_in(self, kind: str) -> None:
+        path = self.root / "samples" / f"self-test.{kind.lower()}"
+        path.parent.mkdir(exist_ok=True)
+        {"PDF": self._make_pdf, "PNG": self._make_png, "DICOM": self._make_dicom}[kind](path)
+        self.samples[kind] = path
+        (result,) = self.ws.attach(self.case_id, [path])
+        if result.outcome != "attached" or result.document is None:
+            raise StepFailed(f"{result.outcome}: {result.reason}")
+        if result.document.mime_type != EXPECTED_MIME[kind]:
+            raise StepFailed(f"recognised as {result.document.mime_type}, not {EXPECTED_MIME[kind]}")
+        self.documents[kind] = result.document
+
+    def preview(self, kind: str) -> None:
+        self._ensure_qt()
+        try:
+            from desktop.ui.preview import load_preview
+        except ImportError as exc:
+            raise StepFailed(f"the preview module is not in this build ({exc})") from None
+        doc = self.documents[kind]
+        path = self.ws.blob_path(doc)
+        if path is None:
+            raise StepFailed("the stored file is missing from the blob store")
+        result = load_preview(path, doc.mime_type)
+        image = result.image
+        if image is None or image.isNull():
+            raise StepFailed(f"no image ({result.note or 'no reason given'})")
+        if _is_blank(image):
+            raise StepFailed(f"the {image.width()}x{image.height()} image is blank")
+
+    def sign_in(self) -> None:
+        signin = _sync_module("signin")
+        result = signin.sign_in(self.ws, self.server, self.user_id, self.token, verify=True)
+        if not result.verified:
+            raise StepFailed(f"the server at {self.server} could not be reached")
+        if not result.stored_in_keychain:
+            raise StepFailed("the token was not stored in the (in-memory) keychain")
+
+    def sync(self) -> None:
+        runner = _sync_module("runner")
+        report = runner.run_sync(self.ws)
+        if not report.ok:
+            raise StepFailed(report.summary())
+        record = self.ws.get_case(self.case_id)
+        if not record.server_id:
+            raise StepFailed("the case has no server id after syncing")
+        left = self.ws.pending_count()
+        if left:
+            raise StepFailed(f"{left} change(s) still wait for the server: {report.summary()}")
+        not_sent = [d.name for d in self.ws.documents(self.case_id) if d.state == "local_only"]
+        if not_sent:
+            raise StepFailed(f"{len(not_sent)} document(s) were not uploaded")
+
+    # ------------------------------------------------------------ sample files
+
+    def _ensure_qt(self) -> None:
+        """One offscreen QApplication for the whole run (QPdfWriter and previews need it)."""
+        if self.qt_app is not None:
+            return
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+
+        self.qt_app = QApplication.instance() or QApplication(["casedesk-self-test"])
+
+    def _make_pdf(self, path: Path) -> None:
+        self._ensure_qt()
+        from PySide6.QtCore import QRect, Qt
+        from PySide6.QtGui import QColor, QFont, QPageSize, QPainter, QPdfWriter
+
+        writer = QPdfWriter(str(path))
+        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        writer.setResolution(150)
+        writer.setTitle("Case Desk self-test")
+        painter = QPainter(writer)
+        try:
+            painter.fillRect(QRect(100, 100, 900, 180), QColor("#117882"))
+            painter.setFont(QFont("DejaVu Sans", 18))
+            painter.setPen(Qt.GlobalColor.black)
+            painter.drawText(QRect(100, 350, 1000, 200), 0, "Case Desk self-test: lab report")
+            painter.fillRect(QRect(100, 600, 600, 40), QColor("#d63740"))
+        finally:
+            painter.end()
+        if path.stat().st_size < 200:
+            raise StepFailed("QPdfWriter wrote an empty PDF")
+
+    def _make_png(self, path: Path) -> None:
+        self._ensure_qt()
+        from PySide6.QtCore import QPoint, Qt
+        from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
+
+        image = QImage(320, 240, QImage.Format.Format_RGB32)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        try:
+            gradient = QLinearGradient(QPoint(0, 0), QPoint(320, 240))
+            gradient.setColorAt(0.0, QColor("#0b545c"))
+            gradient.setColorAt(1.0, QColor("#f0f0ea"))
+            painter.fillRect(image.rect(), gradient)
+            painter.setBrush(QColor("#d63740"))
+            painter.drawEllipse(QPoint(160, 120), 60, 60)
+        finally:
+            painter.end()
+        if not image.save(str(path), "PNG"):
+            raise StepFailed("QImage could not write a PNG (image format plugin missing?)")
+
+    def _make_dicom(self, path: Path) -> None:
+        import numpy as np
+        from pydicom.dataset import Dataset, FileMetaDataset
+        from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+        rows, cols = 128, 128
+        yy, xx = np.mgrid[0:rows, 0:cols]
+        pixels = ((xx * 16 + yy * 8) % 4096).astype(np.uint16)
+        pixels[40:88, 40:88] = 4000  # a bright square: the preview cannot be flat
+
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID = generate_uid()
+        ds.SeriesInstanceUID = generate_uid()
+        ds.PatientName = "SELFTEST^PATIENT"
+        ds.PatientID = "SELFTEST"
+        ds.Modality = "OT"
+        ds.StudyDescription = "Case Desk self-test"
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows, ds.Columns = rows, cols
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+        ds.PixelRepresentation = 0
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(path, enforce_file_format=True)
+
+        from pydicom import dcmread
+
+        back = dcmread(path)
+        if back.pixel_array.shape != (rows, cols):  # needs pydicom's native pixel handler
+            raise StepFailed("pydicom could not decode the DICOM it wrote")
+
+
+def _sync_module(name: str) -> Any:
+    """Import desktop.sync.<name>, turning a build without sync into one clear failure line."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"desktop.sync.{name}")
+    except ImportError as exc:
+        raise StepFailed(f"sync not available in this build ({exc})") from None
+
+
+def _is_blank(image: Any) -> bool:
+    """True when every sampled pixel has the same colour (a white page, a black frame)."""
+    from PySide6.QtCore import Qt
+
+    small = image.scaled(48, 48, Qt.AspectRatioMode.IgnoreAspectRatio,
+                         Qt.TransformationMode.FastTransformation)
+    colours = {small.pixel(x, y) for y in range(small.height()) for x in range(small.width())}
+    return len(colours) < 2
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def run(server: str | None = None, out: TextIO | None = None, err: TextIO | None = None,
+        token: str | None = None, user_id: str = DEFAULT_USER) -> int:
+    """Run every step in a temporary data folder; 0 only if all of them worked."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # headless, even on a desktop session
+    token = token or os.environ.get(ENV_TOKEN) or DEFAULT_TOKEN
+    previous_keyring = keyring.get_keyring()
+    keyring.set_keyring(SelfTestKeyring())
+    started = time.perf_counter()
+    failed: set[str] = set()
+    try:
+        with tempfile.TemporaryDirectory(prefix="casedesk-selftest-") as tmp:
+            test = SelfTest(Path(tmp), server=server, token=token, user_id=user_id)
+            applogs.configure(Path(tmp) / "logs")
+            steps = test.steps()
+            try:
+                for step in steps:
+                    _run_step(step, failed, out, err)
+            finally:
+                if test.ws is not None:
+                    test.ws.close()
+    finally:
+        keyring.set_keyring(previous_keyring)
+    total = time.perf_counter() - started
+    tail = "" if server else " (sync not tested: no --self-test-server given)"
+    if failed:
+        out.write(f"self-test FAILED: {len(failed)} of {len(steps)} steps ({total:.1f} s){tail}\n")
+        return 1
+    out.write(f"self-test passed: {len(steps)} steps ({total:.1f} s){tail}\n")
+    return 0
+
+
+def _run_step(step: Step, failed: set[str], out: TextIO, err: TextIO) -> None:
+    missing = [n for n in step.needs if n in failed]
+    if missing:
+        failed.add(step.name)
+        out.write(f"FAIL {step.name}: not run, needs '{missing[0]}'\n")
+        out.flush()
+        return
+    t0 = time.perf_counter()
+    try:
+        step.run()
+    except StepFailed as exc:
+        failed.add(step.name)
+        out.write(f"FAIL {step.name}: {exc}\n")
+    except CaseDeskError as exc:
+        failed.add(step.name)
+        out.write(f"FAIL {step.name}: {exc}\n")
+    except Exception as exc:  # noqa: BLE001 - a self-test reports every failure and goes on
+        failed.add(step.name)
+        log.exception("self-test step failed: %s", step.name)
+        out.write(f"FAIL {step.name}: {type(exc).__name__}: {exc}\n")
+        out.flush()
+        traceback.print_exc(file=err)  # a packaging fault needs the traceback to be found
+    else:
+        out.write(f"ok   {step.name} ({time.perf_counter() - t0:.2f} s)\n")
+    out.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="casedesk --self-test",
+        description="Check this build end to end in a temporary data folder (headless).",
+    )
+    p.add_argument("--self-test", action="store_true", help="run the self-test")
+    p.add_argument("--self-test-server", metavar="URL",
+                   help="also sign in and sync with this (test) server; token from "
+                        f"${ENV_TOKEN} (default {DEFAULT_TOKEN!r}), user {DEFAULT_USER!r}")
+    return p
+
+
+def wants_self_test(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for the self-test (checked before the CLI parses it)."""
+    return any(a == "--self-test" or a.split("=", 1)[0] == "--self-test-server" for a in argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # usage error or --help
+        return int(exc.code or 0)
+    if not args.self_test:
+        sys.stderr.write("casedesk: usage error: --self-test-server needs --self-test\n")
+        return 2
+    server = args.self_test_server
+    if server is not None:
+        parts = urlsplit(server.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            sys.stderr.write(f"casedesk: usage error: --self-test-server {server!r} is not "
+                             "a web address like http://127.0.0.1:8000\n")
+            return 2
+        server = server.strip().rstrip("/")
+    return run(server=server)

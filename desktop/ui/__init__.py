@@ -1,0 +1,1 @@
+"""The Qt window: a thin shell over Workspace. Everything here may import PySide6; nothing below."""

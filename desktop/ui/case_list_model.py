@@ -1,0 +1,307 @@
+"""The case list as a windowed table model over SQL.
+
+The model holds only the ordered case ids (one cheap query, run off the GUI thread) and fetches
+row records lazily, a block at a time, into a bounded cache: 100,000 cases cost 100,000 short
+strings, not 100,000 widgets. Filtering and sorting happen in SQL through CaseQuery. A refresh
+after an edit moves, inserts or removes rows instead of resetting the model, so the selection
+and the scroll position survive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+
+from desktop.ui.icons import SYNC_LABELS, sync_icon
+from desktop.ui.operations import OperationRunner
+from desktop.workspace import CaseQuery, CaseRecord, Workspace
+
+log = logging.getLogger(__name__)
+
+# (header, CaseQuery sort key)
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Patient", "name"),
+    ("Age", "age"),
+    ("Gender", "gender"),
+    ("Status", "status"),
+    ("Updated", "updated"),
+    ("Sync", "sync"),
+)
+COL_NAME, COL_AGE, COL_GENDER, COL_STATUS, COL_UPDATED, COL_SYNC = range(len(COLUMNS))
+
+BLOCK = 128  # rows fetched per lazy read
+CACHE_LIMIT = 4096  # records kept; the rest are re-read when scrolled back into view
+MAX_INCREMENTAL = 64  # more changed rows than this and a reset is cheaper than row moves
+
+CaseIdRole = Qt.ItemDataRole.UserRole + 1
+RecordRole = Qt.ItemDataRole.UserRole + 2
+
+_ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+def sync_tooltip(record: CaseRecord) -> str:
+    label = SYNC_LABELS.get(record.sync_state, record.sync_state)
+    if record.sync_error:
+        return f"{label}: {record.sync_error}"
+    if record.sync_state == "pending":
+        return f"{label}: changes are kept on this computer until the next sync"
+    if record.sync_state == "conflict":
+        return f"{label}: this case was changed here and on the server; open it to choose"
+    if record.sync_state == "removed_remotely":
+        return f"{label}: the case was deleted on the server; your local copy is kept"
+    return label
+
+
+class CaseListModel(QAbstractTableModel):
+    """Rows are case ids in query order; columns are the fields a clinician scans for."""
+
+    count_changed = Signal(int)
+    loading_changed = Signal(bool)
+    refreshed = Signal()  # after a query result was applied (tests and selection restore)
+    failed = Signal(str)
+
+    def __init__(
+        self, workspace: Workspace, runner: OperationRunner, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._ws = workspace
+        self._runner = runner
+        self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._cache: OrderedDict[str, CaseRecord] = OrderedDict()
+        self._query = CaseQuery()
+        self._generation = 0
+        self._loading = False
+
+    # ------------------------------------------------------------ query
+
+    @property
+    def query(self) -> CaseQuery:
+        return self._query
+
+    def set_query(self, query: CaseQuery) -> None:
+        if query != self._query:
+            self._query = query
+            self.refresh(reset=True)
+
+    def set_search(self, text: str) -> None:
+        self.set_query(replace(self._query, search=text.strip() or None))
+
+    def set_status_filter(self, status: str | None, include_archived: bool = False) -> None:
+        self.set_query(replace(self._query, status=status, include_archived=include_archived))
+
+    def refresh(self, reset: bool = False) -> None:
+        """Re-run the id query off the GUI thread; a newer refresh makes older results stale."""
+        self._generation += 1
+        generation = self._generation
+        query = self._query
+        ws = self._ws
+        self._set_loading(True)
+        self._runner.run(
+            lambda: ws.case_ids(query),
+            success=lambda ids: self._apply(generation, ids, reset),
+            failure=lambda exc: self._failed(generation, exc),
+            lane="read",
+        )
+
+    def _set_loading(self, loading: bool) -> None:
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._set_loading(False)
+        self.failed.emit(str(exc))
+
+    def _apply(self, generation: int, ids: list[str], reset: bool) -> None:
+        if generation != self._generation:
+            return  # a newer query is on its way; this answer is stale
+        self._set_loading(False)
+        if reset or not self._apply_incremental(ids):
+            self.beginResetModel()
+            self._set_ids(ids)
+            self._cache.clear()
+            self.endResetModel()
+        self.count_changed.emit(len(self._ids))
+        self.refreshed.emit()
+
+    def _set_ids(self, ids: list[str]) -> None:
+        self._ids = ids
+        self._rows = {case_id: row for row, case_id in enumerate(ids)}
+
+    def _apply_incremental(self, new: list[str]) -> bool:
+        """Turn old ids into new ones with row removals, insertions and moves; False = reset."""
+        old = self._ids
+        if old == new:
+            self._cache.clear()  # values may have changed (a sync); re-read what is visible
+            if new:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
+            return True
+        new_set = set(new)
+        removed = [i for i in old if i not in new_set]
+        old_set = set(old)
+        added = [i for i in new if i not in old_set]
+        if len(removed) + len(added) > MAX_INCREMENTAL:
+            return False
+        for case_id in removed:
+            row = self._rows[case_id]
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._ids[row]
+            self._set_ids(self._ids)
+            self._cache.pop(case_id, None)
+            self.endRemoveRows()
+        added_set = set(added)
+        kept_order = [i for i in new if i not in added_set]
+        if kept_order != self._ids:
+            self._reorder(kept_order)
+        for case_id in added:
+            row = new.index(case_id)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._ids.insert(row, case_id)
+            self._set_ids(self._ids)
+            self.endInsertRows()
+        self._cache.clear()  # moved rows were edited somewhere: re-read what is visible
+        if new:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
+        return self._ids == new
+
+    def _reorder(self, order: list[str]) -> None:
+        """Same rows, new order: a layout change keeps persistent indexes (the selection)."""
+        self.layoutAboutToBeChanged.emit()
+        old_ids = list(self._ids)
+        persistent = self.persistentIndexList()
+        self._set_ids(order)
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._rows[old_ids[p.row()]], p.column()) for p in persistent],
+        )
+        self.layoutChanged.emit()
+
+    # ------------------------------------------------------------ records
+
+    def update_record(self, record: CaseRecord) -> None:
+        """Show an edit at once (the caller refreshes afterwards for order and filter)."""
+        row = self._rows.get(record.id)
+        if row is None:
+            return
+        self._remember(record)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def case_id(self, row: int) -> str | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, case_id: str) -> int | None:
+        return self._rows.get(case_id)
+
+    def record(self, row: int) -> CaseRecord | None:
+        case_id = self.case_id(row)
+        if case_id is None:
+            return None
+        record = self._cache.get(case_id)
+        if record is None:
+            self._fetch_block(row)
+            record = self._cache.get(case_id)
+        else:
+            self._cache.move_to_end(case_id)
+        return record
+
+    def _fetch_block(self, row: int) -> None:
+        """Read the block of rows around ``row``: one primary-key query, a few ms."""
+        start = row - row % BLOCK
+        wanted = [i for i in self._ids[start : start + BLOCK] if i not in self._cache]
+        try:
+            found = self._ws.cases_by_id(wanted)
+        except Exception:  # noqa: BLE001 - a row shows empty rather than break painting
+            log.exception("reading a block of cases failed")
+            return
+        for case_id in wanted:
+            if case_id in found:
+                self._remember(found[case_id])
+
+    def _remember(self, record: CaseRecord) -> None:
+        self._cache[record.id] = record
+        self._cache.move_to_end(record.id)
+        while len(self._cache) > CACHE_LIMIT:
+            self._cache.popitem(last=False)
+
+    @property
+    def ids(self) -> Sequence[str]:
+        return self._ids
+
+    # ------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role == CaseIdRole:
+            return self.case_id(index.row())
+        record = self.record(index.row())
+        if record is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        column = index.column()
+        if role == RecordRole:
+            return record
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_NAME:
+                return record.patient_name
+            if column == COL_AGE:
+                return str(record.patient_age)
+            if column == COL_GENDER:
+                return record.patient_gender
+            if column == COL_STATUS:
+                return record.status
+            if column == COL_UPDATED:
+                return record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            if column == COL_SYNC:
+                return SYNC_LABELS.get(record.sync_state, record.sync_state)
+        elif role == Qt.ItemDataRole.DecorationRole and column == COL_SYNC:
+            return sync_icon(record.sync_state)
+        elif role == Qt.ItemDataRole.ToolTipRole and column == COL_SYNC:
+            return sync_tooltip(record)
+        elif role == Qt.ItemDataRole.TextAlignmentRole and column == COL_AGE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS:
+            if record.status == "archived":
+                return QColor("#757575")
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        self.set_query(
+            replace(
+                self._query,
+                sort=COLUMNS[column][1],
+                descending=order == Qt.SortOrder.DescendingOrder,
+            )
+        )

@@ -1,0 +1,200 @@
+"""Drag and drop of files onto the window: accept, highlight the target, hand off — nothing slow.
+
+One application event filter sees drags over every widget of the window (text fields would
+otherwise swallow file drops), works out the target under the cursor — a case row, the open
+case, or "a new case" — highlights it, and on drop only emits a queued signal. Intake itself
+runs in a worker (see MainWindow.attach).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QDropEvent, QPainter, QPen
+from PySide6.QtWidgets import QTableView, QWidget
+
+ACCENT = QColor("#1565c0")
+
+
+def local_paths(mime: QMimeData | None) -> list[Path]:
+    """The local files and folders a drag carries; remote URLs are not ours to fetch."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+@dataclass(frozen=True)
+class DropTarget:
+    """Where a drop would go: ``kind`` is "row" (case_id of that row), "open" or "new"."""
+
+    kind: str
+    case_id: str | None = None
+    row: int = -1
+    label: str = ""
+
+
+class CaseTable(QTableView):
+    """The case list view; paints the drop-target row while files are dragged over it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._drop_row = -1
+
+    @property
+    def drop_row(self) -> int:
+        return self._drop_row
+
+    def set_drop_row(self, row: int) -> None:
+        if row != self._drop_row:
+            self._drop_row = row
+            self.viewport().update()
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        if self._drop_row < 0 or self.model() is None:
+            return
+        y = self.rowViewportPosition(self._drop_row)
+        if y < -self.rowHeight(self._drop_row):
+            return
+        rect = QRect(0, y, self.viewport().width(), self.rowHeight(self._drop_row))
+        painter = QPainter(self.viewport())
+        fill = QColor(ACCENT)
+        fill.setAlpha(60)
+        painter.fillRect(rect, fill)
+        painter.setPen(QPen(ACCENT, 2))
+        painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.end()
+
+
+class DropOverlay(QWidget):
+    """A translucent frame with a caption over a widget while it is the drop target."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setAccessibleName("Drop target")
+        self.text = ""
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.text = text
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+        self.raise_()
+        self.show()
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fill = QColor(ACCENT)
+        fill.setAlpha(40)
+        painter.fillRect(self.rect(), fill)
+        pen = QPen(ACCENT, 3, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.drawRoundedRect(self.rect().adjusted(4, 4, -5, -5), 10, 10)
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        painter.setFont(font)
+        box = self.rect().adjusted(24, 0, -24, 0)
+        metrics = painter.fontMetrics()
+        text_rect = metrics.boundingRect(box, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.text)
+        bubble = text_rect.adjusted(-16, -10, 16, 10)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255, 235))
+        painter.drawRoundedRect(bubble, 8, 8)
+        painter.setPen(ACCENT.darker(130))
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.text)
+
+
+class DropController(QObject):
+    """Routes file drags anywhere on ``window`` to a target and emits ``dropped`` (queued)."""
+
+    dropped = Signal(list, object)  # list[Path], DropTarget
+
+    def __init__(
+        self,
+        window: QWidget,
+        table: CaseTable,
+        case_area: QWidget,
+        whole_area: QWidget,
+        open_case: Callable[[], tuple[str, str] | None],
+        row_label: Callable[[int], tuple[str, str] | None],
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.table = table
+        self.case_overlay = DropOverlay(case_area)
+        self.window_overlay = DropOverlay(whole_area)
+        self._open_case = open_case  # () -> (case id, name) of the open case, or None
+        self._row_label = row_label  # row -> (case id, name), or None
+        self.target: DropTarget | None = None
+        window.setAcceptDrops(True)
+
+    # ------------------------------------------------------------ routing
+
+    def target_at(self, global_pos: QPoint) -> DropTarget:
+        viewport = self.table.viewport()
+        local = viewport.mapFromGlobal(global_pos)
+        if viewport.isVisible() and viewport.rect().contains(local):
+            row = self.table.rowAt(local.y())
+            info = self._row_label(row) if row >= 0 else None
+            if info is not None:
+                return DropTarget("row", info[0], row, f"Attach to {info[1]}")
+        opened = self._open_case()
+        if opened is not None:
+            return DropTarget("open", opened[0], -1, f"Drop to attach to {opened[1]}")
+        return DropTarget("new", None, -1, "Drop to create a new case with these files")
+
+    def _highlight(self, target: DropTarget | None) -> None:
+        self.target = target
+        self.table.set_drop_row(target.row if target and target.kind == "row" else -1)
+        if target is not None and target.kind == "open":
+            self.case_overlay.show_text(target.label)
+        else:
+            self.case_overlay.hide()
+        if target is not None and target.kind == "new":
+            self.window_overlay.show_text(target.label)
+        else:
+            self.window_overlay.hide()
+
+    def clear(self) -> None:
+        self._highlight(None)
+
+    # ------------------------------------------------------------ events
+
+    def _ours(self, obj: QObject) -> bool:
+        return isinstance(obj, QWidget) and (obj is self.window or self.window.isAncestorOf(obj))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove,
+                        QEvent.Type.DragLeave, QEvent.Type.Drop):
+            return False
+        if not self._ours(obj):
+            return False
+        if kind == QEvent.Type.DragLeave:
+            self.clear()
+            return False
+        assert isinstance(event, QDropEvent)  # DragEnter and DragMove derive from it
+        paths = local_paths(event.mimeData())
+        if not paths:
+            return False  # not files: let the widget handle it (text drags into fields)
+        assert isinstance(obj, QWidget)
+        target = self.target_at(obj.mapToGlobal(event.position().toPoint()))
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        if kind == QEvent.Type.Drop:
+            self.clear()
+            # Queued: the drag source (a file manager) is released before any work starts.
+            QTimer.singleShot(0, lambda: self.dropped.emit(paths, target))
+        else:
+            self._highlight(target)
+        return True

@@ -1,0 +1,93 @@
+"""The AI insights tab: the server's analysis of a case, read from the local cache."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+NO_INSIGHTS = (
+    "No AI insights yet. They appear here after the case has synced and the server "
+    "has finished its analysis."
+)
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value)).replace("\n", "<br>") if value not in (None, "") else ""
+
+
+def _percent(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if number <= 1.0:
+        number *= 100
+    return f"{number:.0f}%"
+
+
+def insights_html(insights: dict[str, Any] | None) -> str:
+    """Render insights as simple HTML; tolerant of missing or oddly typed fields."""
+    if not insights:
+        return f"<p style='color:#616161; font-size:11pt; margin:24px'>{html.escape(NO_INSIGHTS)}</p>"
+    parts: list[str] = []
+    diagnosis = _text(insights.get("primary_diagnosis"))
+    if diagnosis:
+        code = _text(insights.get("icd_code"))
+        confidence = _percent(insights.get("diagnosis_confidence_score"))
+        extra = ", ".join(x for x in (f"ICD-10 {code}" if code else "",
+                                      f"confidence {confidence}" if confidence else "") if x)
+        parts.append(f"<h3>Primary diagnosis</h3><p><b>{diagnosis}</b>"
+                     + (f" <span style='color:#616161'>({extra})</span>" if extra else "") + "</p>")
+        description = _text(insights.get("diagnosis_description"))
+        if description:
+            parts.append(f"<p>{description}</p>")
+    summary = _text(insights.get("comprehensive_summary"))
+    if summary:
+        parts.append(f"<h3>Summary</h3><p>{summary}</p>")
+    findings = insights.get("key_findings")
+    if isinstance(findings, str):
+        findings = [findings]
+    if findings:
+        items = "".join(f"<li>{_text(f)}</li>" for f in findings)
+        parts.append(f"<h3>Key findings</h3><ul>{items}</ul>")
+    soap = [("Subjective", "soap_subjective"), ("Objective", "soap_objective"),
+            ("Assessment", "soap_assessment"), ("Plan", "soap_plan")]
+    rows = "".join(
+        f"<tr><td valign='top' style='padding-right:12px'><b>{label}</b></td><td>{_text(insights.get(key))}</td></tr>"
+        for label, key in soap if insights.get(key)
+    )
+    if rows:
+        parts.append(f"<h3>SOAP note</h3><table cellspacing='4'>{rows}</table>")
+    evidence = insights.get("supporting_evidence")
+    if isinstance(evidence, list) and evidence:
+        parts.append("<h3>Supporting evidence</h3><ul>"
+                     + "".join(f"<li>{_text(e)}</li>" for e in evidence) + "</ul>")
+    overall = _percent(insights.get("overall_confidence_score"))
+    generated = _text(insights.get("generated_at"))
+    footer = " · ".join(x for x in (f"Overall confidence {overall}" if overall else "",
+                                     f"generated {generated}" if generated else "") if x)
+    if footer:
+        parts.append(f"<p style='color:#616161'>{footer}</p>")
+    if not parts:
+        return f"<p style='color:#616161'>{html.escape(NO_INSIGHTS)}</p>"
+    return "".join(parts)
+
+
+class InsightsView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.browser = QTextBrowser(self)
+        self.browser.setAccessibleName("AI insights")
+        self.browser.setOpenLinks(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.browser)
+        self.set_insights(None)
+
+    def set_insights(self, insights: dict[str, Any] | None) -> None:
+        self.browser.setHtml(insights_html(insights))
+
+    def text(self) -> str:
+        return self.browser.toPlainText()

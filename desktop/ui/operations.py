@@ -1,0 +1,175 @@
+"""Operations: every action that touches the cache runs off the GUI thread.
+
+An operation is a plain callable run in a worker; its result or its error comes back to the GUI
+thread by a queued signal and is handed to the caller's callbacks. Workers never touch widgets.
+
+Lanes keep slow work from holding up quick work: one writer for case edits (SQLite has one
+writer anyway), readers for list queries and previews, and a separate lane for intake so a
+1 GiB scan never delays a Save.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from desktop.errors import CaseDeskError
+
+log = logging.getLogger(__name__)
+
+LANES = {"write": 1, "read": 2, "intake": 1, "preview": 1}
+
+# Every pool any runner created, so tests (and shutdown) can wait for all of them.
+_ALL_POOLS: list[QThreadPool] = []
+
+
+def all_pools() -> list[QThreadPool]:
+    return [p for p in [*_ALL_POOLS, QThreadPool.globalInstance()] if shiboken6.isValid(p)]
+
+
+@dataclass
+class _Job:
+    success: Callable[[Any], None] | None
+    failure: Callable[[BaseException], None] | None
+
+
+class _Bridge(QObject):
+    """Lives in the GUI thread; workers emit on it, so slots run queued in the GUI thread."""
+
+    finished = Signal(int, object, object)  # job id, result, error
+    progress = Signal(int, object)  # job id, payload
+
+
+class _Worker(QRunnable):
+    def __init__(self, job_id: int, fn: Callable[..., Any], bridge: _Bridge, with_progress: bool):
+        super().__init__()
+        self.setAutoDelete(True)
+        self.job_id = job_id
+        self.fn = fn
+        self.bridge = bridge
+        self.with_progress = with_progress
+
+    def run(self) -> None:
+        try:
+            if self.with_progress:
+                result = self.fn(lambda payload: self.bridge.progress.emit(self.job_id, payload))
+            else:
+                result = self.fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
+            if not isinstance(exc, CaseDeskError):
+                log.exception("operation failed")
+            self.bridge.finished.emit(self.job_id, None, exc)
+            return
+        self.bridge.finished.emit(self.job_id, result, None)
+
+
+class OperationRunner(QObject):
+    """Runs callables in lanes and delivers outcomes to callbacks in the GUI thread."""
+
+    busy_changed = Signal(int)  # number of running operations
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pools: dict[str, QThreadPool] = {}
+        for lane, threads in LANES.items():
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(threads)
+            pool.setObjectName(f"casedesk-{lane}")
+            self._pools[lane] = pool
+            _ALL_POOLS.append(pool)
+        self._bridge = _Bridge(self)
+        self._bridge.finished.connect(self._finished)
+        self._bridge.progress.connect(self._progress)
+        self._jobs: dict[int, _Job] = {}
+        self._progress_cbs: dict[int, Callable[[Any], None]] = {}
+        self._ids = itertools.count(1)
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        success: Callable[[Any], None] | None = None,
+        failure: Callable[[BaseException], None] | None = None,
+        lane: str = "write",
+    ) -> int:
+        """Run ``fn()`` in ``lane``; ``success(result)`` or ``failure(error)`` follow in the GUI."""
+        return self._start(fn, success, failure, lane, None)
+
+    def run_with_progress(
+        self,
+        fn: Callable[[Callable[[Any], None]], Any],
+        progress: Callable[[Any], None],
+        success: Callable[[Any], None] | None = None,
+        failure: Callable[[BaseException], None] | None = None,
+        lane: str = "intake",
+    ) -> int:
+        """Like run, but ``fn(report)`` may call ``report(payload)``; ``progress`` gets it in the GUI."""
+        return self._start(fn, success, failure, lane, progress)
+
+    def _start(
+        self,
+        fn: Callable[..., Any],
+        success: Callable[[Any], None] | None,
+        failure: Callable[[BaseException], None] | None,
+        lane: str,
+        progress: Callable[[Any], None] | None,
+    ) -> int:
+        job_id = next(self._ids)
+        self._jobs[job_id] = _Job(success, failure)
+        if progress is not None:
+            self._progress_cbs[job_id] = progress
+        self._pools[lane].start(_Worker(job_id, fn, self._bridge, progress is not None))
+        self.busy_changed.emit(len(self._jobs))
+        return job_id
+
+    @property
+    def running(self) -> int:
+        return len(self._jobs)
+
+    @Slot(int, object)
+    def _progress(self, job_id: int, payload: Any) -> None:
+        callback = self._progress_cbs.get(job_id)
+        if callback is not None:
+            callback(payload)
+
+    @Slot(int, object, object)
+    def _finished(self, job_id: int, result: Any, error: BaseException | None) -> None:
+        job = self._jobs.pop(job_id, None)
+        self._progress_cbs.pop(job_id, None)
+        self.busy_changed.emit(len(self._jobs))
+        if job is None:
+            return
+        if error is None:
+            if job.success is not None:
+                job.success(result)
+        elif job.failure is not None:
+            job.failure(error)
+        else:
+            log.warning("operation failed with no handler: %s", type(error).__name__)
+
+    def wait(self, msecs: int = 30000) -> bool:
+        """Block until every lane is idle (shutdown and tests); True if all finished."""
+        return all(pool.waitForDone(msecs) for pool in self._pools.values())
+
+    def shutdown(self) -> None:
+        for pool in self._pools.values():
+            pool.clear()
+        self.wait()
+        for pool in self._pools.values():
+            if pool in _ALL_POOLS:
+                _ALL_POOLS.remove(pool)
+
+
+def user_message(error: BaseException) -> str:
+    """What to tell a person about an error: our own messages verbatim, anything else calmly."""
+    if isinstance(error, CaseDeskError):
+        return str(error)
+    return (
+        "Something unexpected went wrong; nothing was lost. "
+        "Details are in the log file (logs/casedesk.log in the data folder)."
+    )

@@ -1,0 +1,343 @@
+"""Named sync scenarios: the real client and engine against the reference server over HTTP."""
+
+from __future__ import annotations
+
+import threading
+
+import filelock
+import pytest
+from sqlalchemy import select
+
+from desktop.models.tables import PendingChange
+from desktop.sync import runner, signin
+from tests.e2e.conftest import PDF
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
+       b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def synced_case(h, name="Jane Smith", summary="Follow-up"):
+    case = h.ws.create_case(name, 32, "female", summary)
+    report = h.sync()
+    assert report.ok, report.summary()
+    return h.ws.get_case(case.id)
+
+
+def test_offline_create_edit_attach_then_sync(harness):
+    h = harness
+    case = h.ws.create_case("Jane Smith", 32, "female", "Follow-up, diabetes")
+    h.ws.edit_case(case.id, case_summary="Follow-up, diabetes; HbA1c due", status="processing")
+    h.ws.attach(case.id, [h.file("hba1c.pdf"), h.file("foot.png", PNG)])
+    assert h.ws.pending_count() == 3
+
+    report = h.sync()
+
+    assert report.ok and report.created == 1, report.summary()
+    [remote] = h.server.cases("doctor-1")
+    assert remote["patient_name"] == "Jane Smith"
+    assert remote["case_summary"] == "Follow-up, diabetes; HbA1c due"
+    assert remote["status"] == "processing"  # create has no status field: sent as an update
+    files = h.server.files(remote["case_id"])
+    assert sorted((f["file_name"], f["file_category"]) for f in files) == [
+        ("foot.png", "radiology"), ("hba1c.pdf", "lab")]
+    local = h.ws.get_case(case.id)
+    assert local.server_id == remote["case_id"] and local.sync_state == "synced"
+    assert {d.state for d in h.ws.documents(case.id)} == {"uploaded"}
+    assert h.ws.pending_count() == 0
+    # A second run sends nothing again.
+    h.server.clear_requests()
+    assert h.sync().ok
+    assert not [r for r in h.server.requests() if r["method"] in ("POST", "PUT")]
+
+
+def test_attach_after_create_uses_upload_route(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.attach(case.id, [h.file("later.pdf")])
+    report = h.sync()
+    assert report.uploaded == 1, report.summary()
+    assert [f["file_name"] for f in h.server.files(case.server_id)] == ["later.pdf"]
+    [doc] = h.ws.documents(case.id)
+    assert doc.state == "uploaded" and doc.server_file_id
+
+
+def test_server_side_edit_is_pulled(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.edit_case(case.server_id, case_summary="Edited at the front desk", status="completed")
+    report = h.sync()
+    assert report.pulled_changed == 1
+    local = h.ws.get_case(case.id)
+    assert (local.case_summary, local.status, local.sync_state) == (
+        "Edited at the front desk", "completed", "synced")
+
+
+def test_new_server_case_is_pulled_with_files_and_insights(harness):
+    h = harness
+    remote = h.server.create_case("doctor-1", patient_name="Ravi Kumar", patient_age=61,
+                                  patient_gender="male", case_summary="chest pain")
+    h.server.add_file(remote["case_id"], "ecg.pdf", PDF, "application/pdf", "lab")
+    h.server.set_insights(remote["case_id"], {"comprehensive_summary": "Likely angina",
+                                              "primary_diagnosis": "Stable angina",
+                                              "icd_code": "I20.9"})
+    h.server.create_case("doctor-2", patient_name="Not Mine", patient_age=5, patient_gender="male")
+    report = h.sync()
+    assert report.pulled_new == 1
+    [case] = h.ws.list_cases()
+    assert case.patient_name == "Ravi Kumar" and case.sync_state == "synced"
+    assert case.ai_insights["icd_code"] == "I20.9"
+    [doc] = h.ws.documents(case.id)
+    assert (doc.name, doc.state, doc.sha256) == ("ecg.pdf", "remote_only", None)
+    # Download on demand into the blob store.
+    engine = h.engine()
+    path = engine.download(doc.id)
+    engine.client.close()
+    assert path.read_bytes() == PDF
+    doc = h.ws.documents(case.id)[0]
+    assert doc.state == "downloaded" and doc.sha256 is not None
+
+
+def test_same_field_both_sides_is_a_conflict_resolved_mine(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.edit_case(case.server_id, case_summary="theirs")
+    h.ws.edit_case(case.id, case_summary="mine")
+    report = h.sync()
+    assert report.conflicts == 1
+    assert h.ws.get_case(case.id).case_summary == "mine"  # never silently overwritten
+    assert h.ws.get_case(case.id).sync_state == "conflict"
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "theirs"
+    [c] = h.ws.conflicts()
+    assert (c.field, c.base_value, c.local_value, c.server_value) == (
+        "case_summary", "Follow-up", "mine", "theirs")
+    h.ws.resolve_conflict(case.id, "case_summary", "mine")
+    assert h.sync().ok
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "mine"
+    assert h.ws.get_case(case.id).sync_state == "synced" and h.ws.conflicts() == []
+
+
+def test_same_field_both_sides_resolved_theirs(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.edit_case(case.server_id, case_summary="theirs")
+    h.ws.edit_case(case.id, case_summary="mine")
+    h.sync()
+    h.ws.resolve_conflict(case.id, "case_summary", "theirs")
+    assert h.ws.get_case(case.id).case_summary == "theirs"
+    h.server.clear_requests()
+    assert h.sync().ok
+    assert not [r for r in h.server.requests() if r["method"] == "PUT"]
+    assert h.ws.get_case(case.id).sync_state == "synced"
+
+
+def test_different_fields_merge(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.edit_case(case.server_id, case_summary="server notes")
+    h.ws.edit_case(case.id, status="completed")
+    report = h.sync()
+    assert report.ok and report.conflicts == 0
+    local = h.ws.get_case(case.id)
+    server = h.server.case(case.server_id)["case"]
+    assert (local.case_summary, local.status) == ("server notes", "completed")
+    assert (server["case_summary"], server["status"]) == ("server notes", "completed")
+
+
+def test_edit_made_while_push_in_flight_stays_pending(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.edit_case(case.id, case_summary="first")
+    client = signin.open_client(h.ws)
+    original = client.update_case
+
+    def update_while_editing(server_id, changes, numeric_id=None):
+        h.ws.edit_case(case.id, case_summary="second")  # lands while the PUT is on the wire
+        return original(server_id, changes, numeric_id=numeric_id)
+
+    client.update_case = update_while_editing
+    h.sync(client)
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "first"
+    assert h.ws.get_case(case.id).case_summary == "second"
+    assert [(p.kind, p.fields) for p in h.ws.pending()] == [("update_case", ("case_summary",))]
+    assert h.sync().ok  # the newer edit goes next time, not lost, not undone by the pull
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "second"
+
+
+def test_500_then_success_with_retry_after(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.edit_case(case.id, case_summary="after outage")
+    h.server.fail_next(2, status=503, retry_after=7, path="/cases/cases/", method="PUT")
+    report = h.sync()
+    assert report.ok and report.updated == 1, report.summary()
+    assert h.sleeps[-2:] == [7, 7]  # Retry-After honoured
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "after outage"
+
+
+def test_persistent_5xx_defers_and_keeps_the_queue(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.edit_case(case.id, case_summary="x")
+    h.server.fail_next(10, status=500, path="/cases/cases/", method="PUT")
+    report = h.sync()
+    assert not report.ok and report.deferred == 1
+    [p] = h.ws.pending()
+    assert p.state == "queued" and "server" in (p.last_error or "").lower()
+    delays = h.sleeps
+    assert len(delays) == 3 and all(0 <= d <= 20 for d in delays)
+
+
+def test_connection_dropped_after_upload_body_gives_one_server_file(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.attach(case.id, [h.file("mri.pdf")])
+    h.server.drop_after_body(1, path="/cases/upload")
+    report = h.sync()
+    assert report.ok, report.summary()
+    assert [f["file_name"] for f in h.server.files(case.server_id)] == ["mri.pdf"]
+    [doc] = h.ws.documents(case.id)
+    assert doc.state == "uploaded"
+    assert report.adopted == 1
+
+
+def test_lost_create_response_gives_one_server_case(harness):
+    h = harness
+    case = h.ws.create_case("Jane Smith", 32, "female", "notes")
+    h.ws.attach(case.id, [h.file("lab.pdf")])
+    h.server.drop_after_body(1, path="/cases/create_case")
+    report = h.sync()
+    assert report.ok, report.summary()
+    assert len(h.server.cases("doctor-1")) == 1
+    server_id = h.ws.get_case(case.id).server_id
+    assert [f["file_name"] for f in h.server.files(server_id)] == ["lab.pdf"]
+    assert h.ws.pending_count() == 0
+
+
+def test_500_after_work_on_create_is_reconciled(harness):
+    h = harness
+    h.ws.create_case("Jane Smith", 32, "female")
+    h.server.fail_next(1, status=500, after_work=True, path="/cases/create_case")
+    assert h.sync().ok
+    assert len(h.server.cases("doctor-1")) == 1
+
+
+def test_unknown_outcome_left_for_next_run_is_reconciled_not_resent(harness):
+    h = harness
+    case = h.ws.create_case("Jane Smith", 32, "female")
+    h.server.fail_next(1, status=500, after_work=True, path="/cases/create_case")
+    h.server.fail_next(20, status=503, path="/cases/all_cases")  # reconcile cannot look yet
+    report = h.sync()
+    assert not report.ok and report.deferred == 1
+    assert len(h.server.cases("doctor-1")) == 1  # the server did store it
+    h.server.clear_faults()
+    assert h.sync().ok
+    assert len(h.server.cases("doctor-1")) == 1  # adopted, not sent again
+    assert h.ws.get_case(case.id).server_id == h.server.cases("doctor-1")[0]["case_id"]
+    assert h.ws.count_cases() == 1 and h.ws.pending_count() == 0
+
+
+def test_401_mid_run_keeps_queue(harness):
+    h = harness
+    a = h.ws.create_case("A Patient", 30, "male")
+    b = h.ws.create_case("B Patient", 31, "female")
+    h.server.unauthorized_next(1, path="/cases/create_case")
+    report = h.sync()
+    assert report.auth_required and "sign in" in report.summary().lower()
+    assert [p.case_id for p in h.ws.pending()] == [a.id, b.id]
+    assert h.server.cases("doctor-1") == []
+    assert h.sync().ok and len(h.server.cases("doctor-1")) == 2
+
+
+def test_422_on_uuid_id_parks_that_change_rest_syncs(harness):
+    h = harness
+    first = synced_case(h, "First Patient")
+    h.server.set_quirks(int_ids=True)
+    h.ws.edit_case(first.id, case_summary="needs int id")
+    second = h.ws.create_case("Second Patient", 40, "male")
+    report = h.sync()
+    assert report.parked == 1 and report.created == 1, report.summary()
+    [parked] = [p for p in h.ws.pending() if p.state == "parked"]
+    assert parked.case_id == first.id
+    assert "integer" in parked.last_error.lower()
+    assert h.ws.get_case(first.id).sync_state == "error"
+    assert h.ws.get_case(second.id).server_id is not None
+
+
+def test_422_quirk_with_numeric_id_retries_once_with_it(harness):
+    h = harness
+    h.server.set_quirks(numeric_id=True, field_names="deployed")
+    case = synced_case(h)
+    h.server.set_quirks(int_ids=True)
+    h.ws.edit_case(case.id, case_summary="via numeric id")
+    report = h.sync()
+    assert report.ok and report.updated == 1, report.summary()
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "via numeric id"
+
+
+def test_truncated_json_clean_error_nothing_applied(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.edit_case(case.server_id, case_summary="server change")
+    h.server.truncate_next(5, path="/cases/all_cases")
+    report = h.sync()
+    assert not report.ok and report.error and "Traceback" not in report.error
+    assert h.ws.get_case(case.id).case_summary == "Follow-up"
+    assert h.sync().ok
+    assert h.ws.get_case(case.id).case_summary == "server change"
+
+
+def test_case_removed_on_server_is_marked_while_it_has_work(harness):
+    h = harness
+    keep = synced_case(h, "Has Work")
+    gone = synced_case(h, "No Work")
+    h.ws.edit_case(keep.id, case_summary="unsynced")
+    h.server.delete_case(keep.server_id)
+    h.server.delete_case(gone.server_id)
+    h.sync()
+    assert h.ws.get_case(keep.id).sync_state == "removed_remotely"
+    assert h.ws.get_case(keep.id).case_summary == "unsynced"
+    assert [c.id for c in h.ws.list_cases()] == [keep.id]
+
+
+def test_two_syncs_at_once_second_exits_cleanly_or_waits(harness):
+    h = harness
+    h.ws.create_case("Jane", 3, "female")
+    held, release = threading.Event(), threading.Event()
+
+    def other_sync() -> None:  # stands in for a second process holding the data folder
+        with filelock.FileLock(str(h.ws.folder.lock)):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=other_sync)
+    holder.start()
+    try:
+        held.wait(10)
+        with pytest.raises(runner.SyncBusyError) as info:
+            runner.run_sync(h.ws, wait=0)
+        assert info.value.exit_code == 0 and "already running" in str(info.value)
+        assert h.server.cases("doctor-1") == []
+        threading.Timer(0.3, release.set).start()
+        report = runner.run_sync(h.ws, wait=10)
+    finally:
+        release.set()
+        holder.join()
+    assert report.ok and len(h.server.cases("doctor-1")) == 1
+
+
+def test_offline_run_keeps_everything(harness, tmp_path, memory_keyring):
+    from desktop.sync import credentials
+
+    h = harness
+    h.ws.create_case("Jane", 3, "female")
+    credentials.store_secret("http://127.0.0.1:9", "doctor-1", "token-doctor-1")
+    with h.ws.transaction() as s:
+        from desktop.models.tables import SyncMeta
+
+        s.get(SyncMeta, 1).server_url = "http://127.0.0.1:9"
+    report = h.sync()
+    assert report.offline and "Offline" in report.summary()
+    with h.ws.sessions() as s:
+        [change] = s.scalars(select(PendingChange)).all()
+        assert change.state == "queued"
