@@ -60,14 +60,15 @@ def watch(
     while not should_stop():
         try:
             report = run_sync(ws, wait=interval)
-        except CaseDeskError as exc:
-            log.info("watch: %s", type(exc).__name__)
-            raise
-        if on_report is not None:
+        except SyncBusyError:
+            log.info("watch: another sync is running; trying again later")
+            report = None
+        if report is not None and on_report is not None:
             on_report(report)
-        if report.auth_required:
+        if report is not None and report.auth_required:
             return
-        delay = min(max_backoff, delay * 2) if (report.offline or report.error) else interval
+        failing = report is not None and (report.offline or report.error is not None)
+        delay = min(max_backoff, delay * 2) if failing else interval
         waited = 0.0
         while waited < delay and not should_stop():
             sleep(min(1.0, delay - waited))
