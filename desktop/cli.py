@@ -273,6 +273,17 @@ def cmd_resolve(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_retry(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    ws.retry_change(a.change_id)
+    out.write(f"Change {a.change_id} is queued again; it goes with the next sync.\n")
+    return 0
+
+
+def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    out.write(ws.discard_change(a.change_id) + "\n")
+    return 0
+
+
 def cmd_gui(a: argparse.Namespace) -> int:
     try:
         from desktop.ui.app import run as run_gui  # noqa: PLC0415 - Qt only when asked for
@@ -346,6 +357,14 @@ def build_parser() -> Parser:
     pend = sub.add_parser("pending", help="what waits for the server")
     pend.add_argument("--json", action="store_true")
     pend.set_defaults(func=cmd_pending)
+
+    retry = sub.add_parser("retry", help="queue a refused or postponed change again")
+    retry.add_argument("change_id", type=int, help="id from `casedesk pending`")
+    retry.set_defaults(func=cmd_retry)
+
+    discard = sub.add_parser("discard", help="give up a change the server refused")
+    discard.add_argument("change_id", type=int, help="id from `casedesk pending`")
+    discard.set_defaults(func=cmd_discard)
 
     login = sub.add_parser("login", help="sign in to a case server (token prompted, kept in the keychain)")
     login.add_argument("--server", required=True, help="server address, e.g. https://cases.example.org")

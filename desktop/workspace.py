@@ -656,6 +656,58 @@ class Workspace:
                 for change, name, doc_name in session.execute(stmt)
             ]
 
+    def retry_change(self, change_id: int) -> PendingRecord:
+        """Put a parked or deferred change back in the queue for the next sync."""
+        with self.transaction() as session:
+            change = self._change(session, change_id)
+            change.state, change.attempts = ChangeState.QUEUED, 0
+            change.next_attempt_at, change.last_error = None, None
+            if change.document_id:
+                doc = session.get(Document, change.document_id)
+                if doc is not None and doc.state == DocumentState.FAILED:
+                    doc.state, doc.error = DocumentState.LOCAL_ONLY, None
+            case = session.get(Case, change.case_id)
+            if case is not None and case.sync_state == SyncState.ERROR:
+                case.sync_state, case.sync_error = SyncState.PENDING, None
+                settle_sync_state(session, case)
+        return next(r for r in self.pending() if r.id == change_id)
+
+    def discard_change(self, change_id: int) -> str:
+        """Give up a change the server refused, leaving the cache as the server has it.
+
+        An update's fields go back to the last server values; an upload's document is removed
+        from the case; a never-created case is removed. Returns what was done, in words.
+        """
+        with self.transaction() as session:
+            change = self._change(session, change_id)
+            case = session.get(Case, change.case_id)
+            assert case is not None
+            if change.kind == ChangeKind.UPDATE_CASE:
+                base = case.base or {}
+                for name in change.fields or []:
+                    if name in base:
+                        setattr(case, name, base[name])
+                session.delete(change)
+                settle_sync_state(session, case)
+                return "Your unsent edits were dropped; the case shows the server's values."
+            if change.kind == ChangeKind.UPLOAD_DOCUMENT:
+                doc = session.get(Document, change.document_id) if change.document_id else None
+                session.delete(change)
+                if doc is not None:
+                    session.delete(doc)
+                settle_sync_state(session, case)
+                return "The document was removed from the case."
+            session.delete(case)
+            return "The case was never on the server and has been removed."
+
+    def _change(self, session: Session, change_id: int) -> PendingChange:
+        change = session.get(PendingChange, int(change_id))
+        if change is None:
+            raise NotFoundError(
+                f"No pending change with id {change_id}. `casedesk pending` lists them."
+            )
+        return change
+
     def pending_count(self) -> int:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).select_from(PendingChange)) or 0)

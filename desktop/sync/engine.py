@@ -157,12 +157,15 @@ class SyncEngine:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         detail_limit: int = 25,
+        honour_schedule: bool = True,
     ) -> None:
         self.ws = workspace
         self.client = client
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.detail_limit = detail_limit
+        # A person pressing "sync now" retries postponed changes at once; periodic runs wait.
+        self.honour_schedule = honour_schedule
         self._progress: Callable[[SyncProgress], None] | None = None
         self._cancelled: Callable[[], bool] | None = None
         self._report = SyncReport()
@@ -291,7 +294,8 @@ class SyncEngine:
                     PendingChange.state == ChangeState.QUEUED
                 )
             ).all()
-        due = [(i, k) for i, k, at in rows if at is None or at <= now]
+        due = [(i, k) for i, k, at in rows
+               if at is None or at <= now or not self.honour_schedule]
         return sorted(due, key=lambda r: (KIND_ORDER.get(ChangeKind(r[1]), 9), r[0]))
 
     def _push(self) -> None:

@@ -33,8 +33,9 @@ def run_sync(
     wait: float = 0.0,
     progress: Callable[[SyncProgress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
-    engine_factory: Callable[[Workspace, object], SyncEngine] = SyncEngine,
+    manual: bool = True,
 ) -> SyncReport:
+    """One sync run. *manual* (a person asked) also retries changes postponed by backoff."""
     lock = filelock.FileLock(str(ws.folder.lock))
     try:
         lock.acquire(timeout=wait)
@@ -42,7 +43,8 @@ def run_sync(
         raise SyncBusyError() from None
     try:
         with open_client(ws) as client:
-            return engine_factory(ws, client).run(progress=progress, cancelled=cancelled)
+            engine = SyncEngine(ws, client, honour_schedule=not manual)
+            return engine.run(progress=progress, cancelled=cancelled)
     finally:
         lock.release()
 
@@ -59,7 +61,7 @@ def watch(
     delay = interval
     while not should_stop():
         try:
-            report = run_sync(ws, wait=interval)
+            report = run_sync(ws, wait=interval, manual=False)
         except SyncBusyError:
             log.info("watch: another sync is running; trying again later")
             report = None

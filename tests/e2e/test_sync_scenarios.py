@@ -341,3 +341,43 @@ def test_offline_run_keeps_everything(harness, tmp_path, memory_keyring):
     with h.ws.sessions() as s:
         [change] = s.scalars(select(PendingChange)).all()
         assert change.state == "queued"
+
+
+def test_parked_change_can_be_fixed_retried_or_discarded(harness):
+    h = harness
+    case = synced_case(h)
+    h.server.set_quirks(int_ids=True)
+    h.ws.edit_case(case.id, case_summary="refused")
+    h.sync()
+    [parked] = h.ws.pending()
+    assert parked.state == "parked"
+    h.server.set_quirks(int_ids=False)
+    h.ws.retry_change(parked.id)
+    assert h.ws.pending()[0].state == "queued"
+    assert h.sync().ok
+    assert h.server.case(case.server_id)["case"]["case_summary"] == "refused"
+    # Discard: the local edit gives way to the server's value.
+    h.server.set_quirks(int_ids=True)
+    h.ws.edit_case(case.id, case_summary="also refused")
+    h.sync()
+    [parked] = h.ws.pending()
+    message = h.ws.discard_change(parked.id)
+    assert "server's values" in message
+    assert h.ws.get_case(case.id).case_summary == "refused"
+    assert h.ws.pending() == [] and h.ws.get_case(case.id).sync_state == "synced"
+
+
+def test_manual_sync_retries_postponed_changes_periodic_waits(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.edit_case(case.id, case_summary="x")
+    h.server.fail_next(4, status=500, path="/cases/cases/", method="PUT")
+    assert h.sync().deferred == 1
+    periodic = h.engine()
+    periodic.honour_schedule = True
+    assert periodic.run().updated == 0  # postponed: not due yet
+    periodic.client.close()
+    manual = h.engine()
+    manual.honour_schedule = False
+    assert manual.run().updated == 1
+    manual.client.close()
