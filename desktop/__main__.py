@@ -17,7 +17,14 @@ def main() -> int:
         return selftest_main(argv)
     from desktop.cli import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(argv, gui=open_window)
+
+
+def open_window(data_dir: str | None, profile: str | None) -> int:
+    """`casedesk` with no command: the window (imported only then, so the CLI starts fast)."""
+    from desktop.ui.app import run
+
+    return run(data_dir=data_dir, profile=profile)
 
 
 if __name__ == "__main__":

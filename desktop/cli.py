@@ -8,7 +8,7 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -284,14 +284,8 @@ def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_gui(a: argparse.Namespace) -> int:
-    try:
-        from desktop.ui.app import run as run_gui  # noqa: PLC0415 - Qt only when asked for
-    except ImportError:
-        raise CaseDeskError(
-            "The window is not available in this build; use the commands (`casedesk --help`)."
-        ) from None
-    return run_gui(data_dir=a.data_dir, profile=a.profile)
+# Opens the window; supplied by the app shell (desktop/__main__.py) so this module stays Qt-free.
+GuiLauncher = Callable[[str | None, str | None], int]
 
 
 # ------------------------------------------------------------------ parser
@@ -402,7 +396,12 @@ def build_parser() -> Parser:
 
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    gui: GuiLauncher | None = None,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
@@ -418,7 +417,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         folder = datafolder.prepare(root)
         applogs.configure(folder.logs, verbose=args.verbose)
         if args.command in (None, "gui"):
-            return cmd_gui(args)
+            if gui is None:
+                raise CaseDeskError(
+                    "The window is not available here; use the commands (`casedesk --help`)."
+                )
+            return gui(args.data_dir, args.profile)
         with Workspace(folder) as ws:
             return int(args.func(ws, args, out))
     except UsageError as exc:

@@ -76,7 +76,9 @@ def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
         window = MainWindow(workspace)
         window.show()
         code = app.exec()
+        window.hide()
         window.runner.shutdown()
+        window.deleteLater()
         return int(code)
     finally:
         workspace.close()

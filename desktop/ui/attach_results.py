@@ -9,17 +9,21 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLabel,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.icons import sync_icon
 from desktop.workspace import AttachResult
 
 VERDICTS = {"attached": "Attached", "duplicate": "Already attached", "refused": "Refused"}
-_ICON = {"attached": "synced", "duplicate": "pending", "refused": "error"}
+_ICON = {
+    "attached": QStyle.StandardPixmap.SP_DialogApplyButton,
+    "duplicate": QStyle.StandardPixmap.SP_MessageBoxInformation,
+    "refused": QStyle.StandardPixmap.SP_MessageBoxWarning,
+}
 
 
 def summary(results: Sequence[AttachResult], cancelled: bool = False) -> str:
@@ -60,7 +64,8 @@ class AttachResultsDialog(QDialog):
                 [result.path.name or str(result.path), VERDICTS.get(result.outcome, result.outcome),
                  result.reason or ""]
             )
-            item.setIcon(1, sync_icon(_ICON.get(result.outcome, "error")))
+            item.setIcon(1, self.style().standardIcon(
+                _ICON.get(result.outcome, QStyle.StandardPixmap.SP_MessageBoxWarning)))
             item.setToolTip(0, str(result.path))
             item.setToolTip(2, result.reason or "")
             self.tree.addTopLevelItem(item)

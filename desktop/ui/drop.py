@@ -63,9 +63,9 @@ class CaseTable(QTableView):
         rect = QRect(0, y, self.viewport().width(), self.rowHeight(self._drop_row))
         painter = QPainter(self.viewport())
         fill = QColor(ACCENT)
-        fill.setAlpha(60)
+        fill.setAlpha(110)
         painter.fillRect(rect, fill)
-        painter.setPen(QPen(ACCENT, 2))
+        painter.setPen(QPen(ACCENT.darker(120), 3))
         painter.drawRect(rect.adjusted(1, 1, -2, -2))
         painter.end()
 
@@ -106,9 +106,9 @@ class DropOverlay(QWidget):
         box = self.rect().adjusted(24, 0, -24, 0)
         metrics = painter.fontMetrics()
         text_rect = metrics.boundingRect(box, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.text)
-        bubble = text_rect.adjusted(-16, -10, 16, 10)
+        bubble = text_rect.adjusted(-20, -14, 20, 14)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(255, 255, 255, 235))
+        painter.setBrush(QColor("white"))
         painter.drawRoundedRect(bubble, 8, 8)
         painter.setPen(ACCENT.darker(130))
         painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.text)
@@ -164,6 +164,12 @@ class DropController(QObject):
             self.window_overlay.show_text(target.label)
         else:
             self.window_overlay.hide()
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            if target is not None:
+                status().showMessage(target.label)
+            else:
+                status().clearMessage()
 
     def clear(self) -> None:
         self._highlight(None)

@@ -36,7 +36,15 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import CaseDeskError
 from desktop.ui.attach_results import AttachResultsDialog, summary
-from desktop.ui.case_list_model import COL_AGE, COL_NAME, COL_SYNC, COL_UPDATED, CaseListModel
+from desktop.ui.case_list_model import (
+    COL_AGE,
+    COL_GENDER,
+    COL_NAME,
+    COL_STATUS,
+    COL_SYNC,
+    COL_UPDATED,
+    CaseListModel,
+)
 from desktop.ui.case_view import CaseView
 from desktop.ui.drop import CaseTable, DropController, DropTarget
 from desktop.ui.icons import app_icon
@@ -75,7 +83,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ws = workspace
         self.runner = runner or OperationRunner(self)
-        self.setWindowTitle("Case Desk")
+        self.setWindowTitle("Case Desk[*]")
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
         self._restoring_selection = False
@@ -99,7 +107,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.case_view)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([520, 760])
+        self.splitter.setSizes([640, 720])
         self.setCentralWidget(self.splitter)
         self._build_actions()
         self._build_status_bar()
@@ -167,11 +175,11 @@ class MainWindow(QMainWindow):
         vheader.setDefaultSectionSize(self.table.fontMetrics().height() + 10)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         header.setSortIndicator(COL_UPDATED, Qt.SortOrder.DescendingOrder)
-        header.resizeSection(COL_AGE, 50)
-        header.resizeSection(COL_UPDATED, 130)
-        header.resizeSection(COL_SYNC, 130)
+        for column, width in ((COL_NAME, 170), (COL_AGE, 44), (COL_GENDER, 66),
+                              (COL_STATUS, 92), (COL_UPDATED, 124), (COL_SYNC, 120)):
+            header.resizeSection(column, width)
         header.setHighlightSections(False)
         self.table.setSortingEnabled(True)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -202,7 +210,6 @@ class MainWindow(QMainWindow):
             if keys is not None:
                 act.setShortcut(QKeySequence(keys))
             act.setToolTip(tip)
-            act.setStatusTip(tip)
             act.triggered.connect(slot)
             self.addAction(act)
             return act
@@ -398,7 +405,6 @@ class MainWindow(QMainWindow):
 
     def _dirty_changed(self, dirty: bool) -> None:
         self.setWindowModified(dirty)
-        self.setWindowTitle("Case Desk[*]")
         self._update_actions()
 
     def _update_actions(self) -> None:

@@ -89,6 +89,7 @@ class OperationRunner(QObject):
         self._jobs: dict[int, _Job] = {}
         self._progress_cbs: dict[int, Callable[[Any], None]] = {}
         self._ids = itertools.count(1)
+        self._closed = False
 
     def run(
         self,
@@ -120,6 +121,9 @@ class OperationRunner(QObject):
         progress: Callable[[Any], None] | None,
     ) -> int:
         job_id = next(self._ids)
+        if self._closed:
+            log.debug("operation dropped: the window is closing")
+            return job_id
         self._jobs[job_id] = _Job(success, failure)
         if progress is not None:
             self._progress_cbs[job_id] = progress
@@ -142,7 +146,7 @@ class OperationRunner(QObject):
         job = self._jobs.pop(job_id, None)
         self._progress_cbs.pop(job_id, None)
         self.busy_changed.emit(len(self._jobs))
-        if job is None:
+        if job is None or self._closed:
             return
         if error is None:
             if job.success is not None:
@@ -157,6 +161,8 @@ class OperationRunner(QObject):
         return all(pool.waitForDone(msecs) for pool in self._pools.values())
 
     def shutdown(self) -> None:
+        """Drop queued work, wait for running work, and accept nothing more."""
+        self._closed = True
         for pool in self._pools.values():
             pool.clear()
         self.wait()

@@ -295,9 +295,14 @@ class PreviewWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(nav)
-        layout.addWidget(self.canvas, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.canvas, 1)
+        meta = QWidget(self)
+        meta.setMaximumWidth(300)
+        meta.setLayout(self.meta_form)
+        body.addWidget(meta, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(body, 1)
         layout.addWidget(self.note)
-        layout.addLayout(self.meta_form)
         self.clear()
 
     def clear(self, note: str = "Select a document to preview it.") -> None:

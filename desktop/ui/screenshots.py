@@ -28,6 +28,23 @@ def _wait(app: object, done: Callable[[], bool], timeout: float = 20.0) -> None:
     app.processEvents()
 
 
+def drag(widget: object, pos: object, mime: object, enter: bool = False,
+         leave: bool = False) -> None:
+    """Simulate a file drag the way Qt delivers one: enter once, then moves, then leave."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent
+    from PySide6.QtWidgets import QApplication
+
+    args = (pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    if enter:
+        QApplication.sendEvent(widget, QDragEnterEvent(*args))  # type: ignore[arg-type]
+    if leave:
+        QApplication.sendEvent(widget, QDragLeaveEvent())  # type: ignore[arg-type]
+        return
+    QApplication.sendEvent(widget, QDragMoveEvent(*args))  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desktop.ui.screenshots")
     parser.add_argument("outdir", type=Path)
@@ -36,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.outdir
     out.mkdir(parents=True, exist_ok=True)
 
-    from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-    from PySide6.QtGui import QDragMoveEvent
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, QUrl
     from PySide6.QtWidgets import QApplication
 
     from desktop.models.tables import Case
@@ -104,16 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(pdf))])
         viewport = window.table.viewport()
-        target = QPoint(40, window.table.rowViewportPosition(3) + 5)
-        move = QDragMoveEvent(target, Qt.DropAction.CopyAction, mime,
-                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, move)
+        target = QPointF(40, window.table.rowViewportPosition(3) + 5)
+        drag(viewport, target, mime, enter=True)
         shot(window, "07-drop-on-row.png")
-        pos = window.case_view.mapTo(window, QPointF(300, 300).toPoint())
-        move = QDragMoveEvent(pos, Qt.DropAction.CopyAction, mime,
-                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(window, move)
+        drag(window, QPointF(window.case_view.mapTo(window, QPoint(300, 300))), mime)
         shot(window, "08-drop-on-open-case.png")
+        drag(window, QPointF(5, 5), mime, leave=True)
         window.drops.clear()
 
         dialog = NewCaseDialog(window)
