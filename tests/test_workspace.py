@@ -255,3 +255,17 @@ def test_attach_size_limit_is_configurable(tmp_path):
         f.write_bytes(PDF)
         [result] = ws.attach(case.id, [f])
         assert result.outcome == "refused" and "too large" in result.reason
+
+
+def test_search_index_follows_edits_and_handles_odd_input(ws):
+    a = ws.create_case("Zoë Émile", 30, "female", "post-op review")
+    b = ws.create_case("Bob Stone", 41, "male", 'said "ouch"')
+    assert [c.id for c in ws.list_cases(CaseQuery(search="émile"))] == [a.id]  # any case
+    assert [c.id for c in ws.list_cases(CaseQuery(search='"ouch'))] == [b.id]  # quotes are text
+    assert [c.id for c in ws.list_cases(CaseQuery(search="op rev"))] == [a.id]  # short + long
+    ws.edit_case(b.id, case_summary="knee effusion")
+    assert ws.list_cases(CaseQuery(search="ouch")) == []
+    assert [c.id for c in ws.list_cases(CaseQuery(search="effus"))] == [b.id]
+    ws.edit_case(a.id, patient_name="Zoe Emile")
+    assert ws.list_cases(CaseQuery(search="émile")) == []
+    assert ws.count_cases(CaseQuery(search="zoe emile")) == 1

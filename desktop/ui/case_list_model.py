@@ -72,6 +72,9 @@ class CaseListModel(QAbstractTableModel):
     loading_changed = Signal(bool)
     refreshed = Signal()  # after a query result was applied (tests and selection restore)
     failed = Signal(str)
+    # Around row removals: a view keeps its open case rather than follow the selection to a
+    # neighbour (the selection model moves "current" before rowsAboutToBeRemoved reaches others).
+    removing = Signal(bool)
 
     def __init__(
         self, workspace: Workspace, runner: OperationRunner, parent: QObject | None = None
@@ -162,6 +165,8 @@ class CaseListModel(QAbstractTableModel):
         added = [i for i in new if i not in old_set]
         if len(removed) + len(added) > MAX_INCREMENTAL:
             return False
+        if removed:
+            self.removing.emit(True)
         for case_id in removed:
             row = self._rows[case_id]
             self.beginRemoveRows(QModelIndex(), row, row)
@@ -169,6 +174,8 @@ class CaseListModel(QAbstractTableModel):
             self._set_ids(self._ids)
             self._cache.pop(case_id, None)
             self.endRemoveRows()
+        if removed:
+            self.removing.emit(False)
         added_set = set(added)
         kept_order = [i for i in new if i not in added_set]
         if kept_order != self._ids:

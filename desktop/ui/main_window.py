@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._cancel_intake = threading.Event()
         self._intake_running = 0
         self.result_dialogs: list[AttachResultsDialog] = []
+        self.batches_done = 0  # intake batches finished (tests and the future sync wait on it)
         self._docs_generation = 0
 
         self.model = CaseListModel(workspace, self.runner, self)
@@ -131,6 +132,8 @@ class MainWindow(QMainWindow):
         self.model.count_changed.connect(self._count_changed)
         self.model.loading_changed.connect(self._loading_changed)
         self.model.refreshed.connect(self._after_refresh)
+        # Rows leaving the list (an archived case) must not open the neighbouring case.
+        self.model.removing.connect(self._hold_selection)
         self.model.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
 
         self._set_tab_order()
@@ -210,7 +213,7 @@ class MainWindow(QMainWindow):
             if keys is not None:
                 act.setShortcut(QKeySequence(keys))
             act.setToolTip(tip)
-            act.triggered.connect(slot)
+            act.triggered.connect(lambda _checked=False: slot())
             self.addAction(act)
             return act
 
@@ -331,6 +334,9 @@ class MainWindow(QMainWindow):
             else:
                 self._set_current_row(row)
         self.table.scrollTo(self.model.index(row, 0))
+
+    def _hold_selection(self, hold: bool) -> None:
+        self._restoring_selection = hold
 
     def _set_current_row(self, row: int, notify: bool = False) -> None:
         """Move the list's selection; notify=False keeps the open case untouched."""
@@ -629,6 +635,7 @@ class MainWindow(QMainWindow):
     def _attached(self, case_id: str, case_name: str, results: list[AttachResult],
                   cancelled: bool) -> None:
         self._intake_finished()
+        self.batches_done += 1
         self.statusBar().showMessage(f"{case_name}: {summary(results, cancelled)}", 8000)
         dialog = AttachResultsDialog(results, case_name, cancelled, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -649,6 +656,7 @@ class MainWindow(QMainWindow):
 
     def _intake_failed(self, error: BaseException) -> None:
         self._intake_finished()
+        self.batches_done += 1
         self._report(error)
 
     # ------------------------------------------------------------ documents

@@ -13,6 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tests.server.admin import build_admin_router
+from tests.server.care360 import (
+    Care360Service,
+    build_care360_admin_router,
+    build_care360_router,
+    install_care360_handlers,
+)
+from tests.server.care360_store import Care360Store
 from tests.server.faults import FaultBoard, FaultMiddleware
 from tests.server.medmitra import (
     MedMitraService,
@@ -29,14 +36,17 @@ class ServerState:
     data_dir: Path
     board: FaultBoard
     medmitra: MedMitraService
+    care360: Care360Service
 
     def reset(self) -> None:
         """Back to a fresh server: no data, no faults, quirks off, default users."""
         self.board.reset()
         self.medmitra.reset()
+        self.care360.reset()
 
     def close(self) -> None:
         self.medmitra.store.close()
+        self.care360.store.close()
 
 
 def create_app(data_dir: Path | str) -> FastAPI:
@@ -47,12 +57,16 @@ def create_app(data_dir: Path | str) -> FastAPI:
         data_dir=folder,
         board=FaultBoard(),
         medmitra=MedMitraService(MedMitraStore(folder / "medmitra")),
+        care360=Care360Service(Care360Store(folder / "care360")),
     )
     app = FastAPI(title="Case Desk reference server", docs_url=None, redoc_url=None)
     app.state.server = state
     app.include_router(build_admin_router(state.board, state.medmitra, state.reset))
     app.include_router(build_medmitra_router(state.medmitra))
     install_medmitra_handlers(app)
+    app.include_router(build_care360_admin_router(state.care360))
+    app.include_router(build_care360_router(state.care360))
+    install_care360_handlers(app)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=500, content={"detail": f"Internal server error: {exc}"})

@@ -264,3 +264,40 @@ class ReferenceServer:
 
     def delete_file(self, file_id: str) -> None:
         self._call("DELETE", f"/files/{file_id}")
+
+    # -- Care360 (dialect 2) ------------------------------------------------------------------
+
+    def care360_otp(self, to: str) -> str:
+        """The last one-time code sent to an email address or phone number."""
+        return str(self._call("GET", "/care360/otp", params={"to": to})["code"])
+
+    def care360_expire_access(self) -> None:
+        """Every Care360 access token issued so far stops working (as after 15 minutes)."""
+        self._call("POST", "/care360/expire-access")
+
+    def care360_add_case(self, owner: str, case_id: str) -> None:
+        """Register a case (UUID) as owned by `owner` (the email/phone used to sign in)."""
+        self._call("POST", "/care360/cases", json={"owner": owner, "case_id": case_id})
+
+    def care360_fail_storage(self, n: int = 1) -> None:
+        """The next `n` uploads fail at the bucket write: row rolled back, 500 INTERNAL_ERROR."""
+        self._call("POST", "/care360/storage-failures", json={"n": n})
+
+    def care360_add_api_key(self, key: str) -> None:
+        self._call("POST", "/care360/api-keys", json={"key": key})
+
+    def care360_files(
+        self, owner: str | None = None, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        """The server's view of every file (general documents included), newest first."""
+        params: dict[str, Any] = {"include_deleted": include_deleted}
+        if owner is not None:
+            params["owner"] = owner
+        result: list[dict[str, Any]] = self._call("GET", "/care360/files", params=params)["files"]
+        return result
+
+    def care360_file_bytes(self, file_id: str) -> bytes:
+        response = self._http.get(f"/care360/files/{file_id}/bytes")
+        if response.is_error:
+            raise ReferenceServerError(f"admin GET file bytes -> {response.status_code}")
+        return response.content

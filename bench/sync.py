@@ -1,0 +1,319 @@
+"""Sync pull + merge of 10,000 cases and a 1 GiB upload, each beside a same-run baseline.
+
+Both parts talk real HTTP to the reference server running as a subprocess (its own GIL), so
+the client and the floor pay the same server cost and the ratio shows the client's own work.
+
+Pull: the floor is a bare ``httpx.get`` of ``/cases/all_cases`` plus ``json.loads``. The
+engine runs with ``detail_limit=0``: refreshing files/insights is a separate per-case GET
+step (one request per stale case), not part of pull + merge; the default limit is shown once
+for reference. Target: engine/floor <= 1.5 for first sync, steady state and a 1% change.
+
+Upload: the floor is ``curl -F`` of the same file. ``MedMitraClient.upload_file`` runs in a
+fresh child process so its peak RSS growth (VmHWM after - before, imports excluded) measures
+the upload alone. Targets: client/curl throughput >= 0.8, RSS growth <= 64 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from desktop.sync.api import MedMitraClient
+from desktop.sync.engine import SyncEngine, SyncReport
+from desktop.workspace import Workspace
+from tests.server.control import REPO_ROOT, ReferenceServer
+
+MIB = 1 << 20
+TOKEN = "token-doctor-1"
+USER = "doctor-1"
+EDITED_SHARE = 0.01
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _vm_hwm_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+# ---------------------------------------------------------------- pull + merge
+
+
+def _floor_pull(url: str, cases: int) -> float:
+    """One raw GET + json.loads of the whole list: what any client must at least pay."""
+    start = time.perf_counter()
+    resp = httpx.get(f"{url}/cases/all_cases?user_id={USER}",
+                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120.0)
+    resp.raise_for_status()
+    payload = json.loads(resp.content)
+    seconds = time.perf_counter() - start
+    if len(payload["cases"]) != cases:
+        raise RuntimeError(f"server listed {len(payload['cases'])} cases, expected {cases}")
+    return seconds
+
+
+def _timed_sync(ws: Workspace, url: str, detail_limit: int) -> tuple[float, SyncReport]:
+    """One SyncEngine.run() with a fresh client, as a sync run in the app makes one."""
+    with MedMitraClient(url, TOKEN, USER) as client:
+        engine = SyncEngine(ws, client, sleep=lambda _: None, detail_limit=detail_limit)
+        start = time.perf_counter()
+        report = engine.run()
+        seconds = time.perf_counter() - start
+    if not report.ok:
+        raise RuntimeError(f"sync failed: {report.summary()}")
+    return seconds, report
+
+
+def _expect(report: SyncReport, new: int, changed: int) -> None:
+    if (report.pulled_new, report.pulled_changed) != (new, changed):
+        raise RuntimeError(f"expected {new} new / {changed} changed, got: {report.summary()}")
+
+
+@dataclass
+class PullFigures:
+    floor: list[float]
+    first: list[float]
+    steady: list[float]
+    edited: list[float]
+    first_default_detail: float
+
+
+def measure_pull(root: Path, cases: int, repeat: int) -> PullFigures:
+    with ReferenceServer.start_process(root / "server") as server:
+        ids = server.seed_cases(USER, cases)
+        _floor_pull(server.url, cases)  # warm the server's page cache and code paths
+        floor = [_floor_pull(server.url, cases) for _ in range(repeat)]
+
+        first: list[float] = []
+        for i in range(repeat):
+            with Workspace.open(root / f"first-{i}") as ws:
+                seconds, report = _timed_sync(ws, server.url, detail_limit=0)
+                _expect(report, cases, 0)
+                first.append(seconds)
+            if i < repeat - 1:
+                shutil.rmtree(root / f"first-{i}")
+
+        filled = root / f"first-{repeat - 1}"
+        steady: list[float] = []
+        edited: list[float] = []
+        with Workspace.open(filled) as ws:
+            for _ in range(repeat):
+                seconds, report = _timed_sync(ws, server.url, detail_limit=0)
+                _expect(report, 0, 0)
+                steady.append(seconds)
+            step = max(1, int(1 / EDITED_SHARE))
+            chosen = ids[::step]
+            for r in range(repeat):
+                for n, case_id in enumerate(chosen):
+                    server.edit_case(case_id, case_summary=f"Edited on the server, round {r} #{n}")
+                seconds, report = _timed_sync(ws, server.url, detail_limit=0)
+                _expect(report, 0, len(chosen))
+                edited.append(seconds)
+        shutil.rmtree(filled)
+
+        default_limit = SyncEngine.__init__.__kwdefaults__["detail_limit"]
+        with Workspace.open(root / "first-default") as ws:
+            seconds, report = _timed_sync(ws, server.url, detail_limit=default_limit)
+            _expect(report, cases, 0)
+        shutil.rmtree(root / "first-default")
+    return PullFigures(floor, first, steady, edited, seconds)
+
+
+def report_pull(figures: PullFigures, cases: int, repeat: int) -> None:
+    floor = statistics.median(figures.floor)
+    edited = max(1, int(cases * EDITED_SHARE))
+    default_limit = SyncEngine.__init__.__kwdefaults__["detail_limit"]
+    print(f"pull + merge of {cases} cases, reference server subprocess, median of {repeat} "
+          f"({os.cpu_count()} CPUs, {_cpu_model()})")
+    print("  engine runs use detail_limit=0: the per-case files/insights refresh (one GET per "
+          "stale case) is a separate step")
+    print(f"  {'floor: httpx.get + json.loads':<34} {floor:7.3f} s  best {min(figures.floor):.3f}"
+          f"   runs: {_runs(figures.floor)}")
+    rows: list[tuple[str, list[float]]] = [
+        ("first sync, empty cache (inserts)", figures.first),
+        ("steady state, nothing changed", figures.steady),
+        (f"after {edited} server edits ({EDITED_SHARE:.0%})", figures.edited),
+    ]
+    for label, values in rows:
+        median = statistics.median(values)
+        print(f"  {label:<34} {median:7.3f} s  ratio {median / floor:5.2f}x   (target <= 1.5)"
+              f"   runs: {_runs(values)}")
+    print(f"  first sync with default detail_limit={default_limit} (once)  "
+          f"{figures.first_default_detail:7.3f} s  ratio {figures.first_default_detail / floor:5.2f}x")
+
+
+# ---------------------------------------------------------------- upload
+
+
+def _generate(path: Path, size_mib: int) -> None:
+    with open(path, "wb") as f:
+        for _ in range(size_mib):
+            f.write(os.urandom(MIB))
+
+
+def _warm(path: Path) -> None:
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(4 * MIB)
+        while f.readinto(buf):
+            pass
+
+
+def _quiesce() -> None:
+    """Flush dirty pages (the server wrote the last upload) so each contender starts alike."""
+    os.sync()
+    time.sleep(0.5)
+
+
+def _curl_upload(url: str, case_id: str, path: Path) -> tuple[float, str]:
+    """(seconds, file_id) for the curl floor."""
+    command = [
+        "curl", "-sS", "-f", "-F", f"case_id={case_id}", "-F", f"file=@{path};type=application/pdf",
+        "-H", f"Authorization: Bearer {TOKEN}", f"{url}/cases/upload",
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    # The brief's command discards the body (-o /dev/null); we keep it only to delete the file.
+    return seconds, str(json.loads(done.stdout)["file"]["file_id"])
+
+
+def upload_child(argv: list[str]) -> None:
+    """Child process entry: upload once, print JSON {seconds, rss_growth_kib, file_id, size}."""
+    url, case_id, path = argv
+    sent = [0]
+
+    def progress(done: int, total: int) -> None:
+        sent[0] = done
+
+    before = _vm_hwm_kib()
+    with MedMitraClient(url, TOKEN, USER) as client:
+        start = time.perf_counter()
+        remote = client.upload_file(case_id, path, "scan.pdf", "application/pdf", progress=progress)
+        seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rss_growth_kib": _vm_hwm_kib() - before,
+                      "file_id": remote.file_id, "size": remote.file_size, "sent": sent[0]}))
+
+
+def _client_upload(url: str, case_id: str, path: Path) -> tuple[float, float, str]:
+    """(seconds, RSS growth MiB, file_id) from a fresh child process."""
+    code = "import sys; from bench.sync import upload_child; upload_child(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, url, case_id, str(path)],
+        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    size = path.stat().st_size
+    if result["size"] != size or result["sent"] != size:
+        raise RuntimeError(f"upload sent {result['sent']} / stored {result['size']} of {size}")
+    return float(result["seconds"]), result["rss_growth_kib"] / 1024, str(result["file_id"])
+
+
+@dataclass
+class UploadFigures:
+    curl: list[float]
+    client: list[float]
+    rss_mib: list[float]
+
+
+def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
+    if shutil.which("curl") is None:
+        raise RuntimeError("curl is needed for the upload floor (apt-get install -y curl)")
+    source = root / "upload.bin"
+    _generate(source, size_mib)
+    figures = UploadFigures([], [], [])
+    with ReferenceServer.start_process(root / "server-upload") as server:
+        case_id = str(server.create_case(USER, patient_name="Bench Patient", patient_age=40,
+                                         patient_gender="female")["case_id"])
+        contenders: list[Callable[[], None]] = []
+
+        def curl() -> None:
+            seconds, file_id = _curl_upload(server.url, case_id, source)
+            figures.curl.append(seconds)
+            server.delete_file(file_id)
+
+        def client() -> None:
+            seconds, growth, file_id = _client_upload(server.url, case_id, source)
+            figures.client.append(seconds)
+            figures.rss_mib.append(growth)
+            server.delete_file(file_id)
+
+        contenders = [curl, client]
+        _quiesce()
+        _warm(source)
+        for _ in range(repeat):
+            for run in contenders:  # interleaved: drift in the machine hits both alike
+                run()
+                _quiesce()
+    source.unlink()
+    return figures
+
+
+def report_upload(figures: UploadFigures, size_mib: int, repeat: int) -> None:
+    curl, client = statistics.median(figures.curl), statistics.median(figures.client)
+    print(f"upload of a {size_mib} MiB file to /cases/upload, reference server subprocess, "
+          f"median of {repeat} ({os.cpu_count()} CPUs, {_cpu_model()})")
+    print(f"  floor: curl -F                     {curl:7.2f} s  {size_mib / curl:7.1f} MiB/s"
+          f"   runs: {_runs(figures.curl)}")
+    print(f"  MedMitraClient.upload_file (child) {client:7.2f} s  {size_mib / client:7.1f} MiB/s"
+          f"   runs: {_runs(figures.client)}")
+    print(f"  ratio client/curl throughput = {curl / client:.2f}   (target >= 0.8)")
+    print(f"  peak RSS growth during upload = {max(figures.rss_mib):.1f} MiB   (target <= 64)"
+          f"   runs: {', '.join(f'{m:.1f}' for m in figures.rss_mib)}")
+
+
+# ---------------------------------------------------------------- entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.sync")
+    parser.add_argument("--cases", type=int, default=10000, help="cases to pull (default 10000)")
+    parser.add_argument("--size-mib", type=int, default=1024, help="upload size (default 1024)")
+    parser.add_argument("--only", choices=("pull", "upload"), default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each contender (median)")
+    parser.add_argument("--dir", default=None, help="where to put the temp files (default: TMPDIR)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-sync-", dir=args.dir) as tmp:
+        root = Path(tmp)
+        if args.only in (None, "pull"):
+            pull = measure_pull(root, args.cases, args.repeat)
+            report_pull(pull, args.cases, args.repeat)
+            sys.stdout.flush()
+        if args.only in (None, "upload"):
+            upload = measure_upload(root, args.size_mib, args.repeat)
+            report_upload(upload, args.size_mib, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

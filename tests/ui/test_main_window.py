@@ -1,0 +1,180 @@
+"""The case view in the window: editing, inline validation, save, the unsaved-changes guard,
+new case, archive, shortcuts, accessibility and persisted geometry."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QTableView,
+)
+
+from desktop.ui.main_window import CANCEL, DISCARD, SAVE, SYNC_DISABLED_TIP, MainWindow
+from desktop.ui.new_case_dialog import NewCase
+from desktop.workspace import Workspace
+
+from .conftest import select_case, settle
+
+
+def two_cases(qtbot, window: MainWindow, ws: Workspace) -> tuple[str, str]:
+    a = ws.create_case("Amara Okafor", 47, "female", "cough")
+    b = ws.create_case("Bruno Berger", 60, "male")
+    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
+        window.model.refresh()
+    return a.id, b.id
+
+
+def test_edit_and_save_writes_locally(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    view = window.case_view
+    assert view.form.gender.isEnabled() is False  # fixed after creation
+    assert not view.dirty and not window.save_action.isEnabled()
+    view.form.notes.setPlainText("cough, now with fever")
+    view.form.age.setValue(48)
+    assert view.dirty and "•" in view.title.text() and "Unsaved" in view.dirty_label.text()
+    assert window.save_action.isEnabled()
+    window.save_action.trigger()  # Ctrl+S
+    qtbot.waitUntil(lambda: not view.dirty, timeout=5000)
+    settle(qtbot, window)
+    saved = ws.get_case(a)
+    assert saved.case_summary == "cough, now with fever" and saved.patient_age == 48
+    assert "•" not in view.title.text()
+    row = window.model.row_of(a)
+    assert row is not None and window.model.data(window.model.index(row, 1)) == "48"
+    assert window.table.currentIndex().row() == row  # still selected after the refresh
+
+
+def test_inline_validation_blocks_the_save(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    view = window.case_view
+    view.form.name.setText("   ")
+    view.form.name.textEdited.emit("   ")
+    view.form.status.setCurrentText("")
+    window.save_action.trigger()
+    assert not view.form.name_error.isHidden()
+    assert view.form.name_error.text() == "Patient name is required."
+    assert "Status cannot be empty" in view.form.status_error.text()
+    settle(qtbot, window)
+    assert ws.get_case(a).patient_name == "Amara Okafor"  # nothing written
+    view.form.name.setText("Amara O. Okafor")
+    view.form.status.setCurrentText("custom-status")  # unknown statuses are allowed
+    window.save_action.trigger()
+    qtbot.waitUntil(lambda: not view.dirty, timeout=5000)
+    assert view.form.name_error.isHidden()
+    assert ws.get_case(a).status == "custom-status"
+    assert view.form.status.findText("custom-status") >= 0
+
+
+def test_guard_cancel_keeps_the_edit_and_selection(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.form.notes.setPlainText("unsaved words")
+    asked: list[int] = []
+    window.ask_unsaved = lambda: asked.append(1) or CANCEL  # type: ignore[method-assign]
+    row_b = window.model.row_of(b)
+    window.table.selectRow(row_b)
+    assert asked == [1]
+    assert window.case_view.case_id == a and window.case_view.dirty
+    assert window.table.currentIndex().row() == window.model.row_of(a)
+    settle(qtbot, window)
+    assert ws.get_case(a).case_summary == "cough"
+
+
+def test_guard_discard_switches_without_saving(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.form.notes.setPlainText("throw me away")
+    window.ask_unsaved = lambda: DISCARD  # type: ignore[method-assign]
+    select_case(qtbot, window, b)
+    assert not window.case_view.dirty
+    assert ws.get_case(a).case_summary == "cough"
+
+
+def test_guard_save_saves_then_switches(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.form.notes.setPlainText("keep me")
+    window.ask_unsaved = lambda: SAVE  # type: ignore[method-assign]
+    window.table.selectRow(window.model.row_of(b))
+    qtbot.waitUntil(lambda: window.case_view.case_id == b, timeout=5000)
+    settle(qtbot, window)
+    assert ws.get_case(a).case_summary == "keep me"
+
+
+def test_close_is_guarded(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.form.notes.setPlainText("not yet saved")
+    window.ask_unsaved = lambda: CANCEL  # type: ignore[method-assign]
+    window.close()
+    assert window.isVisible()
+    window.ask_unsaved = lambda: SAVE  # type: ignore[method-assign]
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert ws.get_case(a).case_summary == "not yet saved"
+
+
+def test_new_case_dialog_flow(qtbot, window: MainWindow, ws: Workspace) -> None:
+    window.ask_new_case = lambda reason=None: NewCase("Nadia Novak", 29, "female", "new", "pending")  # type: ignore[method-assign]
+    window.new_action.trigger()  # Ctrl+N
+    qtbot.waitUntil(lambda: window.case_view.record is not None, timeout=5000)
+    settle(qtbot, window)
+    created = window.case_view.record
+    assert created is not None and created.patient_name == "Nadia Novak"
+    assert ws.get_case(created.id).patient_gender == "female"
+    assert window.table.currentIndex().row() == window.model.row_of(created.id)
+    assert "1 change waiting to sync" in window.pending_label.text()
+
+
+def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.archive_action.trigger()
+    qtbot.waitUntil(lambda: window.model.row_of(a) is None, timeout=5000)
+    settle(qtbot, window)
+    assert ws.get_case(a).status == "archived"
+    assert window.case_view.record is not None and window.case_view.record.status == "archived"
+    window.status_filter.setCurrentIndex(window.status_filter.findText("Archived"))
+    qtbot.waitUntil(lambda: window.model.row_of(a) is not None, timeout=5000)
+
+
+def test_shortcuts_and_sync_seam(qtbot, window: MainWindow) -> None:
+    keys = {a.text(): a.shortcut().toString() for a in window.actions()}
+    assert keys["New case"] == "Ctrl+N"
+    assert keys["Save"] == "Ctrl+S"
+    assert keys["Find"] == "Ctrl+F"
+    assert keys["Add files…"] == "Ctrl+O"
+    assert keys["Sync"] == "F5"
+    assert not window.sync_action.isEnabled()
+    assert window.sync_action.toolTip() == SYNC_DISABLED_TIP
+    window.activateWindow()
+    window.find_action.trigger()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.search, timeout=5000)
+
+
+def test_controls_have_accessible_names(window: MainWindow) -> None:
+    kinds = (QLineEdit, QComboBox, QPlainTextEdit, QAbstractSpinBox, QTableView)
+    unnamed = [
+        type(w).__name__ for kind in kinds for w in window.findChildren(kind)
+        if not w.accessibleName() and not isinstance(w.parent(), (QComboBox, QAbstractSpinBox))
+    ]
+    assert unnamed == []
+    buttons = [b for b in window.findChildren(QAbstractButton) if b.isVisible()]
+    assert all(b.accessibleName() or b.text() or b.toolTip() for b in buttons)
+
+
+def test_geometry_and_splitter_persist(qtbot, make_window) -> None:
+    first = make_window()
+    first.resize(760, 560)  # the offscreen screen is 800 × 600
+    first.splitter.setSizes([300, 440])
+    sizes = first.splitter.sizes()
+    first.close()
+    second = make_window()
+    assert second.size().width() == 760
+    assert second.splitter.sizes() == sizes

@@ -1,0 +1,112 @@
+"""Previews of generated PNG, PDF and DICOM files: the function (any thread) and the viewer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import update
+
+from desktop.models.tables import Document
+from desktop.ui.main_window import MainWindow
+from desktop.ui.preview import SERVER_ONLY_NOTE, Preview, load_preview
+from desktop.ui.sample_data import write_dicom, write_pdf, write_png
+from desktop.workspace import Workspace
+
+from .conftest import select_case, settle
+
+
+def test_png(tmp_path: Path) -> None:
+    preview = load_preview(write_png(tmp_path / "a.png", size=2400), "image/png", max_px=800)
+    assert preview.image is not None and preview.image.width() == 800
+    assert preview.metadata["Size"] == "2400 × 2400 px" and preview.note is None
+
+
+def test_pdf_pages(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "r.pdf", pages=3)
+    first = load_preview(pdf, "application/pdf", page=0, max_px=600)
+    assert first.image is not None and first.page_count == 3
+    assert max(first.image.width(), first.image.height()) == 600
+    assert first.metadata["Title"] == "Laboratory report"
+    last = load_preview(pdf, "application/pdf", page=2, max_px=600)
+    assert last.image is not None and last.image != first.image
+
+
+def test_damaged_pdf_is_a_note(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4\nnot really")
+    preview = load_preview(bad, "application/pdf")
+    assert preview.image is None and "cannot be shown" in (preview.note or "")
+
+
+def test_dicom_monochrome2_and_monochrome1(tmp_path: Path) -> None:
+    m2 = load_preview(write_dicom(tmp_path / "m2.dcm", "MONOCHROME2"), "application/dicom")
+    m1 = load_preview(write_dicom(tmp_path / "m1.dcm", "MONOCHROME1"), "application/dicom")
+    assert m2.image is not None and m1.image is not None
+    corner2, corner1 = m2.image.pixelColor(2, 2).value(), m1.image.pixelColor(2, 2).value()
+    assert corner2 == 0 and corner1 == 255  # MONOCHROME1 is shown inverted
+    centre = m2.image.pixelColor(128, 128).value()
+    assert m1.image.pixelColor(128, 128).value() == 255 - centre
+    for key, value in (("Modality", "CT"), ("Body part", "CHEST"), ("Study date", "20261120"),
+                       ("Size", "256 × 256"), ("Photometric", "MONOCHROME2")):
+        assert m2.metadata[key] == value
+
+
+def test_undecodable_dicom_shows_metadata_and_a_note(tmp_path: Path) -> None:
+    preview = load_preview(write_dicom(tmp_path / "j2k.dcm", compressed=True), "application/dicom")
+    assert preview.image is None
+    assert "cannot be decoded" in (preview.note or "")
+    assert preview.metadata["Modality"] == "CT"
+    assert "JPEG 2000" in preview.metadata["Transfer syntax"]
+
+
+def test_missing_and_unknown(tmp_path: Path) -> None:
+    assert "missing" in (load_preview(tmp_path / "nope.png", "image/png").note or "")
+    text = tmp_path / "n.txt"
+    text.write_text("hello")
+    assert "No preview" in (load_preview(text, "text/plain").note or "")
+
+
+def test_works_off_the_gui_thread(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "r.pdf")
+    dcm = write_dicom(tmp_path / "d.dcm")
+    out: list[Preview] = []
+    worker = threading.Thread(target=lambda: out.extend(
+        [load_preview(pdf, "application/pdf"), load_preview(dcm, "application/dicom")]))
+    worker.start()
+    worker.join(60)
+    assert [p.image is not None for p in out] == [True, True]
+
+
+def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path: Path) -> None:
+    case = ws.create_case("Amara Okafor", 47, "female")
+    ws.attach(case.id, [write_pdf(tmp_path / "r.pdf", pages=2), write_dicom(tmp_path / "d.dcm"),
+                        write_png(tmp_path / "p.png")])
+    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
+        window.model.refresh()
+    select_case(qtbot, window, case.id)
+    docs = window.case_view.documents
+    window.case_view.tabs.setCurrentWidget(docs)
+    qtbot.waitUntil(lambda: docs.model.rowCount() == 3, timeout=5000)
+    preview = window.preview
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    assert preview.preview is not None and preview.preview.page_count == 2
+    assert preview.next_button.isVisible() and preview.next_button.isEnabled()
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
+        preview.next_button.click()
+    assert preview.page == 1 and not preview.next_button.isEnabled()
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
+        docs.table.selectRow(1)
+    assert preview.preview is not None and preview.preview.metadata["Modality"] == "CT"
+    assert preview.canvas.image() is not None
+    assert preview.open_button.isEnabled()  # available, not the default
+
+    with ws.transaction() as session:  # as after a pull: the bytes are only on the server
+        session.execute(update(Document).where(Document.name == "p.png").values(sha256=None))
+    window.load_documents(case.id)
+    settle(qtbot, window)
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
+        docs.table.selectRow(2)
+    assert preview.note.text() == SERVER_ONLY_NOTE
+    assert not preview.open_button.isEnabled()
