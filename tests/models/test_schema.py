@@ -82,3 +82,29 @@ def test_foreign_keys_enforced(tmp_path):
         raise AssertionError("foreign key not enforced")
     finally:
         raw.close()
+
+
+def test_upgrade_from_first_release_keeps_data_and_indexes_it(tmp_path):
+    """An app upgrade migrates an existing cache in place; nothing typed before is lost."""
+    from alembic import command
+
+    from desktop.models.database import create_cache_engine
+    from desktop.workspace import CaseQuery
+
+    path = tmp_path / "d" / "casedesk.sqlite3"
+    path.parent.mkdir()
+    engine = create_cache_engine(path)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO cases (id, patient_name, patient_age, patient_gender, case_summary,"
+            " status, created_at, updated_at, sync_state, detail_stale)"
+            " VALUES ('c1', 'Old Patient', 50, 'male', 'typed before the upgrade', 'pending',"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00', 'pending', 1)"
+        )
+    engine.dispose()
+    with Workspace.open(tmp_path / "d") as ws:
+        assert ws.get_case("c1").case_summary == "typed before the upgrade"
+        assert [c.id for c in ws.list_cases(CaseQuery(search="before the"))] == ["c1"]
