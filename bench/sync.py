@@ -19,17 +19,22 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from desktop.models.tables import CASE_FIELDS
 from desktop.sync.api import MedMitraClient
 from desktop.sync.engine import SyncEngine, SyncReport
 from desktop.workspace import Workspace
@@ -39,6 +44,7 @@ MIB = 1 << 20
 TOKEN = "token-doctor-1"
 USER = "doctor-1"
 EDITED_SHARE = 0.01
+DEFAULT_DETAIL_LIMIT: int = SyncEngine.__init__.__kwdefaults__["detail_limit"]
 
 
 # ---------------------------------------------------------------- shared
@@ -70,17 +76,49 @@ def _runs(values: list[float]) -> str:
 # ---------------------------------------------------------------- pull + merge
 
 
-def _floor_pull(url: str, cases: int) -> float:
+def _floor_pull(url: str, cases: int) -> tuple[float, list[dict[str, Any]]]:
     """One raw GET + json.loads of the whole list: what any client must at least pay."""
     start = time.perf_counter()
     resp = httpx.get(f"{url}/cases/all_cases?user_id={USER}",
                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120.0)
     resp.raise_for_status()
-    payload = json.loads(resp.content)
+    listed: list[dict[str, Any]] = json.loads(resp.content)["cases"]
     seconds = time.perf_counter() - start
-    if len(payload["cases"]) != cases:
-        raise RuntimeError(f"server listed {len(payload['cases'])} cases, expected {cases}")
-    return seconds
+    if len(listed) != cases:
+        raise RuntimeError(f"server listed {len(listed)} cases, expected {cases}")
+    return seconds, listed
+
+
+def _floor_insert(data_dir: Path, listed: list[dict[str, Any]]) -> float:
+    """The same rows as a first sync writes, by bare sqlite3 into the same migrated schema
+    (indexes, search trigger) with the same pragmas: the local-write part of a first sync."""
+    with Workspace.open(data_dir) as ws:
+        cache = ws.folder.cache
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    start = time.perf_counter()
+    rows = [
+        (str(uuid.uuid4()), c["case_id"], c.get("id"), c["patient_name"], c["patient_age"],
+         c["patient_gender"], c["case_summary"], c["status"], now, now, c["created_at"],
+         c["updated_at"], json.dumps({k: c.get(k) for k in CASE_FIELDS}), "synced", None, None,
+         1)
+        for c in listed
+    ]
+    conn = sqlite3.connect(cache, isolation_level=None)
+    try:
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO cases (id, server_id, numeric_id, patient_name, patient_age, "
+            "patient_gender, case_summary, status, created_at, updated_at, server_created_at, "
+            "server_updated_at, base, sync_state, sync_error, ai_insights, detail_stale) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return time.perf_counter() - start
 
 
 def _timed_sync(ws: Workspace, url: str, detail_limit: int) -> tuple[float, SyncReport]:
@@ -102,63 +140,72 @@ def _expect(report: SyncReport, new: int, changed: int) -> None:
 
 @dataclass
 class PullFigures:
-    floor: list[float]
-    first: list[float]
-    steady: list[float]
-    edited: list[float]
-    first_default_detail: float
+    floor: list[float] = field(default_factory=list)
+    first: list[float] = field(default_factory=list)
+    insert_floor: list[float] = field(default_factory=list)
+    steady: list[float] = field(default_factory=list)
+    edited: list[float] = field(default_factory=list)
+    first_default_detail: float = 0.0
 
 
 def measure_pull(root: Path, cases: int, repeat: int) -> PullFigures:
+    """Each engine run is preceded by a floor run, so a busy shared machine hits both alike."""
+    figures = PullFigures()
+
+    def floor() -> list[dict[str, Any]]:
+        seconds, listed = _floor_pull(server.url, cases)
+        figures.floor.append(seconds)
+        return listed
+
     with ReferenceServer.start_process(root / "server") as server:
         ids = server.seed_cases(USER, cases)
         _floor_pull(server.url, cases)  # warm the server's page cache and code paths
-        floor = [_floor_pull(server.url, cases) for _ in range(repeat)]
 
-        first: list[float] = []
         for i in range(repeat):
+            listed = floor()
+            figures.insert_floor.append(_floor_insert(root / f"raw-{i}", listed))
+            shutil.rmtree(root / f"raw-{i}")
+            floor()
             with Workspace.open(root / f"first-{i}") as ws:
                 seconds, report = _timed_sync(ws, server.url, detail_limit=0)
                 _expect(report, cases, 0)
-                first.append(seconds)
+                figures.first.append(seconds)
             if i < repeat - 1:
                 shutil.rmtree(root / f"first-{i}")
 
         filled = root / f"first-{repeat - 1}"
-        steady: list[float] = []
-        edited: list[float] = []
         with Workspace.open(filled) as ws:
             for _ in range(repeat):
+                floor()
                 seconds, report = _timed_sync(ws, server.url, detail_limit=0)
                 _expect(report, 0, 0)
-                steady.append(seconds)
-            step = max(1, int(1 / EDITED_SHARE))
-            chosen = ids[::step]
+                figures.steady.append(seconds)
+            chosen = ids[:: max(1, round(1 / EDITED_SHARE))]
             for r in range(repeat):
                 for n, case_id in enumerate(chosen):
                     server.edit_case(case_id, case_summary=f"Edited on the server, round {r} #{n}")
+                floor()
                 seconds, report = _timed_sync(ws, server.url, detail_limit=0)
                 _expect(report, 0, len(chosen))
-                edited.append(seconds)
+                figures.edited.append(seconds)
         shutil.rmtree(filled)
 
-        default_limit = SyncEngine.__init__.__kwdefaults__["detail_limit"]
         with Workspace.open(root / "first-default") as ws:
-            seconds, report = _timed_sync(ws, server.url, detail_limit=default_limit)
+            seconds, report = _timed_sync(ws, server.url, detail_limit=DEFAULT_DETAIL_LIMIT)
             _expect(report, cases, 0)
+            figures.first_default_detail = seconds
         shutil.rmtree(root / "first-default")
-    return PullFigures(floor, first, steady, edited, seconds)
+    return figures
 
 
 def report_pull(figures: PullFigures, cases: int, repeat: int) -> None:
     floor = statistics.median(figures.floor)
-    edited = max(1, int(cases * EDITED_SHARE))
-    default_limit = SyncEngine.__init__.__kwdefaults__["detail_limit"]
+    edited = max(1, round(cases * EDITED_SHARE))
     print(f"pull + merge of {cases} cases, reference server subprocess, median of {repeat} "
           f"({os.cpu_count()} CPUs, {_cpu_model()})")
     print("  engine runs use detail_limit=0: the per-case files/insights refresh (one GET per "
           "stale case) is a separate step")
-    print(f"  {'floor: httpx.get + json.loads':<34} {floor:7.3f} s  best {min(figures.floor):.3f}"
+    print(f"  {'floor: httpx.get + json.loads':<40} {floor:7.3f} s  best {min(figures.floor):.3f}"
           f"   runs: {_runs(figures.floor)}")
     rows: list[tuple[str, list[float]]] = [
         ("first sync, empty cache (inserts)", figures.first),
@@ -167,10 +214,17 @@ def report_pull(figures: PullFigures, cases: int, repeat: int) -> None:
     ]
     for label, values in rows:
         median = statistics.median(values)
-        print(f"  {label:<34} {median:7.3f} s  ratio {median / floor:5.2f}x   (target <= 1.5)"
+        print(f"  {label:<40} {median:7.3f} s  ratio {median / floor:5.2f}x   (target <= 1.5)"
               f"   runs: {_runs(values)}")
-    print(f"  first sync with default detail_limit={default_limit} (once)  "
-          f"{figures.first_default_detail:7.3f} s  ratio {figures.first_default_detail / floor:5.2f}x")
+    insert = statistics.median(figures.insert_floor)
+    first = statistics.median(figures.first)
+    print(f"  {'info: raw sqlite3 insert, same schema':<40} {insert:7.3f} s"
+          f"   runs: {_runs(figures.insert_floor)}")
+    print(f"  info: first sync / (floor + raw insert) = {first / (floor + insert):.2f}x")
+    default = figures.first_default_detail
+    print(f"  {f'first sync, default detail_limit={DEFAULT_DETAIL_LIMIT} (once)':<40} "
+          f"{default:7.3f} s  ratio {default / floor:5.2f}x   (adds {DEFAULT_DETAIL_LIMIT} "
+          "case-detail GETs)")
 
 
 # ---------------------------------------------------------------- upload
@@ -255,8 +309,6 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
     with ReferenceServer.start_process(root / "server-upload") as server:
         case_id = str(server.create_case(USER, patient_name="Bench Patient", patient_age=40,
                                          patient_gender="female")["case_id"])
-        contenders: list[Callable[[], None]] = []
-
         def curl() -> None:
             seconds, file_id = _curl_upload(server.url, case_id, source)
             figures.curl.append(seconds)
@@ -268,7 +320,7 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
             figures.rss_mib.append(growth)
             server.delete_file(file_id)
 
-        contenders = [curl, client]
+        contenders: list[Callable[[], None]] = [curl, client]
         _quiesce()
         _warm(source)
         for _ in range(repeat):

@@ -307,13 +307,13 @@ class Care360Client:
         body: dict[str, Any] = (
             {"email": email, "channel": "EMAIL"} if email else {"phoneNumber": phone,
                                                                "channel": "SMS"})
-        self._unauthenticated(ROUTE_SEND_OTP, body, "sending the code")
+        self._unauthenticated(ROUTE_SEND_OTP, body)
 
     def verify_otp(self, code: str, email: str | None = None, phone: str | None = None) -> Tokens:
         """Exchange the 6-digit code for tokens (also kept in this client)."""
         body: dict[str, Any] = {"email": email} if email else {"phoneNumber": phone}
         body["code"] = code
-        data = self._unauthenticated(ROUTE_VERIFY_OTP, body, "checking the code")
+        data = self._unauthenticated(ROUTE_VERIFY_OTP, body)
         tokens = _parse_tokens(data)
         self._adopt(tokens)
         return tokens
@@ -325,8 +325,7 @@ class Care360Client:
             raise err.AuthError("You are not signed in to Care360. Please sign in; your work "
                                 "is kept.")
         try:
-            data = self._unauthenticated(ROUTE_REFRESH, {"refresh_token": self._refresh},
-                                         "renewing the sign-in", refresh=True)
+            data = self._unauthenticated(ROUTE_REFRESH, {"refresh_token": self._refresh})
         except err.RejectedError as exc:
             raise err.AuthError(
                 "Care360 did not renew the sign-in"
@@ -406,11 +405,11 @@ class Care360Client:
     # -------------------------------------------------------------- plumbing
 
     def _unauthenticated(
-        self, route: str, body: dict[str, Any], doing: str, refresh: bool = False
+        self, route: str, body: dict[str, Any]
     ) -> Any:
-        response = self._send("POST", route, headers={}, json_body=body, creates=refresh)
+        response = self._send("POST", route, headers={}, json_body=body, creates=False)
         if response.is_success:
-            return self._data(response, route, creates=refresh)
+            return self._data(response, route, creates=False)
         raise self._status_error(response, "POST", route, creates=False)
 
     def _authenticated(
@@ -549,12 +548,12 @@ class Care360Client:
             return err.SyncError("The Care360 address is not a valid web address; check it in "
                                  "the sign-in settings.", route=route)
         timed_out = isinstance(exc, httpx.TimeoutException)
+        if route == ROUTE_REFRESH:
+            # The server may have rotated the token while the answer was lost; trying again
+            # with the old one either works or ends in REFRESH_REUSED (sign in again).
+            return err.NetworkError("The connection broke while renewing the Care360 "
+                                    "sign-in; it will be tried again.", route=route)
         if method == "GET" or not creates:
-            if route == ROUTE_REFRESH:
-                # The server may have rotated the token while the answer was lost.
-                return err.AuthError(
-                    "The connection broke while renewing the Care360 sign-in; if it keeps "
-                    "failing, sign in again. Your work is kept.", status=None, route=route)
             return err.NetworkError(
                 "Care360 took too long to answer; it will be tried again." if timed_out
                 else None, route=route)

@@ -41,7 +41,7 @@ from desktop.models.tables import (
 )
 from desktop.sync import errors as err
 from desktop.sync.api import Attachment, RemoteCase, RemoteFile
-from desktop.sync.merge import merge_case
+from desktop.sync.merge import merge_case, same_value
 from desktop.workspace import Workspace, queue_update, settle_sync_state
 
 log = logging.getLogger(__name__)
@@ -426,6 +426,20 @@ class SyncEngine:
                 self._adopt_created(change_id, case_id, seq, previous, remote, files=None)
                 return
 
+        try:
+            remote, files, payload = self._send_create(change_id, fields, attachments)
+        except err.RejectedError:
+            if not attachments:
+                raise
+            # One refused file must not keep the case off the server: create it bare; its
+            # files then go one by one, and a refusal is parked on that file alone.
+            log.info("create refused with attachments; retrying without them")
+            remote, files, payload = self._send_create(change_id, fields, [])
+        self._adopt_created(change_id, case_id, seq, payload, remote, files)
+
+    def _send_create(
+        self, change_id: int, fields: dict[str, Any], attachments: list[tuple[str, Attachment]]
+    ) -> tuple[RemoteCase, list[RemoteFile] | None, dict[str, Any]]:
         payload = {"fields": fields, "documents": [doc_id for doc_id, _ in attachments]}
         self._mark_in_flight(change_id, payload)
         total = sum(a.path.stat().st_size for _, a in attachments)
@@ -449,7 +463,7 @@ class SyncEngine:
         except err.ProtocolError as exc:
             # The server answered but the answer was unreadable: it may have stored the case.
             raise err.OutcomeUnknownError(str(exc)) from exc
-        self._adopt_created(change_id, case_id, seq, payload, remote, files)
+        return remote, files, payload
 
     def _find_created(self, payload: dict[str, Any]) -> RemoteCase | None:
         """A server case equal to what we sent that no local case already owns."""
@@ -493,11 +507,8 @@ class SyncEngine:
             sent = payload.get("fields", {})
             # Clean only what was sent: fields edited meanwhile (or not sendable, like status)
             # become an update.
-            differing = [
-                f for f in EDITABLE_FIELDS
-                if getattr(case, f) != getattr(remote, f) and f in sent
-                and (getattr(case, f) or None) != (getattr(remote, f) or None)
-            ]
+            differing = [f for f in EDITABLE_FIELDS
+                         if f in sent and not same_value(getattr(case, f), getattr(remote, f))]
             if change is not None:
                 s.delete(change)
             s.flush()
@@ -779,7 +790,7 @@ class SyncEngine:
             s.delete(change)
         s.flush()
         differing = [f for f in EDITABLE_FIELDS
-                     if (getattr(case, f) or None) != (getattr(remote, f) or None)]
+                     if not same_value(getattr(case, f), getattr(remote, f))]
         if differing:
             queue_update(s, case, differing)
         for doc_id in (payload or {}).get("documents", []):

@@ -27,7 +27,7 @@ class MergeResult:
     new_base: dict[str, Any] = field(default_factory=dict)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     # The server may send "" where we hold None for an empty note.
     if a in (None, "") and b in (None, ""):
         return True
@@ -52,11 +52,11 @@ def merge_case(
             continue
         b, m, t = base.get(name), mine.get(name), theirs[name]
         result.new_base[name] = t
-        if _same(m, t):
+        if same_value(m, t):
             result.settled.append(name)
-        elif name in base and _same(m, b):
+        elif name in base and same_value(m, b):
             result.take[name] = t
-        elif name in base and _same(t, b):
+        elif name in base and same_value(t, b):
             result.keep.append(name)
             result.new_base[name] = b
         else:

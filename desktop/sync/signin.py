@@ -17,11 +17,12 @@ from desktop.models.tables import Case, SyncMeta
 from desktop.sync import credentials
 from desktop.sync import errors as err
 from desktop.sync.api import MedMitraClient
+from desktop.sync.care360 import Care360Client
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-KINDS = ("medmitra",)
+KINDS = ("medmitra", "care360")
 
 
 class NotConfiguredError(CaseDeskError):
@@ -78,6 +79,9 @@ def sign_in(
         raise ValidationError("Token is required.")
     if kind not in KINDS:
         raise ValidationError(f"Unknown server kind {kind!r}: choose one of {', '.join(KINDS)}.")
+    if kind == "care360":
+        raise ValidationError("Care360 signs in with an API key and a one-time code: "
+                              "casedesk login --kind care360 --server URL --email ADDRESS")
     existing = current_server(ws)
     if existing and (existing.url, existing.user_id) != (url, user_id):
         with ws.sessions() as s:
@@ -111,15 +115,23 @@ def sign_in(
 def sign_out(ws: Workspace) -> ServerProfile | None:
     """Forget the token; queued work stays and syncs after the next sign-in."""
     profile = current_server(ws)
-    if profile is not None:
+    if profile is not None and profile.kind == "care360":
+        from desktop.sync.care360_signin import Care360Vault
+
+        Care360Vault(profile.url, profile.user_id).forget()
+    elif profile is not None:
         credentials.delete_secret(profile.url, profile.user_id)
     return profile
 
 
-def open_client(ws: Workspace) -> MedMitraClient:
+def open_client(ws: Workspace) -> MedMitraClient | Care360Client:
     profile = current_server(ws)
     if profile is None:
         raise NotConfiguredError()
+    if profile.kind == "care360":
+        from desktop.sync.care360_signin import open_care360_client
+
+        return open_care360_client(profile)
     token = credentials.load_secret(profile.url, profile.user_id)
     if not token:
         hint = "" if credentials.keychain_available() else " " + credentials.NO_KEYCHAIN_MESSAGE

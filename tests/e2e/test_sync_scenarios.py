@@ -381,3 +381,17 @@ def test_manual_sync_retries_postponed_changes_periodic_waits(harness):
     manual.honour_schedule = False
     assert manual.run().updated == 1
     manual.client.close()
+
+
+def test_one_refused_file_does_not_keep_a_new_case_off_the_server(harness):
+    h = harness
+    case = h.ws.create_case("Jane Smith", 32, "female")
+    h.ws.attach(case.id, [h.file("ok.pdf"), h.file("scan.png", PNG)])
+    # The server refuses the combined create (say, a file it will not take) once.
+    h.server.fail_next(1, status=400, path="/cases/create_case")
+    report = h.sync()
+    assert report.created == 1, report.summary()
+    server_id = h.ws.get_case(case.id).server_id
+    assert server_id is not None
+    assert sorted(f["file_name"] for f in h.server.files(server_id)) == ["ok.pdf", "scan.png"]
+    assert h.ws.pending_count() == 0

@@ -1,0 +1,190 @@
+"""Signing in to a Care360 server (API key + one-time code) and keeping its secrets safe.
+
+Qt-free on purpose: the CLI calls these two steps today, the window will tomorrow.
+
+The API key and the refresh token live only in the keychain (``credentials``), under distinct
+names. The refresh token rotates on every renewal, and the server revokes the whole sign-in
+when an old one is replayed, so a rotation is written in three steps — ``refresh_token.next``
+first, then ``refresh_token``, then ``.next`` is deleted — and loading prefers ``.next``: a
+crash (or a full disk, or a killed process) between the steps never signs the person out.
+The access token is kept in memory only: it lasts 15 minutes and is renewed per run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import func, select
+
+from desktop.errors import ValidationError
+from desktop.models.tables import Case, SyncMeta
+from desktop.sync import credentials
+from desktop.sync import errors as err
+from desktop.sync.care360 import Care360Client
+from desktop.sync.signin import ServerProfile, SignInResult, current_server, validate_url
+from desktop.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+KIND = "care360"
+API_KEY = "api_key"
+REFRESH = "refresh_token"
+REFRESH_NEXT = "refresh_token.next"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+_CODE = re.compile(r"^\d{6}$")
+
+
+class Care360Vault:
+    """The keychain entries of one Care360 sign-in (server URL + email/phone)."""
+
+    def __init__(self, url: str, user_id: str) -> None:
+        self.url, self.user_id = url, user_id
+
+    def api_key(self) -> str | None:
+        return credentials.load_secret(self.url, self.user_id, API_KEY)
+
+    def refresh_token(self) -> str | None:
+        """The newest refresh token: a ``.next`` left by an interrupted rotation wins."""
+        return (credentials.load_secret(self.url, self.user_id, REFRESH_NEXT)
+                or credentials.load_secret(self.url, self.user_id, REFRESH))
+
+    def store_refresh(self, token: str) -> None:
+        """Durably replace the refresh token; safe against a crash between any two steps."""
+        credentials.store_secret(self.url, self.user_id, token, REFRESH_NEXT)
+        credentials.store_secret(self.url, self.user_id, token, REFRESH)
+        credentials.delete_secret(self.url, self.user_id, REFRESH_NEXT)
+
+    def store_api_key(self, key: str) -> None:
+        credentials.store_secret(self.url, self.user_id, key, API_KEY)
+
+    def forget(self) -> None:
+        for name in (REFRESH_NEXT, REFRESH, API_KEY):
+            credentials.delete_secret(self.url, self.user_id, name)
+
+
+@dataclass(frozen=True)
+class PendingCare360SignIn:
+    """Between the two steps: a code was sent; the key is held only in memory."""
+
+    url: str
+    email: str | None
+    phone: str | None
+    api_key: str = field(repr=False)
+
+    @property
+    def user_id(self) -> str:
+        """What the keychain entries and the profile are keyed by."""
+        return self.email or self.phone or ""
+
+    @property
+    def sent_to(self) -> str:
+        return f"the email address {self.email}" if self.email else f"the phone {self.phone}"
+
+
+def _identity(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
+    email = (email or "").strip().lower() or None
+    phone = (phone or "").strip() or None
+    if (email is None) == (phone is None):
+        raise ValidationError("Give either an email address or a phone number (not both).")
+    if email is not None and not _EMAIL.match(email):
+        raise ValidationError(f"{email!r} is not an email address.")
+    if phone is not None:
+        if not _PHONE.match(phone):
+            raise ValidationError(f"{phone!r} is not a phone number; give it like +15551234567.")
+        phone = "+" + re.sub(r"\D", "", phone)
+    return email, phone
+
+
+def start_care360_sign_in(
+    url: str,
+    api_key: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> PendingCare360SignIn:
+    """Step 1: check the inputs and ask Care360 to send a one-time code."""
+    url = validate_url(url)
+    api_key = api_key.strip()
+    if not api_key:
+        raise ValidationError("The Care360 API key is required (your clinic's cv-api-key).")
+    if not credentials.keychain_available():
+        raise credentials.NoKeychainError(
+            "No keychain is available on this computer, so Case Desk cannot keep a Care360 "
+            "sign-in (its token changes on every use and must be stored safely). Install a "
+            "keyring backend (e.g. GNOME Keyring / KWallet) and sign in again."
+        )
+    email, phone = _identity(email, phone)
+    with Care360Client(url, api_key, email or phone or "", transport=transport) as client:
+        client.send_otp(email=email, phone=phone)
+    log.info("care360 sign-in: code sent via %s", "email" if email else "sms")
+    return PendingCare360SignIn(url, email, phone, api_key)
+
+
+def finish_care360_sign_in(
+    ws: Workspace,
+    pending: PendingCare360SignIn,
+    code: str,
+    transport: httpx.BaseTransport | None = None,
+) -> SignInResult:
+    """Step 2: exchange the code for tokens; store key + refresh token; save the profile."""
+    code = re.sub(r"\s", "", code or "")
+    if not _CODE.match(code):
+        raise ValidationError("The code has 6 digits; type it as it arrived.")
+    existing = current_server(ws)
+    if existing and (existing.url, existing.user_id) != (pending.url, pending.user_id):
+        with ws.sessions() as s:
+            linked = s.scalar(select(func.count()).select_from(Case).where(
+                Case.server_id.is_not(None)))
+        if linked:
+            raise ValidationError(
+                f"This data folder already syncs with {existing.url} as {existing.user_id}. "
+                "Use another profile (--profile NAME) for a different server or user."
+            )
+    with Care360Client(pending.url, pending.api_key, pending.user_id,
+                       transport=transport) as client:
+        try:
+            tokens = client.verify_otp(code, email=pending.email, phone=pending.phone)
+        except err.AuthError as exc:
+            raise ValidationError(
+                "Care360 did not accept that code (wrong or expired). Ask for a new one and "
+                "try again." + (f" ({exc.detail})" if exc.detail else "")
+            ) from None
+    vault = Care360Vault(pending.url, pending.user_id)
+    vault.store_api_key(pending.api_key)
+    vault.store_refresh(tokens.refresh)
+    with ws.transaction() as s:
+        meta = s.get(SyncMeta, 1) or SyncMeta(id=1)
+        s.add(meta)
+        meta.server_kind, meta.server_url, meta.user_id = KIND, pending.url, pending.user_id
+        meta.last_error = None
+    log.info("signed in kind=care360")
+    return SignInResult(ServerProfile(KIND, pending.url, pending.user_id), True, True)
+
+
+def open_care360_client(
+    profile: ServerProfile, transport: httpx.BaseTransport | None = None
+) -> Care360Client:
+    """A client whose refresh-token rotations are written to the keychain as they happen."""
+    vault = Care360Vault(profile.url, profile.user_id)
+    api_key, refresh = vault.api_key(), vault.refresh_token()
+    if not api_key or not refresh:
+        flag = "--phone" if profile.user_id.startswith("+") else "--email"
+        raise credentials.NotSignedInError(
+            f"Not signed in to Care360 at {profile.url}: casedesk login --kind care360 "
+            f"--server {profile.url} {flag} {profile.user_id}"
+        )
+
+    def rotate(token: str) -> None:
+        try:
+            vault.store_refresh(token)
+        except credentials.NoKeychainError:
+            # The new token works for this run; the next run will ask for sign-in.
+            log.warning("care360: the keychain refused the renewed sign-in")
+
+    return Care360Client(profile.url, api_key, profile.user_id, refresh_token=refresh,
+                         on_rotate=rotate, transport=transport)
