@@ -419,8 +419,13 @@ class Workspace:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One user action: everything inside commits together or not at all."""
+        """One user action: everything inside commits together or not at all.
+
+        BEGIN IMMEDIATE takes the write lock before the first read, so what a transaction
+        read cannot change under it (a pull merging a case while the person saves it).
+        """
         with self.sessions.begin() as session:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     @property

@@ -269,3 +269,20 @@ def test_search_index_follows_edits_and_handles_odd_input(ws):
     ws.edit_case(a.id, patient_name="Zoe Emile")
     assert ws.list_cases(CaseQuery(search="émile")) == []
     assert ws.count_cases(CaseQuery(search="zoe emile")) == 1
+
+
+def test_transactions_take_the_write_lock_up_front(ws):
+    """Reads inside a transaction are protected from writes landing before its own writes."""
+    import sqlite3
+
+    ws.create_case("Jane", 32, "female")
+    other = sqlite3.connect(ws.folder.cache, timeout=0.1, isolation_level=None)
+    try:
+        with ws.transaction() as session:
+            session.scalar(select(Case.id))  # only a read so far
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # released at commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
