@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.gui"]
+BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.gui", "bench.care360"]
 
 
 def main() -> int:

@@ -200,9 +200,45 @@ def _read_token(err: TextIO) -> str:
     return line.strip()
 
 
+def _read_line(prompt: str, hidden: bool, missing: str) -> str:
+    """One answer: prompted on a terminal (without echo if *hidden*), else a line of stdin."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        value = getpass.getpass(prompt) if hidden else input(prompt)
+    else:
+        value = sys.stdin.readline() if sys.stdin is not None else ""
+    if not value.strip():
+        raise CaseDeskError(missing)
+    return value.strip()
+
+
+def cmd_login_care360(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    """API key (hidden), then the one-time code sent by email or SMS."""
+    from desktop.sync import care360_signin
+
+    if a.user_id or not (a.email or a.phone):
+        raise UsageError("--kind care360 signs in with --email or --phone (not --user-id)")
+    key = _read_line("Care360 API key (input hidden): ", True,
+                     "No API key given: type it at the prompt or pipe it on standard input.")
+    pending = care360_signin.start_care360_sign_in(a.server, key, email=a.email, phone=a.phone)
+    out.write(f"A 6-digit code was sent to {pending.sent_to}.\n")
+    out.flush()
+    code = _read_line("Code: ", False,
+                      "No code given: type it at the prompt or pipe it after the API key.")
+    result = care360_signin.finish_care360_sign_in(ws, pending, code)
+    out.write(f"Signed in to Care360 at {result.profile.url} as {result.profile.user_id} "
+              "(API key and sign-in stored in the system keychain).\n")
+    return 0
+
+
 def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     from desktop.sync import credentials, signin
 
+    if a.kind == "care360":
+        return cmd_login_care360(ws, a, out)
+    if not a.user_id:
+        raise UsageError("the following arguments are required: --user-id")
+    if a.email or a.phone:
+        raise UsageError("--email/--phone are for --kind care360")
     token = _read_token(sys.stderr)
     if not credentials.keychain_available():
         out.write(credentials.NO_KEYCHAIN_MESSAGE + "\n")
@@ -362,7 +398,13 @@ def build_parser() -> Parser:
 
     login = sub.add_parser("login", help="sign in to a case server (token prompted, kept in the keychain)")
     login.add_argument("--server", required=True, help="server address, e.g. https://cases.example.org")
-    login.add_argument("--user-id", required=True, help="your doctor id on the server")
+    login.add_argument("--kind", choices=("medmitra", "care360"), default="medmitra",
+                       help="server kind (default medmitra; care360 asks for an API key and a "
+                       "one-time code)")
+    login.add_argument("--user-id", help="your doctor id on the server (medmitra)")
+    who = login.add_mutually_exclusive_group()
+    who.add_argument("--email", help="Care360: the email address the code goes to")
+    who.add_argument("--phone", help="Care360: the phone number the code goes to (SMS)")
     login.add_argument("--no-verify", action="store_true", help="do not check the token now")
     login.set_defaults(func=cmd_login)
 

@@ -53,6 +53,7 @@ ALLOWED_MIME = (
     "image/png", "image/svg+xml", "image/tiff", "image/webp",
 )
 DICOM_MIME = ("application/dicom", "image/dicom")
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 NAME_MAX = 255
 ACCESS_TTL_DEFAULT = 15 * 60
 REFRESH_MARGIN = 60.0  # refresh this many seconds before the access token expires
@@ -67,18 +68,36 @@ def is_uuid(value: str | None) -> bool:
 # ------------------------------------------------------------------ local checks
 
 
+def name_length(name: str) -> int:
+    """Length as the server's (JavaScript) validator counts it: UTF-16 code units, so an
+    emoji counts as two."""
+    return len(name.encode("utf-16-le")) // 2
+
+
+def upload_timeout(size: int) -> httpx.Timeout:
+    """The answer comes only after the server has decoded and stored the whole file: allow
+    the read time to grow with the size (about 5 MB/s) rather than call a slow save a failure."""
+    return httpx.Timeout(connect=5.0, read=30.0 + size / 5e6, write=60.0, pool=5.0)
+
+
 def check_upload(name: str, mime: str) -> None:
     """Refuse locally, with a reason a person can act on, what Care360 would refuse anyway."""
-    if not 1 <= len(name) <= NAME_MAX:
+    length = name_length(name)
+    if not 1 <= length <= NAME_MAX:
         raise err.RejectedError(
             f"Care360 accepts file names of 1 to {NAME_MAX} characters; this one has "
-            f"{len(name)}. Rename the document and attach it again."
+            f"{length}. Rename the document and attach it again."
         )
     kind = (mime or "").split(";")[0].strip().lower()
     if kind in DICOM_MIME:
         raise err.RejectedError(
             f"Care360 does not accept DICOM images ({kind}); export the image as PNG or JPEG "
             "to send it."
+        )
+    if kind == DOCX_MIME:
+        raise err.RejectedError(
+            "Care360 accepts only the older Word format (.doc), not .docx; save the document "
+            "as PDF (or .doc) to send it."
         )
     if kind not in ALLOWED_MIME:
         raise err.RejectedError(
@@ -344,7 +363,8 @@ class Care360Client:
         self._access, self._refresh = tokens.access, tokens.refresh
         self._access_until = self._clock() + tokens.expires_in
 
-    def _ensure_access(self) -> str:
+    def ensure_access(self) -> str:
+        """A live access token, renewed first when missing or about to expire."""
         if self._access is None or self._clock() >= self._access_until - REFRESH_MARGIN:
             self.refresh()
         assert self._access is not None
@@ -382,7 +402,8 @@ class Care360Client:
             return stream, {"Content-Type": "application/json",
                             "Content-Length": str(stream.content_length)}
 
-        data = self._authenticated("POST", ROUTE_UPLOAD, body=body, creates=True)
+        data = self._authenticated("POST", ROUTE_UPLOAD, body=body, creates=True,
+                                   timeout=upload_timeout(size))
         if not isinstance(data, Mapping):
             raise _shape_error("the upload answer holds no file", creates=True)
         return parse_file(data, creates=True)
@@ -420,18 +441,19 @@ class Care360Client:
         params: dict[str, str] | None = None,
         body: Callable[[], tuple[Any, dict[str, str]]] | None = None,
         creates: bool = False,
+        timeout: httpx.Timeout | None = None,
     ) -> Any:
         """One request with the Bearer token; on a 401 the token is renewed once and the
         request sent again (a 401 means the server did nothing, so resending is safe)."""
         for attempt in (1, 2):
-            token = self._ensure_access()
+            token = self.ensure_access()
             headers = {"Authorization": f"Bearer {token}"}
             content = None
             if body is not None:
                 content, extra = body()
                 headers.update(extra)
             response = self._send(method, route, headers=headers, params=params,
-                                  content=content, creates=creates)
+                                  content=content, creates=creates, timeout=timeout)
             if response.status_code == 401 and attempt == 1:
                 log.info("%s %s -> 401; renewing the access token once", method, route)
                 self._access = None
@@ -451,12 +473,14 @@ class Care360Client:
         json_body: dict[str, Any] | None = None,
         content: Any = None,
         creates: bool,
+        timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         headers = {"cv-api-key": self._api_key, **headers}
         started = time.monotonic()
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
             response = self._http.request(method, route, params=params or None, json=json_body,
-                                          content=content, headers=headers)
+                                          content=content, headers=headers, **extra)
         except httpx.HTTPError as exc:
             log.info("%s %s failed: %s", method, route, type(exc).__name__)
             raise self._transport_error(exc, method, route, creates) from None
@@ -509,10 +533,12 @@ class Care360Client:
                 + (f" ({detail.rstrip('.')})" if detail else "")
                 + ". Please sign in again; your work is kept.", **common)
         if status == 403:
+            extra = detail and "do not have access" not in detail.lower()
             return err.RejectedError(
                 "Care360 says you do not have access to this case"
-                + (f" ({detail.rstrip('.')})" if detail else "")
-                + "; the document was set aside.", **common)
+                + (f" ({detail.rstrip('.')})" if extra else "")
+                + "; the document was set aside. Check that the case is the patient's own "
+                "in Care360.", **common)
         if status == 404:
             return err.RemoteNotFound(**common)
         if status == 429 or status >= 500 or status == 408:

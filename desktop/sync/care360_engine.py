@@ -28,7 +28,6 @@ from desktop.errors import ValidationError
 from desktop.models.tables import (
     Case,
     ChangeKind,
-    ChangeState,
     Document,
     DocumentState,
     PendingChange,
@@ -114,7 +113,7 @@ class Care360SyncEngine(SyncEngine):
         self._progress, self._cancelled = progress, cancelled
         self._report = report = Care360SyncReport()
         try:
-            report.case_changes_kept = self._case_changes()
+            report.case_changes_kept = case_changes_waiting(self.ws)
             self._push()
             self._record_success()
         except _Stop:
@@ -134,11 +133,6 @@ class Care360SyncEngine(SyncEngine):
             report.deferred, report.case_changes_kept, report.offline, report.auth_required,
         )
         return report
-
-    def _case_changes(self) -> int:
-        with self.ws.sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(PendingChange).where(
-                PendingChange.kind.in_((ChangeKind.CREATE_CASE, ChangeKind.UPDATE_CASE)))) or 0)
 
     def _due_changes(self) -> list[tuple[int, str]]:
         """Uploads only: case rows have no destination on a files-only server."""
@@ -194,6 +188,8 @@ class Care360SyncEngine(SyncEngine):
                 raise err.RejectedError(UNCONFIRMED_GENERAL)
             remote = reconcile(previous)
         if remote is None:
+            # Renew the sign-in first, so a refused refresh leaves no "unsure" mark behind.
+            self._call(self.client.ensure_access)
             payload = {"name": name, "size": size, "case_id": case_ref,
                        "sent_at": utcnow().isoformat()}
             self._mark_in_flight(change_id, payload)
@@ -205,6 +201,10 @@ class Care360SyncEngine(SyncEngine):
                         progress=lambda done, total: self._emit(
                             "upload", f"Uploading {name}", bytes_done=done, bytes_total=total),
                     )
+                except (err.AuthError, err.OfflineError):
+                    # 401 / connection refused: nothing reached storage, no reconcile needed.
+                    self._clear_in_flight(change_id)
+                    raise
                 except err.SyncError as exc:
                     if case_ref is None and exc.outcome_unknown:
                         raise err.RejectedError(UNCONFIRMED_GENERAL, route=exc.route) from exc
@@ -214,7 +214,18 @@ class Care360SyncEngine(SyncEngine):
                 remote = self._call(send, lambda: reconcile(payload))
             except err.ProtocolError as exc:
                 raise err.OutcomeUnknownError(str(exc)) from exc
-        general = case_ref is None
+        self._record_upload(change_id, doc_id, remote, general=case_ref is None,
+                            adopted=adopted)
+
+    def _clear_in_flight(self, change_id: int) -> None:
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is not None:
+                change.in_flight = False
+
+    def _record_upload(
+        self, change_id: int, doc_id: str, remote: Care360File, general: bool, adopted: bool
+    ) -> None:
         with self.ws.transaction() as s:
             doc = s.get(Document, doc_id)
             if doc is not None:
@@ -235,9 +246,8 @@ class Care360SyncEngine(SyncEngine):
             self._report.problems.append(GENERAL_NOTE)
 
 
-def queued_case_changes(ws: Workspace) -> int:
-    """How many case creates/edits wait with no Care360 destination (for a status line)."""
+def case_changes_waiting(ws: Workspace) -> int:
+    """Case creates/edits in the outbox: they have no destination on a files-only server."""
     with ws.sessions() as s:
         return int(s.scalar(select(func.count()).select_from(PendingChange).where(
-            PendingChange.kind.in_((ChangeKind.CREATE_CASE, ChangeKind.UPDATE_CASE)),
-            PendingChange.state == ChangeState.QUEUED)) or 0)
+            PendingChange.kind.in_((ChangeKind.CREATE_CASE, ChangeKind.UPDATE_CASE)))) or 0)

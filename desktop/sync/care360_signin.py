@@ -120,7 +120,13 @@ def start_care360_sign_in(
         )
     email, phone = _identity(email, phone)
     with Care360Client(url, api_key, email or phone or "", transport=transport) as client:
-        client.send_otp(email=email, phone=phone)
+        try:
+            client.send_otp(email=email, phone=phone)
+        except err.AuthError as exc:
+            raise ValidationError(
+                "Care360 did not accept the API key" + (f" ({exc.detail})" if exc.detail
+                                                        else "") + "; check it and try again."
+            ) from None
     log.info("care360 sign-in: code sent via %s", "email" if email else "sms")
     return PendingCare360SignIn(url, email, phone, api_key)
 

@@ -10,7 +10,7 @@ import filelock
 
 from desktop.errors import CaseDeskError
 from desktop.sync.engine import SyncEngine, SyncProgress, SyncReport
-from desktop.sync.signin import open_client
+from desktop.sync.signin import current_server, open_client
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,16 @@ class SyncBusyError(CaseDeskError):
         )
 
 
+def engine_for(ws: Workspace) -> type[SyncEngine]:
+    """The engine that speaks the profile's server kind."""
+    profile = current_server(ws)
+    if profile is not None and profile.kind == "care360":
+        from desktop.sync.care360_engine import Care360SyncEngine
+
+        return Care360SyncEngine
+    return SyncEngine
+
+
 def run_sync(
     ws: Workspace,
     wait: float = 0.0,
@@ -43,7 +53,7 @@ def run_sync(
         raise SyncBusyError() from None
     try:
         with open_client(ws) as client:
-            engine = SyncEngine(ws, client, honour_schedule=not manual)
+            engine = engine_for(ws)(ws, client, honour_schedule=not manual)
             return engine.run(progress=progress, cancelled=cancelled)
     finally:
         lock.release()

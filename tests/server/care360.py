@@ -280,15 +280,19 @@ def build_care360_router(service: Care360Service) -> APIRouter:
         try:
             with open(temp, "wb") as sink:
                 parser = UploadBodyParser(sink)
-                try:
-                    async for chunk in request.stream():
-                        parser.feed(chunk)
-                except Care360Failure:
-                    await _drain(request)
-                    raise
+                failure: Care360Failure | None = None
+                async for chunk in request.stream():
+                    if failure is None:  # after a failure, keep reading: answer after the body
+                        try:
+                            parser.feed(chunk)
+                        except Care360Failure as exc:
+                            failure = exc
+                if failure is not None:
+                    raise failure
                 body = parser.finish()
             name, mime, case_id = body.get("name"), body.get("mimeType"), body.get("caseId")
-            if not isinstance(name, str) or not 1 <= len(name) <= 255:
+            # Zod counts JavaScript string length: UTF-16 code units.
+            if not isinstance(name, str) or not 1 <= len(name.encode("utf-16-le")) // 2 <= 255:
                 raise _invalid()
             if not parser.data_seen or parser.data_chars == 0 or body.get("data") != "":
                 raise _invalid()
