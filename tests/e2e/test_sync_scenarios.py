@@ -395,3 +395,20 @@ def test_one_refused_file_does_not_keep_a_new_case_off_the_server(harness):
     assert server_id is not None
     assert sorted(f["file_name"] for f in h.server.files(server_id)) == ["ok.pdf", "scan.png"]
     assert h.ws.pending_count() == 0
+
+
+def test_first_sync_of_many_cases_is_searchable(harness):
+    from desktop.workspace import CaseQuery
+
+    h = harness
+    h.server.seed_cases("doctor-1", 450)
+    h.server.create_case("doctor-1", patient_name="Findable Quokka", patient_age=9,
+                         patient_gender="female", case_summary="wombat clinic")
+    report = h.sync()
+    assert report.pulled_new == 451
+    assert [c.patient_name for c in h.ws.list_cases(CaseQuery(search="quokka"))] == [
+        "Findable Quokka"]
+    assert h.ws.count_cases(CaseQuery(search="wombat")) == 1
+    # The index is still maintained row by row afterwards (the trigger is back).
+    case = h.ws.create_case("Later Pelican", 3, "male")
+    assert [c.id for c in h.ws.list_cases(CaseQuery(search="pelican"))] == [case.id]
