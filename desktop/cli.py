@@ -151,6 +151,14 @@ def cmd_archive(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_link(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop.sync.care360_engine import link_case
+
+    link_case(ws, a.id, a.care360_case_id)
+    out.write("Linked: this case's documents will be filed under that Care360 case.\n")
+    return 0
+
+
 def cmd_attach(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     results: list[AttachResult] = ws.attach(a.id, [Path(p) for p in a.paths], category=a.category)
     if a.json:
@@ -376,6 +384,11 @@ def build_parser() -> Parser:
     arch = csub.add_parser("archive", help="set a case's status to archived")
     arch.add_argument("id")
     arch.set_defaults(func=cmd_archive)
+
+    link = csub.add_parser("link", help="file a case's documents under a Care360 case (its UUID)")
+    link.add_argument("id")
+    link.add_argument("care360_case_id", metavar="CARE360_CASE_ID")
+    link.set_defaults(func=cmd_link)
 
     att = sub.add_parser("attach", help="attach files or folders to a case")
     att.add_argument("id")

@@ -476,3 +476,26 @@ def test_case_creates_and_edits_stay_queued_and_are_not_failures(care):
     assert kinds == ["create_case", "create_case", "update_case"]
     assert all(r.state == "queued" and r.attempts == 0 for r in care.ws.pending())
     assert not [r for r in care.server.requests() if "/me/" in r["path"]]
+
+
+def test_cli_link_files_documents_under_a_care360_case(tmp_path):
+    import io
+    import json
+    import uuid
+
+    from desktop.cli import main
+
+    data = tmp_path / "d"
+    out, err = io.StringIO(), io.StringIO()
+    main(["--data-dir", str(data), "cases", "new", "--name", "A", "--age", "3", "--gender",
+          "male", "--json"], out=out, err=err)
+    case_id = json.loads(out.getvalue())["case"]["id"]
+    target = str(uuid.uuid4())
+    out = io.StringIO()
+    assert main(["--data-dir", str(data), "cases", "link", case_id, target], out=out) == 0
+    err = io.StringIO()
+    assert main(["--data-dir", str(data), "cases", "link", case_id, "12"], err=err) == 1
+    assert "not a Care360 case id" in err.getvalue()
+    out = io.StringIO()
+    main(["--data-dir", str(data), "cases", "show", case_id, "--json"], out=out)
+    assert json.loads(out.getvalue())["case"]["server_id"] == target
