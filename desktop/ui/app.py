@@ -57,28 +57,80 @@ def make_application(argv: list[str] | None = None) -> object:
     return app
 
 
+def startup_window() -> object:
+    """An immediate, honest placeholder: the window frame says it is opening the cases.
+
+    The data layer (SQLAlchemy, Alembic, the migration check) takes most of a second to load on
+    a slow machine; painting this first means a double-click gets an answer at once. It takes
+    the saved window geometry so the real window replaces it in place.
+    """
+    from PySide6.QtCore import QByteArray, Qt
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from desktop.ui.settings import app_settings
+
+    window = QMainWindow()
+    window.setWindowTitle("Case Desk")
+    label = QLabel("Opening your cases…", window)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #616161; font-size: 13pt;")
+    window.setCentralWidget(label)
+    window.resize(1280, 800)
+    geometry = app_settings().value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+    return window
+
+
+def start(data_dir: str | Path | None = None, profile: str | None = None) -> tuple[object, object]:
+    """Show the placeholder, open the Workspace, show the main window: (window, workspace).
+
+    Raises CaseDeskError if the data folder or cache cannot be opened (placeholder closed).
+    """
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    placeholder = startup_window()
+    assert isinstance(placeholder, QMainWindow)
+    placeholder.show()
+    QApplication.processEvents()
+    placeholder.repaint()
+    try:
+        from desktop.ui.main_window import MainWindow  # the heavy imports happen here
+        from desktop.workspace import Workspace
+
+        workspace = Workspace.open(data_dir, profile)
+        try:
+            window = MainWindow(workspace)
+        except BaseException:
+            workspace.close()
+            raise
+        window.show()
+        return window, workspace
+    finally:
+        placeholder.close()
+        placeholder.deleteLater()
+
+
 def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
     """Open the window; returns the exit code of the event loop (1 if the cache cannot open)."""
     from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from desktop.ui.main_window import MainWindow
-    from desktop.workspace import Workspace
 
     app = make_application()
     assert isinstance(app, QApplication)
     install_excepthook()
     try:
-        workspace = Workspace.open(data_dir, profile)
+        window, workspace = start(data_dir, profile)
     except CaseDeskError as exc:
         QMessageBox.critical(None, "Case Desk", str(exc))
         return 1
+    from desktop.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
     try:
-        window = MainWindow(workspace)
-        window.show()
         code = app.exec()
         window.hide()
         window.runner.shutdown()
         window.deleteLater()
         return int(code)
     finally:
-        workspace.close()
+        workspace.close()  # type: ignore[attr-defined]

@@ -50,6 +50,10 @@ CaseIdRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
+_ROLES = frozenset({
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, RecordRole,
+})
 
 
 def sync_tooltip(record: CaseRecord) -> str:
@@ -83,8 +87,9 @@ class CaseListModel(QAbstractTableModel):
         self._ws = workspace
         self._runner = runner
         self._ids: list[str] = []
-        self._rows: dict[str, int] = {}
+        self._rows: dict[str, int] | None = {}  # id → row, built on first need
         self._cache: OrderedDict[str, CaseRecord] = OrderedDict()
+        self._texts: dict[str, tuple[str, ...]] = {}  # display strings per cached record
         self._query = CaseQuery()
         self._generation = 0
         self._loading = False
@@ -142,20 +147,25 @@ class CaseListModel(QAbstractTableModel):
         if reset or not self._apply_incremental(ids):
             self.beginResetModel()
             self._set_ids(ids)
-            self._cache.clear()
+            self._forget_all()
             self.endResetModel()
         self.count_changed.emit(len(self._ids))
         self.refreshed.emit()
 
     def _set_ids(self, ids: list[str]) -> None:
         self._ids = ids
-        self._rows = {case_id: row for row, case_id in enumerate(ids)}
+        self._rows = None  # 100,000 entries cost ~15 ms: build only when a lookup needs it
+
+    def _row_index(self) -> dict[str, int]:
+        if self._rows is None:
+            self._rows = {case_id: row for row, case_id in enumerate(self._ids)}
+        return self._rows
 
     def _apply_incremental(self, new: list[str]) -> bool:
         """Turn old ids into new ones with row removals, insertions and moves; False = reset."""
         old = self._ids
         if old == new:
-            self._cache.clear()  # values may have changed (a sync); re-read what is visible
+            self._forget_all()  # values may have changed (a sync); re-read what is visible
             if new:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
             return True
@@ -168,11 +178,12 @@ class CaseListModel(QAbstractTableModel):
         if removed:
             self.removing.emit(True)
         for case_id in removed:
-            row = self._rows[case_id]
+            row = self._row_index()[case_id]
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._ids[row]
             self._set_ids(self._ids)
             self._cache.pop(case_id, None)
+            self._texts.pop(case_id, None)
             self.endRemoveRows()
         if removed:
             self.removing.emit(False)
@@ -186,7 +197,7 @@ class CaseListModel(QAbstractTableModel):
             self._ids.insert(row, case_id)
             self._set_ids(self._ids)
             self.endInsertRows()
-        self._cache.clear()  # moved rows were edited somewhere: re-read what is visible
+        self._forget_all()  # moved rows were edited somewhere: re-read what is visible
         if new:
             self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
         return self._ids == new
@@ -199,7 +210,7 @@ class CaseListModel(QAbstractTableModel):
         self._set_ids(order)
         self.changePersistentIndexList(
             persistent,
-            [self.index(self._rows[old_ids[p.row()]], p.column()) for p in persistent],
+            [self.index(self._row_index()[old_ids[p.row()]], p.column()) for p in persistent],
         )
         self.layoutChanged.emit()
 
@@ -207,7 +218,7 @@ class CaseListModel(QAbstractTableModel):
 
     def update_record(self, record: CaseRecord) -> None:
         """Show an edit at once (the caller refreshes afterwards for order and filter)."""
-        row = self._rows.get(record.id)
+        row = self._row_index().get(record.id)
         if row is None:
             return
         self._remember(record)
@@ -217,7 +228,12 @@ class CaseListModel(QAbstractTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, case_id: str) -> int | None:
-        return self._rows.get(case_id)
+        if self._rows is not None:
+            return self._rows.get(case_id)
+        try:
+            return self._ids.index(case_id)  # one lookup: a C scan beats building the index
+        except ValueError:
+            return None
 
     def record(self, row: int) -> CaseRecord | None:
         case_id = self.case_id(row)
@@ -247,8 +263,21 @@ class CaseListModel(QAbstractTableModel):
     def _remember(self, record: CaseRecord) -> None:
         self._cache[record.id] = record
         self._cache.move_to_end(record.id)
+        self._texts[record.id] = (  # formatted once, not on every paint of every cell
+            record.patient_name,
+            str(record.patient_age),
+            record.patient_gender,
+            record.status,
+            record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            SYNC_LABELS.get(record.sync_state, record.sync_state),
+        )
         while len(self._cache) > CACHE_LIMIT:
-            self._cache.popitem(last=False)
+            old, _record = self._cache.popitem(last=False)
+            self._texts.pop(old, None)
+
+    def _forget_all(self) -> None:
+        self._cache.clear()
+        self._texts.clear()
 
     @property
     def ids(self) -> Sequence[str]:
@@ -272,6 +301,8 @@ class CaseListModel(QAbstractTableModel):
             return None
         if role == CaseIdRole:
             return self.case_id(index.row())
+        if role not in _ROLES:
+            return None  # the view asks ~10 roles per cell; most are not ours
         record = self.record(index.row())
         if record is None:
             return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
@@ -279,19 +310,8 @@ class CaseListModel(QAbstractTableModel):
         if role == RecordRole:
             return record
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == COL_NAME:
-                return record.patient_name
-            if column == COL_AGE:
-                return str(record.patient_age)
-            if column == COL_GENDER:
-                return record.patient_gender
-            if column == COL_STATUS:
-                return record.status
-            if column == COL_UPDATED:
-                return record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-            if column == COL_SYNC:
-                return SYNC_LABELS.get(record.sync_state, record.sync_state)
-        elif role == Qt.ItemDataRole.DecorationRole and column == COL_SYNC:
+            return self._texts[record.id][column]
+        if role == Qt.ItemDataRole.DecorationRole and column == COL_SYNC:
             return sync_icon(record.sync_state)
         elif role == Qt.ItemDataRole.ToolTipRole and column == COL_SYNC:
             return sync_tooltip(record)

@@ -71,10 +71,15 @@ class CaseTable(QTableView):
 
 
 class DropOverlay(QWidget):
-    """A translucent frame with a caption over a widget while it is the drop target."""
+    """A translucent frame with a caption over ``cover`` while it is the drop target.
 
-    def __init__(self, parent: QWidget) -> None:
+    It is a child of ``parent`` (never of a splitter, which would adopt it as a pane) and is
+    placed over ``cover`` each time it is shown.
+    """
+
+    def __init__(self, parent: QWidget, cover: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.cover = cover or parent
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
         self.setAccessibleName("Drop target")
@@ -85,7 +90,11 @@ class DropOverlay(QWidget):
         self.text = text
         parent = self.parentWidget()
         if parent is not None:
-            self.setGeometry(parent.rect())
+            if self.cover is parent:
+                self.setGeometry(parent.rect())
+            else:
+                top_left = self.cover.mapTo(parent, QPoint(0, 0))
+                self.setGeometry(QRect(top_left, self.cover.size()))
         self.raise_()
         self.show()
         self.update()
@@ -132,7 +141,7 @@ class DropController(QObject):
         self.window = window
         self.table = table
         self.case_overlay = DropOverlay(case_area)
-        self.window_overlay = DropOverlay(whole_area)
+        self.window_overlay = DropOverlay(window, whole_area)
         self._open_case = open_case  # () -> (case id, name) of the open case, or None
         self._row_label = row_label  # row -> (case id, name), or None
         self.target: DropTarget | None = None

@@ -17,6 +17,7 @@ from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTi
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -116,8 +117,6 @@ class MainWindow(QMainWindow):
             self, self.table, self.case_view, self.splitter,
             open_case=self._open_case_label, row_label=self._row_label,
         )
-        from PySide6.QtWidgets import QApplication
-
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self.drops)
@@ -288,6 +287,9 @@ class MainWindow(QMainWindow):
         state = settings.value("window/splitter")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.splitter.restoreState(state)
+        header = settings.value("window/caseListHeader")
+        if isinstance(header, QByteArray) and not header.isEmpty():
+            self.table.horizontalHeader().restoreState(header)  # widths and sort (re-queried)
         docs = settings.value("window/documentsSplitter")
         if isinstance(docs, QByteArray) and not docs.isEmpty():
             self.case_view.documents.splitter.restoreState(docs)
@@ -297,6 +299,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/splitter", self.splitter.saveState())
         settings.setValue("window/documentsSplitter", self.case_view.documents.splitter.saveState())
+        settings.setValue("window/caseListHeader", self.table.horizontalHeader().saveState())
         settings.sync()
 
     # ------------------------------------------------------------ list
@@ -678,8 +681,39 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ sync seams
 
     def sync_now(self) -> None:
-        """Placeholder until sync lands: the action stays disabled with a tooltip."""
+        """Placeholder until sync lands: the action stays disabled with a tooltip.
+
+        The sync controller will connect ``sync_action.triggered`` itself and drive the
+        window through ``set_sync_available``, ``show_sync_status`` and ``refresh_after_sync``.
+        """
         self.statusBar().showMessage(SYNC_DISABLED_TIP, 5000)
+
+    def set_sync_available(self, available: bool, tooltip: str = SYNC_DISABLED_TIP) -> None:
+        self.sync_action.setEnabled(available)
+        self.sync_action.setToolTip("Sync now (F5)" if available else tooltip)
+
+    def show_sync_status(self, connection: str, detail: str = "") -> None:
+        """Connection state in the toolbar ("Online", "Offline — working locally") and the
+        last sync's outcome in the status bar ("Last synced 10:42", "2 changes refused")."""
+        self.online_label.setText(connection)
+        self.sync_status_label.setText(detail)
+
+    def refresh_after_sync(self) -> None:
+        """After a pull or push: re-read the list (rows move, no reset), the open case's
+        documents and the pending count. Unsaved edits in the form are left alone."""
+        self.model.refresh()
+        self.refresh_sync_status()
+        case_id = self.case_view.case_id
+        if case_id is not None:
+            self.load_documents(case_id)
+            if not self.case_view.dirty:
+                self.runner.run(lambda: self.ws.get_case(case_id), success=self._reload_open_case,
+                                failure=self._report, lane="read")
+
+    def _reload_open_case(self, record: CaseRecord) -> None:
+        if self.case_view.case_id == record.id and not self.case_view.dirty:
+            self.case_view.show_case(record)
+            self._update_actions()
 
     def refresh_sync_status(self) -> None:
         def counts() -> tuple[int, int]:
@@ -719,8 +753,6 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self._cancel_intake.set()
-        from PySide6.QtWidgets import QApplication
-
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.drops)

@@ -4,8 +4,8 @@ An operation is a plain callable run in a worker; its result or its error comes 
 thread by a queued signal and is handed to the caller's callbacks. Workers never touch widgets.
 
 Lanes keep slow work from holding up quick work: one writer for case edits (SQLite has one
-writer anyway), readers for list queries and previews, and a separate lane for intake so a
-1 GiB scan never delays a Save.
+writer anyway), readers for list queries, previews, a separate lane for intake so a 1 GiB scan
+never delays a Save, and one for sync (network; it never holds up local edits).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from desktop.errors import CaseDeskError
 
 log = logging.getLogger(__name__)
 
-LANES = {"write": 1, "read": 2, "intake": 1, "preview": 1}
+LANES = {"write": 1, "read": 2, "intake": 1, "preview": 1, "sync": 1}
 
 # Every pool any runner created, so tests (and shutdown) can wait for all of them.
 _ALL_POOLS: list[QThreadPool] = []

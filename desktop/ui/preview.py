@@ -8,6 +8,9 @@ the packaged self-test can call it. The widget asks a worker for a Preview and p
 from __future__ import annotations
 
 import logging
+import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,5 +386,36 @@ class PreviewWidget(QWidget):
         return self._page
 
     def open_externally(self) -> None:
-        if self._path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._path)))
+        """Hand the document to the system viewer (a named copy; blobs have no extension)."""
+        if self._path is None:
+            return
+        path, name = self._path, self.title.text()
+        self._runner.run(
+            lambda: viewer_copy(path, name),
+            success=lambda target: QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))),
+            failure=lambda exc: self.note.setText(user_message(exc)),
+            lane="read",
+        )
+
+
+_UNSAFE = re.compile(r"[^\w.\- ()]+")
+
+
+def viewer_copy(blob: Path, name: str) -> Path:
+    """A private, named link to a blob for the system viewer: <data>/open/<sha256>/<safe name>.
+
+    The name comes from a person or a server, so it is reduced to a plain file name. A hard link
+    costs nothing; a copy is the fallback on file systems without links. Files stay 0600.
+    """
+    blobs_root = blob.parent.parent  # <data>/blobs/ab/cdef…
+    folder = blobs_root.parent / "open" / (blob.parent.name + blob.name)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    safe = _UNSAFE.sub("_", Path(name).name).strip(" .") or "document"
+    target = folder / safe[:120]
+    if not target.exists():
+        try:
+            os.link(blob, target)
+        except OSError:
+            shutil.copyfile(blob, target)
+            os.chmod(target, 0o600)
+    return target

@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             shots.append(path)
 
         shot(window, "01-main-window.png")
+        first_pdf = QMimeData()
+        first_pdf.setUrls([QUrl.fromLocalFile(str(pdf))])
+        drag(window, QPointF(900, 400), first_pdf, enter=True)
+        shot(window, "11-drop-no-case-open.png")
+        drag(window, QPointF(900, 400), first_pdf, leave=True)
 
         row = window.model.row_of(case.id)
         assert row is not None

@@ -166,3 +166,33 @@ def test_count_label_and_debounced_search(qtbot, window, ws: Workspace) -> None:
     assert window.count_label.text() == "1 case"
     window.status_filter.setCurrentIndex(window.status_filter.findText("Archived"))
     qtbot.waitUntil(lambda: window.count_label.text() == "0 cases", timeout=5000)
+
+
+def test_incremental_update_reaches_any_new_order(qtbot, ws: Workspace) -> None:
+    """Removals, insertions and moves in any mix end in exactly the new order, and a
+    persistent index (the selection) follows its case."""
+    import random
+
+    from PySide6.QtCore import QPersistentModelIndex
+
+    rng = random.Random(5)
+    model, runner = make_model(qtbot, ws)
+    try:
+        ids = [f"id-{i:03d}" for i in range(40)]
+        model._generation += 1
+        model._apply(model._generation, list(ids), True)
+        for _ in range(200):
+            new = [i for i in ids if rng.random() > 0.1]
+            new += [f"new-{rng.randrange(10**6)}" for _ in range(rng.randrange(4))]
+            if rng.random() < 0.5:
+                rng.shuffle(new)
+            keep = next((i for i in ids if i in new), None)
+            persistent = QPersistentModelIndex(model.index(ids.index(keep), 0)) if keep else None
+            model._generation += 1
+            model._apply(model._generation, list(new), False)
+            assert list(model.ids) == new
+            if persistent is not None and persistent.isValid():
+                assert model.case_id(persistent.row()) == keep
+            ids = new
+    finally:
+        runner.shutdown()

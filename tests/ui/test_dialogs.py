@@ -100,3 +100,17 @@ def test_casedesk_opens_the_window(monkeypatch, tmp_path: Path, argv: list[str])
     monkeypatch.setattr(sys, "argv", ["casedesk", "--data-dir", str(tmp_path / "d"), *argv])
     assert entry.main() == 0
     assert calls and calls[0]["data_dir"] == str(tmp_path / "d")
+
+
+def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> None:
+    window, workspace = app_module.start(tmp_path / "data")
+    try:
+        assert isinstance(window, MainWindow) and window.isVisible()
+        qtbot.waitUntil(lambda: window.runner.running == 0 and not window.model.loading)
+        assert window.count_label.text() == "0 cases"
+    finally:
+        window._close_confirmed = True
+        window.close()
+        window.runner.shutdown()
+        window.deleteLater()
+        workspace.close()

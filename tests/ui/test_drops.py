@@ -183,3 +183,28 @@ def test_category_combo_writes_through(qtbot, window: MainWindow, ws: Workspace,
     qtbot.waitUntil(lambda: model.data(index) == "radiology", timeout=5000)
     assert ws.documents(a)[0].category == "radiology"
     assert not model.setData(index, "x-ray")  # only the two known categories
+
+
+def test_intake_progress_and_cancel(qtbot, window: MainWindow, ws: Workspace,
+                                    tmp_path: Path) -> None:
+    a, _b = cases(qtbot, window, ws)
+    files = [write_png(tmp_path / f"img{i}.png", text=str(i), size=64) for i in range(30)]
+    seen: list[tuple[int, int, str]] = []
+    original = window._intake_progress
+
+    def progress(payload: tuple[int, int, str]) -> None:
+        seen.append(payload)
+        original(payload)
+
+    window._intake_progress = progress  # type: ignore[method-assign]
+    window.attach(a, files[:3], "Amara Okafor")
+    wait_results(qtbot, window).close()
+    assert seen == [(1, 3, "img0.png"), (2, 3, "img1.png"), (3, 3, "img2.png")]
+    assert window.progress.isHidden() and window.cancel_button.isHidden()
+
+    window.attach(a, files[3:], "Amara Okafor")
+    window.cancel_button.click()  # Cancel really cancels: the worker stops before the next file
+    dialog = wait_results(qtbot, window, 2)
+    assert len(ws.documents(a)) < 30
+    assert "stopped before the end" in dialog.summary.text()
+    dialog.close()

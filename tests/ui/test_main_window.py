@@ -3,6 +3,7 @@ new case, archive, shortcuts, accessibility and persisted geometry."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -174,7 +175,61 @@ def test_geometry_and_splitter_persist(qtbot, make_window) -> None:
     first.resize(760, 560)  # the offscreen screen is 800 × 600
     first.splitter.setSizes([300, 440])
     sizes = first.splitter.sizes()
+    first.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # age, ascending
     first.close()
     second = make_window()
     assert second.size().width() == 760
     assert second.splitter.sizes() == sizes
+    assert second.model.query.sort == "age" and not second.model.query.descending
+
+
+def test_errors_reach_the_status_bar_not_a_traceback(qtbot, window: MainWindow) -> None:
+    window.open_case("no-such-case")
+    qtbot.waitUntil(lambda: "No case with id" in window.statusBar().currentMessage(), timeout=5000)
+
+
+def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
+                                                    ws: Workspace) -> None:
+    """The real QMessageBox and New case dialog, driven like a person would."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from desktop.ui.new_case_dialog import NewCaseDialog
+
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.form.notes.setPlainText("draft")
+
+    def press_discard() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        box.button(QMessageBox.StandardButton.Discard).click()
+
+    QTimer.singleShot(0, press_discard)
+    assert MainWindow.ask_unsaved(window) == DISCARD
+
+    def fill_and_create() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, NewCaseDialog)
+        dialog.name.setText("Real Dialog")
+        dialog.age.setValue(33)
+        dialog.gender.setCurrentText("other")
+        dialog.accept()
+
+    QTimer.singleShot(0, fill_and_create)
+    value = MainWindow.ask_new_case(window, None)
+    assert value == NewCase("Real Dialog", 33, "other", None, "pending")
+
+
+def test_sync_seams(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.set_sync_available(True)
+    assert window.sync_action.isEnabled() and "F5" in window.sync_action.toolTip()
+    window.show_sync_status("Online", "Last synced 10:42")
+    assert window.online_label.text() == "Online"
+    assert window.sync_status_label.text() == "Last synced 10:42"
+    ws.edit_case(a, patient_name="Changed Elsewhere")  # as a pull would
+    window.refresh_after_sync()
+    qtbot.waitUntil(lambda: window.case_view.form.name.text() == "Changed Elsewhere", timeout=5000)
+    settle(qtbot, window)

@@ -110,3 +110,19 @@ def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path
         docs.table.selectRow(2)
     assert preview.note.text() == SERVER_ONLY_NOTE
     assert not preview.open_button.isEnabled()
+
+
+def test_viewer_copy_is_named_private_and_safe(ws: Workspace, tmp_path: Path) -> None:
+    from desktop.ui.preview import viewer_copy
+
+    case = ws.create_case("A", 1, "other")
+    [result] = ws.attach(case.id, [write_png(tmp_path / "x.png")])
+    assert result.document is not None
+    blob = ws.blob_path(result.document)
+    assert blob is not None
+    target = viewer_copy(blob, "../../etc/evil name?.png")
+    assert target.name == "evil name_.png"
+    assert target.parent.parent == ws.folder.root / "open"
+    assert target.read_bytes() == blob.read_bytes()
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert viewer_copy(blob, "../../etc/evil name?.png") == target  # idempotent

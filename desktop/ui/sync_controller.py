@@ -1,0 +1,169 @@
+"""Drives the sync engine from the window: on a worker lane, never on the GUI thread.
+
+The engine reports by callback in its worker; the runner turns that into queued signals, so
+widgets only ever hear about sync in the GUI thread. One run at a time; a save schedules a
+prompt push a few seconds later; a timer syncs periodically while a server is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.errors import CaseDeskError
+from desktop.sync import credentials, signin
+from desktop.sync.engine import SyncReport
+from desktop.sync.runner import SyncBusyError, run_sync
+from desktop.ui.operations import OperationRunner
+from desktop.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+PERIODIC_MS = 60_000
+PUSH_DELAY_MS = 3_000
+
+
+class SyncController(QObject):
+    # "offline" (no server / unreachable), "online", "syncing", "sign-in" (token refused)
+    state_changed = Signal(str)
+    progress = Signal(object)  # SyncProgress
+    finished = Signal(object)  # SyncReport
+    failed = Signal(str)  # a message for the status bar
+    sign_in_needed = Signal(str)
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        runner: OperationRunner,
+        parent: QObject | None = None,
+        periodic_ms: int = PERIODIC_MS,
+        push_delay_ms: int = PUSH_DELAY_MS,
+    ) -> None:
+        super().__init__(parent)
+        self.ws = workspace
+        self.runner = runner
+        self.state = "offline"
+        self.running = False
+        self.last_success: datetime | None = None
+        self.last_report: SyncReport | None = None
+        self._cancel = threading.Event()
+        self._again = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(periodic_ms)
+        self._timer.timeout.connect(lambda: self.sync(manual=False))
+        self._push = QTimer(self)
+        self._push.setSingleShot(True)
+        self._push.setInterval(push_delay_ms)
+        self._push.timeout.connect(lambda: self.sync(manual=False))
+        self.profile: signin.ServerProfile | None = None
+
+    # ------------------------------------------------------------ configuration
+
+    def load_profile(self) -> None:
+        """Read which server is set up (a quick read, done in the read lane)."""
+
+        def read() -> tuple[signin.ServerProfile | None, datetime | None]:
+            from desktop.models.tables import SyncMeta
+
+            with self.ws.sessions() as s:
+                meta = s.get(SyncMeta, 1)
+                last = meta.last_success_at if meta else None
+            return signin.current_server(self.ws), last
+
+        self.runner.run(read, self._profile_loaded, self._report_failure, lane="read")
+
+    def _profile_loaded(self, result: tuple[signin.ServerProfile | None, datetime | None]) -> None:
+        self.profile, self.last_success = result
+        if self.profile is None:
+            self._timer.stop()
+            self._set_state("offline")
+        else:
+            self._timer.start()
+            self._set_state("online")
+
+    @property
+    def configured(self) -> bool:
+        return self.profile is not None
+
+    # ------------------------------------------------------------ running
+
+    def schedule_push(self) -> None:
+        """A local save: send it soon, without a sync per keystroke."""
+        if self.configured:
+            self._push.start()
+
+    def sync(self, manual: bool = True) -> None:
+        if not self.configured:
+            if manual:
+                self.sign_in_needed.emit("Sign in to a server to sync.")
+            return
+        if self.running:
+            self._again = self._again or manual
+            return
+        self.running = True
+        self._cancel.clear()
+        self._set_state("syncing")
+
+        def work(report: Any) -> SyncReport:
+            return run_sync(self.ws, wait=0, progress=report, cancelled=self._cancel.is_set,
+                            manual=manual)
+
+        self.runner.run_with_progress(work, self.progress.emit, self._done, self._error,
+                                      lane="sync")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self._push.stop()
+        self._cancel.set()
+
+    def _done(self, report: SyncReport) -> None:
+        self.running = False
+        self.last_report = report
+        if report.auth_required:
+            self._set_state("sign-in")
+            self.sign_in_needed.emit(report.error or "Please sign in again.")
+        elif report.offline:
+            self._set_state("offline")
+        else:
+            if report.ok:
+                self.last_success = datetime.now().astimezone()
+            self._set_state("online")
+        self.finished.emit(report)
+        self._again_if_asked()
+
+    def _error(self, error: BaseException) -> None:
+        self.running = False
+        if isinstance(error, SyncBusyError):
+            self._set_state("online")
+            self.failed.emit(str(error))
+        elif isinstance(error, CaseDeskError):
+            self._set_state("offline" if not self.configured else "online")
+            if isinstance(error, credentials.NotSignedInError):
+                self._set_state("sign-in")
+                self.sign_in_needed.emit(str(error))
+            else:
+                self.failed.emit(str(error))
+        else:
+            self._report_failure(error)
+        self._again_if_asked()
+
+    def _again_if_asked(self) -> None:
+        if self._again:
+            self._again = False
+            QTimer.singleShot(0, lambda: self.sync(manual=True))
+
+    def _report_failure(self, error: BaseException) -> None:
+        self.failed.emit(str(error) if isinstance(error, CaseDeskError)
+                         else "Sync failed unexpectedly; details are in the log file.")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
