@@ -196,14 +196,17 @@ class CaseQuery:
                 .where(text("cases_search MATCH :match").bindparams(match=match))
             )
             stmt = stmt.where(literal_column("cases.rowid").in_(hits))
-        for word in (w for w in words if len(w) < 3):  # too short for trigrams: scan
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(
-                or_(
-                    Case.patient_name.ilike(pattern, escape="\\"),
-                    Case.case_summary.ilike(pattern, escape="\\"),
+        # Words too short for trigrams match the start of the name (the first one through the
+        # NOCASE name index), or the start of a later word in it.
+        for position, word in enumerate(w for w in words if len(w) < 3):
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            starts = Case.patient_name.like(escaped + "%", escape="\\")
+            if position == 0:
+                stmt = stmt.where(starts)
+            else:
+                stmt = stmt.where(
+                    or_(starts, Case.patient_name.like("% " + escaped + "%", escape="\\"))
                 )
-            )
         if self.status:
             stmt = stmt.where(Case.status == self.status)
         elif not self.include_archived:

@@ -60,8 +60,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-# Objects the migrations create that SQLAlchemy does not model (the FTS5 search index).
-UNMODELLED_PREFIXES = ("cases_search",)
+# Objects the migrations create that SQLAlchemy does not model (the FTS5 search index and
+# a NOCASE index for name-prefix search).
+UNMODELLED_PREFIXES = ("cases_search", "ix_cases_name_nocase")
 
 
 def is_modelled(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
