@@ -53,6 +53,7 @@ from desktop.ui.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.preview import PreviewWidget
 from desktop.ui.settings import app_settings
+from desktop.ui.sync_panel import SyncPanel
 from desktop.workspace import (
     KNOWN_STATUSES,
     AttachProgress,
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 
 SEARCH_DEBOUNCE_MS = 200
 PROGRESS_DELAY_MS = 600  # quick batches finish without flashing a progress bar
-SYNC_DISABLED_TIP = "Sign in to a server to sync"
 
 # Status filter entries: label → (status, include_archived)
 STATUS_FILTERS: list[tuple[str, str | None, bool]] = [
@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.model.refresh(reset=True)
         self.refresh_sync_status()
+        self.sync_panel = SyncPanel(self)
 
     # ------------------------------------------------------------ building
 
@@ -229,8 +230,7 @@ class MainWindow(QMainWindow):
         self.find_action = action("Find", None, QKeySequence.StandardKey.Find, self.focus_search,
                                   "Search cases (Ctrl+F)")
         self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
-                                  self.sync_now, SYNC_DISABLED_TIP)
-        self.sync_action.setEnabled(False)
+                                  self.sync_now, "Sync now (F5)")
         for act in (self.new_action, self.save_action, self.attach_action, self.archive_action):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
         self.model.update_record(record)
         self.model.refresh()
         self.statusBar().showMessage("Saved on this computer; it will sync when online.", 5000)
-        self.refresh_sync_status()
+        self._local_change()
         self._update_actions()
         after, self._after_save, self._after_save_failed = self._after_save, None, None
         if after is not None:
@@ -508,7 +508,7 @@ class MainWindow(QMainWindow):
             self.case_view.show_case(record)
         self.model.update_record(record)
         self.model.refresh()
-        self.refresh_sync_status()
+        self._local_change()
         self._update_actions()
         self.statusBar().showMessage(
             "Archived. Archived cases are hidden; choose “Archived” in the filter to see them.", 8000
@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
         self._show_case(record)
         self._select_after_refresh = record.id
         self.model.refresh()
-        self.refresh_sync_status()
+        self._local_change()
         if then is not None:
             then(record)
 
@@ -651,7 +651,7 @@ class MainWindow(QMainWindow):
             if first is not None:
                 self.case_view.tabs.setCurrentWidget(self.case_view.documents)
         self.model.refresh()
-        self.refresh_sync_status()
+        self._local_change()
 
     def _forget_dialog(self, dialog: AttachResultsDialog) -> None:
         if dialog in self.result_dialogs:
@@ -668,7 +668,10 @@ class MainWindow(QMainWindow):
         if doc is None:
             self.preview.clear()
             return
-        self.preview.show_document(doc.name, doc.mime_type, self.ws.blob_path(doc))
+        path = self.ws.blob_path(doc)
+        self.preview.show_document(doc.name, doc.mime_type, path)
+        if path is None and doc.state == "remote_only":
+            self.sync_panel.download(doc)  # on demand; the preview follows when it lands
 
     def _set_category(self, document_id: str, category: str) -> None:
         self.runner.run(
@@ -681,22 +684,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ sync seams
 
     def sync_now(self) -> None:
-        """Placeholder until sync lands: the action stays disabled with a tooltip.
+        self.sync_panel.sync_now()
 
-        The sync controller will connect ``sync_action.triggered`` itself and drive the
-        window through ``set_sync_available``, ``show_sync_status`` and ``refresh_after_sync``.
-        """
-        self.statusBar().showMessage(SYNC_DISABLED_TIP, 5000)
-
-    def set_sync_available(self, available: bool, tooltip: str = SYNC_DISABLED_TIP) -> None:
-        self.sync_action.setEnabled(available)
-        self.sync_action.setToolTip("Sync now (F5)" if available else tooltip)
-
-    def show_sync_status(self, connection: str, detail: str = "") -> None:
-        """Connection state in the toolbar ("Online", "Offline — working locally") and the
-        last sync's outcome in the status bar ("Last synced 10:42", "2 changes refused")."""
-        self.online_label.setText(connection)
-        self.sync_status_label.setText(detail)
+    def _local_change(self) -> None:
+        """A save, new case, archive or attach landed in the cache: count it, push it soon."""
+        self.refresh_sync_status()
+        self.sync_panel.local_change()
 
     def refresh_after_sync(self) -> None:
         """After a pull or push: re-read the list (rows move, no reset), the open case's
@@ -752,6 +745,7 @@ class MainWindow(QMainWindow):
             self.guard_unsaved(proceed=close_now, abandon=lambda: None)
             return
         self.save_settings()
+        self.sync_panel.shutdown()
         self._cancel_intake.set()
         app = QApplication.instance()
         if app is not None:

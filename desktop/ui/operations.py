@@ -23,7 +23,7 @@ from desktop.errors import CaseDeskError
 
 log = logging.getLogger(__name__)
 
-LANES = {"write": 1, "read": 2, "intake": 1, "preview": 1, "sync": 1}
+LANES = {"write": 1, "read": 2, "intake": 1, "preview": 1, "sync": 1, "download": 1}
 
 # Every pool any runner created, so tests (and shutdown) can wait for all of them.
 _ALL_POOLS: list[QThreadPool] = []

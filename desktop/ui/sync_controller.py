@@ -34,6 +34,7 @@ class SyncController(QObject):
     finished = Signal(object)  # SyncReport
     failed = Signal(str)  # a message for the status bar
     sign_in_needed = Signal(str)
+    profile_changed = Signal()
 
     def __init__(
         self,
@@ -63,7 +64,7 @@ class SyncController(QObject):
 
     # ------------------------------------------------------------ configuration
 
-    def load_profile(self) -> None:
+    def load_profile(self, then_sync: bool = False) -> None:
         """Read which server is set up (a quick read, done in the read lane)."""
 
         def read() -> tuple[signin.ServerProfile | None, datetime | None]:
@@ -74,16 +75,19 @@ class SyncController(QObject):
                 last = meta.last_success_at if meta else None
             return signin.current_server(self.ws), last
 
-        self.runner.run(read, self._profile_loaded, self._report_failure, lane="read")
-
-    def _profile_loaded(self, result: tuple[signin.ServerProfile | None, datetime | None]) -> None:
-        self.profile, self.last_success = result
-        if self.profile is None:
-            self._timer.stop()
-            self._set_state("offline")
-        else:
+        def loaded(result: tuple[signin.ServerProfile | None, datetime | None]) -> None:
+            self.profile, self.last_success = result
+            if self.profile is None:
+                self._timer.stop()
+                self._set_state("offline")
+                return
             self._timer.start()
             self._set_state("online")
+            self.profile_changed.emit()
+            if then_sync:
+                self.sync(manual=True)
+
+        self.runner.run(read, loaded, self._report_failure, lane="read")
 
     @property
     def configured(self) -> bool:

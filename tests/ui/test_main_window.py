@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QTableView,
 )
 
-from desktop.ui.main_window import CANCEL, DISCARD, SAVE, SYNC_DISABLED_TIP, MainWindow
+from desktop.ui.main_window import CANCEL, DISCARD, SAVE, MainWindow
 from desktop.ui.new_case_dialog import NewCase
 from desktop.workspace import Workspace
 
@@ -152,8 +152,9 @@ def test_shortcuts_and_sync_seam(qtbot, window: MainWindow) -> None:
     assert keys["Find"] == "Ctrl+F"
     assert keys["Add files…"] == "Ctrl+O"
     assert keys["Sync"] == "F5"
-    assert not window.sync_action.isEnabled()
-    assert window.sync_action.toolTip() == SYNC_DISABLED_TIP
+    assert keys["Sign in…"] == "Ctrl+Shift+L"
+    assert keys["Conflicts…"] == "Ctrl+Shift+K"
+    assert window.sync_action.isEnabled() and "F5" in window.sync_action.toolTip()
     window.activateWindow()
     window.find_action.trigger()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.search, timeout=5000)
@@ -221,14 +222,9 @@ def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
     assert value == NewCase("Real Dialog", 33, "other", None, "pending")
 
 
-def test_sync_seams(qtbot, window: MainWindow, ws: Workspace) -> None:
+def test_refresh_after_sync_reloads_the_open_case(qtbot, window: MainWindow, ws: Workspace) -> None:
     a, _b = two_cases(qtbot, window, ws)
     select_case(qtbot, window, a)
-    window.set_sync_available(True)
-    assert window.sync_action.isEnabled() and "F5" in window.sync_action.toolTip()
-    window.show_sync_status("Online", "Last synced 10:42")
-    assert window.online_label.text() == "Online"
-    assert window.sync_status_label.text() == "Last synced 10:42"
     ws.edit_case(a, patient_name="Changed Elsewhere")  # as a pull would
     window.refresh_after_sync()
     qtbot.waitUntil(lambda: window.case_view.form.name.text() == "Changed Elsewhere", timeout=5000)

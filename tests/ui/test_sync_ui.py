@@ -1,0 +1,159 @@
+"""Sync driven from the window against the reference server: sign-in, F5, push after save,
+401 → sign-in, conflicts, download on demand, Care360 sign-in."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication
+
+from desktop.sync import runner, signin
+from desktop.ui.conflicts_dialog import ConflictsDialog
+from desktop.ui.main_window import MainWindow
+from desktop.ui.sign_in_dialog import SignInDialog
+from desktop.workspace import Workspace
+from tests.server.care360_store import DEFAULT_API_KEY
+
+from .conftest import select_case, settle
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def dialogs(kind: type) -> list:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+def wait_idle(qtbot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.sync_panel.controller.running, timeout=20000)
+    settle(qtbot, window)
+
+
+def test_no_server_is_a_calm_complete_mode(qtbot, window: MainWindow) -> None:
+    settle(qtbot, window)
+    assert window.online_label.text() == "Offline — working locally"
+    assert "No server" in window.sync_status_label.text()
+    window.sync_action.trigger()  # F5 without a server offers sign-in
+    qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=5000)
+    dialogs(SignInDialog)[0].reject()
+    qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=5000)
+
+
+def test_sign_in_dialog_then_sync_and_push_after_save(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    case = ws.create_case("Window Patient", 44, "female", "from the window")
+    window.model.refresh()
+    settle(qtbot, window)
+    window.sync_panel.controller._push.setInterval(50)
+    window.sync_panel.open_sign_in()
+    dialog = dialogs(SignInDialog)[0]
+    dialog.server.setText(reference_server.url)
+    dialog.user.setText("doctor-1")
+    dialog.token.setText("wrong-token")
+    dialog.submit()
+    qtbot.waitUntil(lambda: "did not accept" in dialog.error.text(), timeout=10000)
+    dialog.token.setText("token-doctor-1")
+    dialog.submit()
+    qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=10000)
+    assert "token-doctor-1" in memory_keyring.store.values()
+    # Signing in syncs at once; the worker reports back; the window shows the outcome.
+    qtbot.waitUntil(lambda: len(reference_server.cases("doctor-1")) == 1, timeout=20000)
+    wait_idle(qtbot, window)
+    assert window.online_label.text() == "Online"
+    assert window.sync_status_label.text().startswith("Last synced")
+    assert window.pending_label.text() == "All changes synced"
+    # A save in the window is pushed shortly after, without pressing F5.
+    select_case(qtbot, window, case.id)
+    window.case_view.form.notes.setPlainText("edited in the window")
+    window.save()
+    server_id = ws.get_case(case.id).server_id
+    qtbot.waitUntil(
+        lambda: reference_server.case(server_id)["case"]["case_summary"] == "edited in the window",
+        timeout=20000)
+    wait_idle(qtbot, window)
+
+
+def test_401_opens_sign_in_and_keeps_the_queue(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    window.sync_panel.controller.load_profile()
+    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
+    ws.create_case("Queued Patient", 30, "male")
+    reference_server.unauthorized_next(1)
+    window.sync_action.trigger()
+    qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=20000)
+    assert window.online_label.text() == "Sign-in needed"
+    assert ws.pending_count() == 1 and reference_server.cases("doctor-1") == []
+    dialogs(SignInDialog)[0].reject()
+    wait_idle(qtbot, window)
+
+
+def test_conflicts_dialog_keep_mine(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    case = ws.create_case("Conflict Patient", 30, "male", "base")
+    assert runner.run_sync(ws).ok
+    server_id = ws.get_case(case.id).server_id
+    reference_server.edit_case(server_id, case_summary="theirs")
+    ws.edit_case(case.id, case_summary="mine")
+    assert runner.run_sync(ws).conflicts == 1
+    window.refresh_after_sync()
+    settle(qtbot, window)
+    assert "1 conflict" in window.pending_label.text()
+    window.sync_panel.open_conflicts()
+    dialog = dialogs(ConflictsDialog)[0]
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=5000)
+    shown = [dialog.model.index(0, c).data() for c in range(5)]
+    assert shown == ["Conflict Patient", "Notes", "base", "mine", "theirs"]
+    dialog.mine.click()
+    qtbot.waitUntil(lambda: "No conflicts left" in dialog.status.text(), timeout=5000)
+    dialog.accept()
+    qtbot.waitUntil(lambda: not dialogs(ConflictsDialog), timeout=5000)
+    settle(qtbot, window)
+    assert ws.conflicts() == []
+    assert runner.run_sync(ws).ok
+    assert reference_server.case(server_id)["case"]["case_summary"] == "mine"
+
+
+def test_server_only_document_downloads_when_selected(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    remote = reference_server.create_case("doctor-1", patient_name="Remote Doc Patient",
+                                          patient_age=50, patient_gender="female")
+    reference_server.add_file(remote["case_id"], "report.pdf", PDF, "application/pdf", "lab")
+    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    assert runner.run_sync(ws).ok
+    window.sync_panel.controller.load_profile()
+    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
+    window.model.refresh()
+    settle(qtbot, window)
+    [case] = ws.list_cases()
+    select_case(qtbot, window, case.id)
+    [doc] = ws.documents(case.id)
+    assert doc.state == "remote_only"
+    window._document_selected(doc)
+    qtbot.waitUntil(lambda: ws.documents(case.id)[0].state == "downloaded", timeout=20000)
+    settle(qtbot, window)
+    assert ws.blob_path(ws.documents(case.id)[0]).read_bytes() == PDF
+
+
+def test_care360_sign_in_through_the_dialog(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    window.sync_panel.open_sign_in()
+    dialog = dialogs(SignInDialog)[0]
+    dialog.kind.setCurrentIndex(dialog.kind.findData("care360"))
+    assert dialog.contact.isVisible() and not dialog.token.isVisible()
+    dialog.server.setText(reference_server.url)
+    dialog.contact.setText("dr@example.org")
+    dialog.api_key.setText(DEFAULT_API_KEY)
+    dialog.submit()  # no code requested yet
+    assert "Send code" in dialog.error.text()
+    dialog.request_code()
+    qtbot.waitUntil(lambda: dialog.code.isEnabled(), timeout=10000)
+    dialog.code.setText(reference_server.care360_otp("dr@example.org"))
+    dialog.submit()
+    qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=10000)
+    assert signin.current_server(ws).kind == "care360"
+    assert DEFAULT_API_KEY in memory_keyring.store.values()
+    wait_idle(qtbot, window)
