@@ -35,6 +35,9 @@ bench: $(STAMP)
 dist: $(STAMP)
 	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec
 
+screenshots: $(STAMP)
+	$(PY) -m desktop.ui.screenshots docs/screenshots
+
 clean:
 	rm -rf build dist
 

@@ -146,6 +146,32 @@ def main(argv: list[str] | None = None) -> int:
         shot(rd, "10-attach-results.png")
         rd.close()
 
+        # Conflicts as a pull records them (no server needed to show the dialog).
+        from desktop.models.tables import Conflict
+        from desktop.ui.conflicts_dialog import ConflictsDialog
+        from desktop.ui.sign_in_dialog import SignInDialog
+
+        with ws.transaction() as session:
+            session.add(Conflict(case_id=case.id, field="case_summary",
+                                 base_value="Productive cough for three weeks.",
+                                 local_value="Productive cough for three weeks, mild "
+                                             "breathlessness.",
+                                 server_value="Cough resolving; chest X-ray clear."))
+            session.add(Conflict(case_id=case.id, field="status", base_value="processing",
+                                 local_value="completed", server_value="analyzing"))
+        conflicts = ConflictsDialog(ws, window.runner, window)
+        conflicts.show()
+        _wait(app, lambda: conflicts.model.rowCount() == 2)
+        shot(conflicts, "12-conflicts-dialog.png")
+        conflicts.close()
+        sign_in = SignInDialog(ws, window.runner, window)
+        sign_in.server.setText("https://cases.example.org")
+        sign_in.user.setText("doctor-1")
+        sign_in.token.setText("example-token")
+        sign_in.show()
+        shot(sign_in, "13-sign-in-dialog.png")
+        sign_in.close()
+
         window.case_view.show_case(None)
         window._close_confirmed = True
         window.close()
