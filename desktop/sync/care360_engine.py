@@ -35,7 +35,7 @@ from desktop.models.tables import (
 )
 from desktop.sync import errors as err
 from desktop.sync.care360 import Care360File, check_upload, is_uuid
-from desktop.sync.engine import SyncEngine, SyncProgress, SyncReport, _Stop
+from desktop.sync.engine import SyncEngine, SyncProgress, SyncReport
 from desktop.workspace import Workspace, settle_sync_state
 
 log = logging.getLogger(__name__)
@@ -110,29 +110,18 @@ class Care360SyncEngine(SyncEngine):
         progress: Callable[[SyncProgress], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Care360SyncReport:
-        self._progress, self._cancelled = progress, cancelled
-        self._report = report = Care360SyncReport()
-        try:
-            report.case_changes_kept = case_changes_waiting(self.ws)
-            self._push()
-            self._record_success()
-        except _Stop:
-            pass
-        except err.AuthError as exc:
-            report.auth_required, report.error = True, str(exc)
-        except err.OfflineError:
-            report.offline = True
-        except err.SyncError as exc:
-            report.error = str(exc)
-        self._record_outcome()
-        self._emit("done", report.summary())
-        log.info(
-            "care360 sync done uploaded=%d general=%d adopted=%d parked=%d deferred=%d "
-            "case_changes_kept=%d offline=%s auth=%s",
-            report.uploaded, report.general_documents, report.adopted, report.parked,
-            report.deferred, report.case_changes_kept, report.offline, report.auth_required,
-        )
+        report = super().run(progress, cancelled)
+        assert isinstance(report, Care360SyncReport)
         return report
+
+    def _new_report(self) -> Care360SyncReport:
+        report = Care360SyncReport()
+        report.case_changes_kept = case_changes_waiting(self.ws)
+        return report
+
+    def _steps(self) -> None:
+        """Uploads only: a files-only server has no case list to pull."""
+        self._push()
 
     def _due_changes(self) -> list[tuple[int, str]]:
         """Uploads only: case rows have no destination on a files-only server."""

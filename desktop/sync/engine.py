@@ -179,13 +179,9 @@ class SyncEngine:
         cancelled: Callable[[], bool] | None = None,
     ) -> SyncReport:
         self._progress, self._cancelled = progress, cancelled
-        self._report = report = SyncReport()
+        self._report = report = self._new_report()
         try:
-            self._push()
-            self._check_cancel()
-            self._pull()
-            self._check_cancel()
-            self._refresh_details()
+            self._steps()
             self._record_success()
         except _Stop:
             pass
@@ -197,14 +193,21 @@ class SyncEngine:
             report.error = str(exc)
         self._record_outcome()
         self._emit("done", report.summary())
-        log.info(
-            "sync done created=%d updated=%d uploaded=%d adopted=%d pulled_new=%d changed=%d "
-            "conflicts=%d parked=%d deferred=%d offline=%s auth=%s",
-            report.created, report.updated, report.uploaded, report.adopted, report.pulled_new,
-            report.pulled_changed, report.conflicts, report.parked, report.deferred,
-            report.offline, report.auth_required,
-        )
+        counts = {k: v for k, v in vars(report).items() if isinstance(v, bool | int)}
+        log.info("%s done %s", type(self).__name__,
+                 " ".join(f"{k}={v}" for k, v in counts.items()))
         return report
+
+    def _new_report(self) -> SyncReport:
+        return SyncReport()
+
+    def _steps(self) -> None:
+        """Push, then pull and merge, then refresh files and insights of changed cases."""
+        self._push()
+        self._check_cancel()
+        self._pull()
+        self._check_cancel()
+        self._refresh_details()
 
     def refresh_case(self, case_id: str) -> None:
         """Fetch one case's files and insights now (a person opened it)."""
