@@ -18,9 +18,9 @@ import pytest
 from desktop.errors import CaseDeskError
 from desktop.sync import errors as err
 from desktop.sync.api import (
+    READ_CHUNK,
     Attachment,
     CaseDetail,
-    READ_CHUNK,
     MedMitraClient,
     RemoteCase,
     RemoteFile,
