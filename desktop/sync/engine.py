@@ -253,6 +253,10 @@ class SyncEngine:
     # ------------------------------------------------------------ plumbing
 
     def _emit(self, phase: str, message: str, **kw: int) -> None:
+        if phase == "upload":
+            # Called between chunks of a request body: a cancelled run stops mid-file (the
+            # server receives an incomplete body and stores nothing).
+            self._check_cancel()
         if self._progress is not None:
             self._progress(SyncProgress(phase, message, **kw))
 

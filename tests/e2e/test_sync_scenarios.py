@@ -412,3 +412,25 @@ def test_first_sync_of_many_cases_is_searchable(harness):
     # The index is still maintained row by row afterwards (the trigger is back).
     case = h.ws.create_case("Later Pelican", 3, "male")
     assert [c.id for c in h.ws.list_cases(CaseQuery(search="pelican"))] == [case.id]
+
+
+def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):
+    import os
+
+    h = harness
+    case = synced_case(h)
+    big = h.file("large-scan.pdf", PDF + os.urandom(8 * 1024 * 1024))
+    h.ws.attach(case.id, [big])
+    seen: list[int] = []
+    engine = h.engine()
+    report = engine.run(
+        progress=lambda p: seen.append(p.bytes_done) if p.phase == "upload" else None,
+        cancelled=lambda: bool(seen),
+    )
+    engine.client.close()
+    assert report.cancelled and not report.ok
+    [doc] = h.ws.documents(case.id)
+    assert doc.state == "local_only"
+    assert h.server.files(case.server_id) == []
+    assert h.sync().ok
+    assert [f["file_name"] for f in h.server.files(case.server_id)] == ["large-scan.pdf"]
