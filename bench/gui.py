@@ -5,7 +5,9 @@
    "listed" = the first paint after the case list has its rows.
 2. Filter keystroke → updated, painted list with 100,000 cases: from the (debounced) search
    reaching the model to the repainted table; p50/p95 over 50 keystrokes. The 200 ms debounce
-   is on top by design and not counted.
+   is on top by design and not counted. The list updates as soon as the first page of ids is
+   shown; the full list follows in the background and is timed separately. Each keystroke
+   starts once the previous one's full list is in, as it is behind the 200 ms debounce.
 3. Longest GUI event-loop stall while a large file is taken in (a 5 ms QTimer probe records
    the largest gap between its ticks). Target <= 50 ms.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def _run_until(done: Callable[[], bool], signal: object | None = None) -> None:
+def _run_until(done: Callable[[], bool], *signals: object) -> None:
     """Run a real event loop (as the app does) until ``done()``; processEvents() in a Python
     loop would keep the GIL from the workers and skew every figure."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -37,7 +39,7 @@ def _run_until(done: Callable[[], bool], signal: object | None = None) -> None:
     check.setInterval(10)
     check.timeout.connect(lambda: loop.quit() if done() else None)
     check.start()
-    if signal is not None:
+    for signal in signals:
         signal.connect(lambda *_: loop.quit() if done() else None)  # type: ignore[attr-defined]
     loop.exec()
     check.stop()
@@ -175,6 +177,7 @@ def bench_filter(cases: int, keystrokes: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from desktop.ui.app import make_application
+    from desktop.ui.case_list_model import FIRST_PAGE
     from desktop.ui.main_window import MainWindow
     from desktop.ui.sample_data import FIRST, LAST, bulk_insert
     from desktop.workspace import CaseQuery, Workspace
@@ -191,8 +194,14 @@ def bench_filter(cases: int, keystrokes: int) -> None:
         window = MainWindow(ws)
         window.resize(1280, 800)
         window.show()
-        done = {"n": 0}
+        done = {"n": 0, "shown": 0}
         window.model.refreshed.connect(lambda: done.__setitem__("n", done["n"] + 1))
+
+        def count_shown() -> None:
+            done["shown"] += 1
+
+        window.model.first_page.connect(count_shown)
+        window.model.refreshed.connect(count_shown)
 
         def wait_refresh(target: int) -> None:
             _run_until(lambda: done["n"] >= target, window.model.refreshed)
@@ -206,20 +215,31 @@ def bench_filter(cases: int, keystrokes: int) -> None:
         texts = texts[:keystrokes]
         timings: list[float] = []
         paints: list[float] = []
+        fulls: list[float] = []
         counts: list[int] = []
         for text in texts:
             target = done["n"] + 1
+            shown_target = done["shown"] + 1
             start = time.perf_counter()
             window.model.set_search(text)
             if window.model.loading:
-                wait_refresh(target)
+                # first_page, or refreshed when the first page is the whole list
+                _run_until(lambda t=shown_target: done["shown"] >= t,
+                           window.model.first_page, window.model.refreshed)
             painted = time.perf_counter()
             window.table.viewport().repaint()  # the rows a person sees, fetched and drawn
             timings.append(time.perf_counter() - start)
             paints.append(time.perf_counter() - painted)
+            if window.model.loading:
+                wait_refresh(target)  # the rest of the ids, in the background
+            fulls.append(time.perf_counter() - start)
             counts.append(window.model.rowCount())
         sql: list[float] = []
+        sql_page: list[float] = []
         for text in texts:  # the same queries alone, to show where the time goes
+            start = time.perf_counter()
+            ws.case_ids(CaseQuery(search=text or None), limit=FIRST_PAGE)
+            sql_page.append(time.perf_counter() - start)
             start = time.perf_counter()
             ws.case_ids(CaseQuery(search=text or None))
             sql.append(time.perf_counter() - start)
@@ -232,11 +252,15 @@ def bench_filter(cases: int, keystrokes: int) -> None:
     print(f"  of which repaint (rows fetched + drawn): p50 {statistics.median(paints) * ms:6.1f} ms"
           f"   p95 {_pct(paints, .95) * ms:6.1f} ms")
     print(f"  of which SQL (Workspace.case_ids alone): p50 {statistics.median(sql) * ms:6.1f} ms"
-          f"   p95 {_pct(sql, .95) * ms:6.1f} ms")
+          f"   p95 {_pct(sql, .95) * ms:6.1f} ms   (full list)")
+    print(f"  of which SQL (first {FIRST_PAGE} ids alone):   p50 "
+          f"{statistics.median(sql_page) * ms:6.1f} ms   p95 {_pct(sql_page, .95) * ms:6.1f} ms")
+    print(f"  full list in (background, after the paint): p50 {statistics.median(fulls) * ms:6.1f}"
+          f" ms   p95 {_pct(fulls, .95) * ms:6.1f} ms")
     short = [t for t, text in zip(timings, texts, strict=True) if 0 < len(text) < 3]
     longer = [t for t, text in zip(timings, texts, strict=True) if len(text) >= 3]
     if short and longer:
-        print(f"  1-2 letters (LIKE scan) p95 {_pct(short, .95) * ms:6.1f} ms;"
+        print(f"  1-2 letters (name-start index) p95 {_pct(short, .95) * ms:6.1f} ms;"
               f"  3+ letters (FTS5 trigram) p95 {_pct(longer, .95) * ms:6.1f} ms")
     print(f"  p50 {statistics.median(timings) * ms:6.1f} ms   p95 {_pct(timings, .95) * ms:6.1f} ms"
           f"   max {max(timings) * ms:6.1f} ms   (target p95 <= 30 ms; + 200 ms debounce by design)")

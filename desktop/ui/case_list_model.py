@@ -5,13 +5,18 @@ row records lazily, a block at a time, into a bounded cache: 100,000 cases cost 
 strings, not 100,000 widgets. Filtering and sorting happen in SQL through CaseQuery. A refresh
 after an edit moves, inserts or removes rows instead of resetting the model, so the selection
 and the scroll position survive.
+
+A new query (filter or sort) loads in two phases: the first FIRST_PAGE ids (a few ms) replace the
+list at once, then the full id list (up to ~100 ms at 100,000 cases) extends it with rows
+inserted at the end. A keystroke thus updates the visible rows without waiting for ids nobody
+sees yet.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +26,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor
@@ -42,9 +48,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COL_NAME, COL_AGE, COL_GENDER, COL_STATUS, COL_UPDATED, COL_SYNC = range(len(COLUMNS))
 
-BLOCK = 128  # rows fetched per lazy read
+BLOCK = 64  # rows fetched per lazy read: two screenfuls, ~1.5 ms
 CACHE_LIMIT = 4096  # records kept; the rest are re-read when scrolled back into view
 MAX_INCREMENTAL = 64  # more changed rows than this and a reset is cheaper than row moves
+FIRST_PAGE = 256  # ids read first after a query change: several screenfuls, a few ms of SQL
+# The full list is read this long after the first page is shown: the view lays out and paints
+# the page first, without a worker building 100,000 strings competing for the GIL.
+REST_DELAY_MS = 16
 
 CaseIdRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
@@ -72,9 +82,12 @@ def sync_tooltip(record: CaseRecord) -> str:
 class CaseListModel(QAbstractTableModel):
     """Rows are case ids in query order; columns are the fields a clinician scans for."""
 
-    count_changed = Signal(int)
-    loading_changed = Signal(bool)
-    refreshed = Signal()  # after a query result was applied (tests and selection restore)
+    count_changed = Signal(int)  # the exact number of rows, once the full list is in
+    loading_changed = Signal(bool)  # True until the full list of the latest query is applied
+    # A new query's first page is shown: at least this many rows match; the rest follow, then
+    # count_changed and refreshed. Not emitted when the first page is already the whole list.
+    first_page = Signal(int)
+    refreshed = Signal()  # after a full query result was applied (tests and selection restore)
     failed = Signal(str)
     # Around row removals: a view keeps its open case rather than follow the selection to a
     # neighbour (the selection model moves "current" before rowsAboutToBeRemoved reaches others).
@@ -93,6 +106,9 @@ class CaseListModel(QAbstractTableModel):
         self._query = CaseQuery()
         self._generation = 0
         self._loading = False
+        self._reset_pending = False  # a query change whose first page is not shown yet
+        self._partial = False  # _ids is a first page; the full list is on its way
+        self._records_stale = False  # a refresh was asked for: cached records may be outdated
 
     # ------------------------------------------------------------ query
 
@@ -103,7 +119,10 @@ class CaseListModel(QAbstractTableModel):
     def set_query(self, query: CaseQuery) -> None:
         if query != self._query:
             self._query = query
-            self.refresh(reset=True)
+            # The cached records stay: they are as current as the rows on screen (every change
+            # arrives through update_record or refresh), and a narrowed search shows mostly the
+            # same cases, painted without a read.
+            self._load(reset=True)
 
     def set_search(self, text: str) -> None:
         self.set_query(replace(self._query, search=text.strip() or None))
@@ -112,15 +131,44 @@ class CaseListModel(QAbstractTableModel):
         self.set_query(replace(self._query, status=status, include_archived=include_archived))
 
     def refresh(self, reset: bool = False) -> None:
-        """Re-run the id query off the GUI thread; a newer refresh makes older results stale."""
+        """Re-read the ids (and, once shown, the records) after the cases changed."""
+        self._records_stale = True
+        self._load(reset)
+
+    def _load(self, reset: bool) -> None:
+        """Re-run the id query off the GUI thread; a newer load makes older results stale.
+
+        ``reset`` (a new query) shows the first page first and then extends it; a plain refresh
+        (after an edit or a sync) reads the full list and moves rows, keeping the scroll
+        position deep in the list.
+        """
         self._generation += 1
         generation = self._generation
+        # A refresh overtaking a query change still owes the view that new query's reset.
+        reset = reset or self._reset_pending
+        self._reset_pending = reset
+        self._set_loading(True)
+        if reset:
+            self._read_ids(
+                generation, FIRST_PAGE, lambda ids: self._apply_first_page(generation, ids)
+            )
+        else:
+            self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
+
+    def _read_ids(
+        self, generation: int, limit: int | None, success: Callable[[list[str]], None]
+    ) -> None:
         query = self._query
         ws = self._ws
-        self._set_loading(True)
+
+        def read() -> list[str] | None:
+            if generation != self._generation:
+                return None  # overtaken while queued behind another read: skip the SQL
+            return ws.case_ids(query, limit=limit)
+
         self._runner.run(
-            lambda: ws.case_ids(query),
-            success=lambda ids: self._apply(generation, ids, reset),
+            read,
+            success=success,
             failure=lambda exc: self._failed(generation, exc),
             lane="read",
         )
@@ -140,15 +188,55 @@ class CaseListModel(QAbstractTableModel):
         self._set_loading(False)
         self.failed.emit(str(exc))
 
+    def _apply_first_page(self, generation: int, ids: list[str]) -> None:
+        """Phase one of a new query: show its first rows now, then read the full list."""
+        if generation != self._generation:
+            return  # a newer query is on its way; this answer is stale
+        self._reset_pending = False
+        self._reset_to(ids, forget=self._records_stale)
+        self._records_stale = False
+        if len(ids) < FIRST_PAGE:
+            self._finish()  # the first page is the whole answer
+            return
+        self._partial = True
+        self.first_page.emit(len(ids))
+        QTimer.singleShot(REST_DELAY_MS, self, lambda: self._read_rest(generation))
+
+    def _read_rest(self, generation: int) -> None:
+        if generation == self._generation:
+            self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
+
     def _apply(self, generation: int, ids: list[str], reset: bool) -> None:
         if generation != self._generation:
             return  # a newer query is on its way; this answer is stale
-        self._set_loading(False)
-        if reset or not self._apply_incremental(ids):
-            self.beginResetModel()
-            self._set_ids(ids)
+        shown = len(self._ids)
+        if reset:
+            self._reset_to(ids)
+        elif self._partial and ids[:shown] == self._ids:
+            # Phase two: the rows on screen are unchanged, the rest go below them (an insert,
+            # not a reset: the selection and the scroll position stay).
+            if self._records_stale and shown:  # a refresh overtook phase two: re-read values
+                self._forget_all()
+                self.dataChanged.emit(self.index(0, 0), self.index(shown - 1, len(COLUMNS) - 1))
+            if len(ids) > shown:
+                self.beginInsertRows(QModelIndex(), shown, len(ids) - 1)
+                self._set_ids(ids)
+                self.endInsertRows()
+        elif not self._apply_incremental(ids):
+            self._reset_to(ids)  # includes a first page that changed (an edit) meanwhile
+        self._records_stale = False  # every path above re-reads what is shown
+        self._finish()
+
+    def _reset_to(self, ids: list[str], forget: bool = True) -> None:
+        self.beginResetModel()
+        self._set_ids(ids)
+        if forget:
             self._forget_all()
-            self.endResetModel()
+        self.endResetModel()
+
+    def _finish(self) -> None:
+        self._partial = False
+        self._set_loading(False)
         self.count_changed.emit(len(self._ids))
         self.refreshed.emit()
 

@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         self.case_view.documents.document_selected.connect(self._document_selected)
         self.case_view.documents.model.category_change_requested.connect(self._set_category)
         self.model.count_changed.connect(self._count_changed)
+        self.model.first_page.connect(
+            lambda n: self.count_label.setText(f"at least {n:,} cases…"))
         self.model.loading_changed.connect(self._loading_changed)
         self.model.refreshed.connect(self._after_refresh)
         # Rows leaving the list (an archived case) must not open the neighbouring case.

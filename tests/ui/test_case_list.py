@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QPersistentModelIndex, Qt
 
 from desktop.models.tables import Case
+from desktop.ui import case_list_model
 from desktop.ui.case_list_model import (
     CACHE_LIMIT,
     COL_AGE,
     COL_NAME,
     COL_STATUS,
     COL_SYNC,
+    FIRST_PAGE,
     CaseListModel,
 )
 from desktop.ui.operations import OperationRunner
@@ -196,3 +201,221 @@ def test_incremental_update_reaches_any_new_order(qtbot, ws: Workspace) -> None:
             ids = new
     finally:
         runner.shutdown()
+
+
+# ------------------------------------------------------------------ two-phase load
+
+
+class HeldRunner(OperationRunner):
+    """Runs every read for real, but holds each result until the test hands it over, so the
+    phases of a load can be looked at one by one, or delivered late."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[Callable[[Any], None], Any]] = []
+
+    def run(self, fn, success=None, failure=None, lane: str = "write") -> int:  # type: ignore[override]
+        if success is not None:
+            deliver = success
+            success = lambda result: self.held.append((deliver, result))  # noqa: E731
+        return super().run(fn, success, failure, lane)
+
+    def next_result(self, qtbot) -> tuple[Callable[[Any], None], Any]:
+        qtbot.waitUntil(lambda: bool(self.held), timeout=10000)
+        return self.held.pop(0)
+
+    def deliver(self, qtbot) -> Any:
+        callback, result = self.next_result(qtbot)
+        callback(result)
+        return result
+
+
+def held_model(qtbot, ws: Workspace) -> tuple[CaseListModel, HeldRunner]:
+    runner = HeldRunner()
+    model = CaseListModel(ws, runner)
+    model.refresh(reset=True)
+    runner.deliver(qtbot)  # first page
+    if model.loading:
+        runner.deliver(qtbot)  # the rest
+    assert not model.loading
+    return model, runner
+
+
+def record_signals(model: CaseListModel) -> dict[str, list]:
+    seen: dict[str, list] = {"reset": [], "inserted": [], "first_page": [], "count": [],
+                             "refreshed": []}
+    model.modelReset.connect(lambda: seen["reset"].append(1))
+    model.rowsInserted.connect(lambda _p, first, last: seen["inserted"].append((first, last)))
+    model.first_page.connect(seen["first_page"].append)
+    model.count_changed.connect(seen["count"].append)
+    model.refreshed.connect(lambda: seen["refreshed"].append(1))
+    return seen
+
+
+def test_new_query_shows_first_page_then_extends_without_reset(qtbot, ws: Workspace) -> None:
+    bulk_insert(ws, 3 * FIRST_PAGE + 50)
+    model, runner = held_model(qtbot, ws)
+    try:
+        seen = record_signals(model)
+        model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
+        query = model.query
+        expected = ws.case_ids(query)
+        total = len(expected)  # the sample has archived cases too
+        assert total > 2 * FIRST_PAGE
+
+        first = runner.deliver(qtbot)
+        assert first == expected[:FIRST_PAGE]  # phase one asked for a page, not the list
+        assert list(model.ids) == expected[:FIRST_PAGE] and model.rowCount() == FIRST_PAGE
+        assert model.loading and seen["first_page"] == [FIRST_PAGE]
+        assert seen["count"] == [] and seen["refreshed"] == []  # the exact count is not known
+        top = [model.record(r) for r in range(30)]  # the visible rows are already right
+        assert [r.id for r in top if r] == expected[:30]
+        assert [int(model.data(model.index(r, COL_AGE))) for r in range(30)] == sorted(
+            r.patient_age for r in top if r
+        )
+
+        # The person selects a row and scrolls while the rest loads.
+        selected = QPersistentModelIndex(model.index(10, COL_NAME))
+        resets_before = len(seen["reset"])
+        runner.deliver(qtbot)
+        assert list(model.ids) == expected
+        assert len(seen["reset"]) == resets_before  # extended, not reset
+        assert seen["inserted"] == [(FIRST_PAGE, total - 1)]
+        assert selected.isValid() and selected.row() == 10
+        assert seen["count"] == [total] and seen["refreshed"] == [1] and not model.loading
+        assert not runner.held and runner.running == 0  # exactly two reads
+
+        # The same query loaded in one go ends in the same state.
+        single = CaseListModel(ws, OperationRunner())
+        single._generation += 1
+        single._apply(single._generation, ws.case_ids(query), True)
+        assert names(model) == names(single)
+        assert list(model.ids) == list(single.ids)
+        single._runner.shutdown()
+    finally:
+        runner.shutdown()
+
+
+def test_short_answer_needs_one_read(qtbot, ws: Workspace) -> None:
+    bulk_insert(ws, FIRST_PAGE + 10)
+    ws.create_case("Zzyzx Unique", 40, "other")
+    model, runner = held_model(qtbot, ws)
+    try:
+        seen = record_signals(model)
+        model.set_search("Zzyzx")
+        runner.deliver(qtbot)
+        assert names(model) == ["Zzyzx Unique"] and not model.loading
+        assert seen["first_page"] == [] and seen["count"] == [1] and seen["refreshed"] == [1]
+        qtbot.waitUntil(lambda: runner.running == 0)
+        assert not runner.held
+    finally:
+        runner.shutdown()
+
+
+def test_stale_phases_are_ignored(qtbot, ws: Workspace) -> None:
+    bulk_insert(ws, 2 * FIRST_PAGE + 20)
+    model, runner = held_model(qtbot, ws)
+    try:
+        by_age = replace_sort(model.query, "age")
+        by_name = replace_sort(model.query, "name")
+        model.set_query(by_age)
+        runner.deliver(qtbot)  # age: first page shown; its full list is now being read
+        rest_by_age = runner.next_result(qtbot)
+        seen = record_signals(model)
+        model.set_query(by_name)  # a sort change overtakes it
+        rest_by_age[0](rest_by_age[1])  # the stale second phase arrives late: ignored
+        assert list(model.ids) == ws.case_ids(by_age)[:FIRST_PAGE] and model.loading
+        assert seen["inserted"] == [] and seen["count"] == [] and seen["refreshed"] == []
+
+        stale_first = runner.next_result(qtbot)  # by name, first page
+        model.set_query(replace_sort(by_name, "status"))
+        stale_first[0](stale_first[1])  # a stale first phase is ignored as well
+        assert list(model.ids) == ws.case_ids(by_age)[:FIRST_PAGE]
+        assert seen["reset"] == [] and seen["first_page"] == []
+
+        runner.deliver(qtbot)
+        runner.deliver(qtbot)
+        assert list(model.ids) == ws.case_ids(model.query) and not model.loading
+        assert seen["count"] == [len(model.ids)] and seen["refreshed"] == [1]
+    finally:
+        runner.shutdown()
+
+
+def test_change_between_phases_still_ends_in_the_right_order(qtbot, ws: Workspace) -> None:
+    """An edit saved between the two reads moves a case into the first page: the full list
+    is applied as an ordinary refresh, and a refresh overtaking phase two works the same."""
+    bulk_insert(ws, 2 * FIRST_PAGE + 20)
+    model, runner = held_model(qtbot, ws)
+    try:
+        model.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
+        first = runner.next_result(qtbot)  # read; phase two starts once it is applied
+        renamed = ws.edit_case(ws.case_ids(model.query)[-1], patient_name="Aaaron Aardvark")
+        first[0](first[1])
+        assert renamed.id not in model.ids
+        runner.deliver(qtbot)
+        assert list(model.ids) == ws.case_ids(model.query) and not model.loading
+        assert model.case_id(0) == renamed.id
+
+        model.sort(COL_AGE, Qt.SortOrder.DescendingOrder)
+        runner.deliver(qtbot)  # first page shown, full list pending
+        assert model.record(0) is not None  # painted, so cached
+        rest = runner.next_result(qtbot)
+        # e.g. a sync changed a shown case (same place in the order) and asks for a refresh:
+        # it overtakes phase two, still extends the page, and re-reads the shown values.
+        ws.edit_case(model.case_id(0), patient_name="Renamed By Sync")
+        model.refresh()
+        rest[0](rest[1])  # stale
+        inserted: list[int] = []
+        model.rowsInserted.connect(lambda *_: inserted.append(1))
+        model.modelReset.connect(lambda: inserted.append(0))
+        runner.deliver(qtbot)
+        assert list(model.ids) == ws.case_ids(model.query) and not model.loading
+        assert inserted == [1]
+        assert model.data(model.index(0, COL_NAME)) == "Renamed By Sync"
+
+        model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
+        runner.deliver(qtbot)
+        model.refresh()  # before phase two even started: it is not started at all
+        runner.deliver(qtbot)
+        assert list(model.ids) == ws.case_ids(model.query) and not model.loading
+        qtbot.wait(3 * case_list_model.REST_DELAY_MS)
+        assert not runner.held and runner.running == 0
+    finally:
+        runner.shutdown()
+
+
+def test_refresh_overtaking_a_new_query_still_resets(qtbot, ws: Workspace) -> None:
+    bulk_insert(ws, 2 * FIRST_PAGE + 20)
+    model, runner = held_model(qtbot, ws)
+    try:
+        seen = record_signals(model)
+        model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
+        model.refresh()  # before the new query's first page arrived
+        stale = runner.next_result(qtbot)
+        stale[0](stale[1])
+        runner.deliver(qtbot)
+        assert seen["first_page"] == [FIRST_PAGE] and len(seen["reset"]) == 1
+        runner.deliver(qtbot)
+        assert list(model.ids) == ws.case_ids(model.query) and not model.loading
+    finally:
+        runner.shutdown()
+
+
+def test_first_page_size_is_what_the_model_reads(qtbot, ws: Workspace, monkeypatch) -> None:
+    """A larger first page (one read) gives the same list as the two-phase load."""
+    bulk_insert(ws, FIRST_PAGE + 40)
+    two_phase, runner = held_model(qtbot, ws)
+    monkeypatch.setattr(case_list_model, "FIRST_PAGE", 10**9)
+    one_phase, runner2 = make_model(qtbot, ws)
+    try:
+        assert list(two_phase.ids) == list(one_phase.ids) == ws.case_ids(CaseQuery())
+        assert names(two_phase) == names(one_phase)
+    finally:
+        runner.shutdown()
+        runner2.shutdown()
+
+
+def replace_sort(query: CaseQuery, sort: str) -> CaseQuery:
+    from dataclasses import replace
+
+    return replace(query, sort=sort, descending=False)
