@@ -27,12 +27,11 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import keyring
-import keyring.backend
-import keyring.errors
 
 from desktop import __version__, datafolder
 from desktop import logs as applogs
 from desktop.errors import CaseDeskError
+from desktop.sync import credentials
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +44,6 @@ EXPECTED_MIME = {"PDF": "application/pdf", "PNG": "image/png", "DICOM": "applica
 
 class StepFailed(CaseDeskError):
     """A check inside a step did not hold; the message says which."""
-
-
-class SelfTestKeyring(keyring.backend.KeyringBackend):
-    """Keeps the sign-in token in memory so a self-test never writes to the real keychain."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self._store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self._store.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 @dataclass
@@ -340,7 +319,7 @@ def run(server: str | None = None, out: TextIO | None = None, err: TextIO | None
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # headless, even on a desktop session
     token = token or os.environ.get(ENV_TOKEN) or DEFAULT_TOKEN
     previous_keyring = keyring.get_keyring()
-    keyring.set_keyring(SelfTestKeyring())
+    keyring.set_keyring(credentials.MemoryKeyring())
     started = time.perf_counter()
     failed: set[str] = set()
     try:

@@ -21,6 +21,27 @@ SERVICE = "casedesk"
 ENV_TOKEN = "CASEDESK_TOKEN"
 
 
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keychain that lives only as long as the process: for the self-test and the tests,
+    which must never touch the real keychain."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.store.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
 class NoKeychainError(CaseDeskError):
     """This computer has no usable keychain; the token cannot be stored."""
 
