@@ -65,7 +65,7 @@ class SyncPanel:
         self.last_label = window.sync_status_label
         self.last_label.setAccessibleName("Last successful sync")
         bar = window.statusBar()
-        bar.insertPermanentWidget(0, self.progress)
+        bar.addPermanentWidget(self.progress)
 
         c = self.controller
         c.state_changed.connect(self._state)
