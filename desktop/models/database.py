@@ -39,6 +39,9 @@ def create_cache_engine(path: Path) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": 10},
+        # Error messages otherwise quote the statement's values (patient names, notes), and
+        # errors reach the log file.
+        hide_parameters=True,
     )
     event.listen(engine, "connect", _on_connect)
     return engine

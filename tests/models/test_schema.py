@@ -109,3 +109,18 @@ def test_upgrade_from_first_release_keeps_data_and_indexes_it(tmp_path):
     with Workspace.open(tmp_path / "d") as ws:
         assert ws.get_case("c1").case_summary == "typed before the upgrade"
         assert [c.id for c in ws.list_cases(CaseQuery(search="before the"))] == ["c1"]
+
+
+def test_database_errors_do_not_quote_patient_data(tmp_path):
+    """Exceptions end up in the log file; their text must not carry the values written."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from desktop.models.tables import Case
+
+    with Workspace.open(tmp_path / "d") as ws:
+        case = ws.create_case("Jane Confidential", 32, "female", "private note")
+        with pytest.raises(IntegrityError) as info, ws.transaction() as session:
+            session.add(Case(id=case.id, patient_name="Jane Confidential", patient_age=32,
+                             patient_gender="female", case_summary="private note"))
+        assert "Confidential" not in str(info.value) and "private note" not in str(info.value)
