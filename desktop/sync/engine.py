@@ -48,6 +48,8 @@ from desktop.workspace import Workspace, queue_update, settle_sync_state
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# A pull that finds more than this many (and over half) of the known cases gone keeps them all.
+MASS_REMOVAL_MIN = 10
 KIND_ORDER = {ChangeKind.CREATE_CASE: 0, ChangeKind.UPDATE_CASE: 1, ChangeKind.UPLOAD_DOCUMENT: 2}
 
 
@@ -724,13 +726,13 @@ class SyncEngine:
         self._check_cancel()
         with self.ws.transaction() as s:
             # Straight through the driver: 10,000 rows in ~8 ms instead of ~40 ms via the ORM.
-            known = {
-                server_id: (case_id, updated)
-                for case_id, server_id, updated in s.connection().exec_driver_sql(
-                    "SELECT id, server_id, server_updated_at FROM cases "
-                    "WHERE server_id IS NOT NULL"
-                ).fetchall()
-            }
+            rows = s.connection().exec_driver_sql(
+                "SELECT id, server_id, server_updated_at, sync_state FROM cases "
+                "WHERE server_id IS NOT NULL"
+            ).fetchall()
+            known = {server_id: (case_id, updated) for case_id, server_id, updated, _ in rows}
+            marked_gone = {server_id for _, server_id, _, state in rows
+                           if state == SyncState.REMOVED_REMOTELY}
             unsure_creates = [
                 (change.id, change.case_id, change.payload)
                 for change in s.scalars(select(PendingChange).where(
@@ -754,7 +756,7 @@ class SyncEngine:
                         self._adopt_in_pull(s, claim, remote)
                         continue
                     fresh.append(self._new_case_row(remote, now))
-                elif entry[1] != updated:
+                elif entry[1] != updated or server_id in marked_gone:
                     changed.append(parse_case(raw))
             if fresh:
                 insert_cases(s, fresh)
@@ -762,8 +764,17 @@ class SyncEngine:
             if changed:
                 self._merge_many(s, changed)
             missing = [sid for sid in known if sid not in seen]
+            # Half of the cases vanishing at once is likelier a wrong account or a server fault
+            # than real deletions: then nothing is deleted here, only marked.
+            suspicious = len(missing) > max(MASS_REMOVAL_MIN, len(known) // 2)
             for server_id in missing:
-                self._removed_remotely(s, known[server_id][0])
+                self._removed_remotely(s, known[server_id][0], keep=suspicious)
+            if suspicious:
+                self._report.error = (
+                    f"The server no longer lists {len(missing)} of your {len(known)} cases. "
+                    "They are kept on this computer, marked 'removed on the server'; check "
+                    "that you are signed in as the right user."
+                )
 
     def _new_case_row(self, remote: RemoteCase, now: datetime) -> dict[str, Any]:
         fields = _remote_fields(remote)
@@ -844,6 +855,8 @@ class SyncEngine:
                 if remote.numeric_id:
                     case.numeric_id = remote.numeric_id
                 case.detail_stale = True
+                if case.sync_state == SyncState.REMOVED_REMOTELY:
+                    case.sync_state, case.sync_error = SyncState.PENDING, None  # listed again
                 if result.take:
                     case.updated_at = utcnow()
                 update = updates.get(case.id)
@@ -873,11 +886,11 @@ class SyncEngine:
                 elif case.id in busy or has_conflict:
                     settle_sync_state(s, case)
 
-    def _removed_remotely(self, s: Session, case_id: str) -> None:
+    def _removed_remotely(self, s: Session, case_id: str, keep: bool = False) -> None:
         case = s.get(Case, case_id)
         if case is None:
             return
-        unsynced = s.scalar(
+        unsynced = keep or s.scalar(
             select(func.count()).select_from(PendingChange).where(PendingChange.case_id == case_id)
         ) or s.scalar(
             select(func.count()).select_from(Conflict).where(
@@ -885,8 +898,8 @@ class SyncEngine:
         )
         if unsynced:
             case.sync_state = SyncState.REMOVED_REMOTELY
-            case.sync_error = ("This case was deleted on the server; your unsynced work on it "
-                               "is kept here.")
+            case.sync_error = ("This case is no longer on the server; it is kept here with "
+                               "any unsynced work.")
         else:
             s.delete(case)
         self._report.removed_remotely += 1

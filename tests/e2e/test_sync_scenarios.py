@@ -434,3 +434,23 @@ def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):
     assert h.server.files(case.server_id) == []
     assert h.sync().ok
     assert [f["file_name"] for f in h.server.files(case.server_id)] == ["large-scan.pdf"]
+
+
+def test_mass_disappearance_keeps_every_case(harness):
+    """A server that suddenly lists none of our cases (wrong account, server fault) must not
+    make this computer delete its copies; when they are listed again, they are back to normal."""
+    h = harness
+    for i in range(12):
+        h.ws.create_case(f"Patient {i}", 30 + i, "female")
+    assert h.sync().ok
+    ids = [c["case_id"] for c in h.server.cases("doctor-1")]
+    for case_id in ids:  # the server misfiles them under another doctor
+        h.server.edit_case(case_id, user_id="doctor-2")
+    report = h.sync()
+    assert not report.ok and "no longer lists 12 of your 12" in report.error
+    cases = h.ws.list_cases()
+    assert len(cases) == 12 and {c.sync_state for c in cases} == {"removed_remotely"}
+    for case_id in ids:
+        h.server.edit_case(case_id, user_id="doctor-1")
+    assert h.sync().ok
+    assert {c.sync_state for c in h.ws.list_cases()} == {"synced"}
