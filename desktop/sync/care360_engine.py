@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -35,7 +34,13 @@ from desktop.models.tables import (
 )
 from desktop.sync import errors as err
 from desktop.sync.care360 import Care360File, check_upload, is_uuid
-from desktop.sync.engine import SyncEngine, SyncProgress, SyncReport
+from desktop.sync.engine import (
+    CLOCK_SLACK,
+    SyncEngine,
+    SyncProgress,
+    SyncReport,
+    parse_time,
+)
 from desktop.workspace import Workspace, settle_sync_state
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,6 @@ UNCONFIRMED_GENERAL = (
     "not list general documents). Look in the Care360 portal: if it is not there, retry it "
     "(casedesk retry); if it is, discard it here (casedesk discard)."
 )
-CLOCK_SLACK = timedelta(minutes=10)
 
 
 @dataclass
@@ -90,16 +94,6 @@ def link_case(ws: Workspace, case_id: str, care360_case_id: str) -> None:
         case = s.get(Case, target)
         assert case is not None
         case.server_id = care360_case_id.strip().lower()
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Care360SyncEngine(SyncEngine):
@@ -159,13 +153,13 @@ class Care360SyncEngine(SyncEngine):
             with self.ws.sessions() as s:
                 owned = set(s.scalars(select(Document.server_file_id).where(
                     Document.server_file_id.is_not(None))))
-            since = _parse_time(sent.get("sent_at"))
+            since = parse_time(sent.get("sent_at"))
             found = next(
                 (f for f in files
                  if f.file_id not in owned and f.file_name == name
                  and (f.case_id or "").lower() == target
                  and (f.size is None or f.size == size)
-                 and (since is None or (_parse_time(f.created_at) or since) >= since - CLOCK_SLACK)),
+                 and (since is None or (parse_time(f.created_at) or since) >= since - CLOCK_SLACK)),
                 None,
             )
             adopted = found is not None

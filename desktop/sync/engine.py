@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,6 +138,33 @@ class RetryPolicy:
     def next_run_delay(self, attempts: int) -> timedelta:
         seconds = min(self.later_cap, self.later_base * 2 ** max(0, attempts - 1))
         return timedelta(seconds=random.uniform(seconds / 2, seconds))
+
+
+# Server and client clocks disagree a little; a match may be this much older than our send.
+CLOCK_SLACK = timedelta(minutes=10)
+MATCH_KEYS = ("patient_name", "patient_age", "patient_gender", "case_summary")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def matches_sent(remote: RemoteCase, payload: dict[str, Any]) -> bool:
+    """Is *remote* the case an earlier attempt sent? Same fields, created no earlier than the
+    send (less clock slack), so an older look-alike case is never adopted by mistake."""
+    sent = payload.get("fields") or {}
+    if not sent or not all(
+        (getattr(remote, k) or None) == (sent.get(k) or None) for k in MATCH_KEYS
+    ):
+        return False
+    since, created = parse_time(payload.get("sent_at")), parse_time(remote.created_at)
+    return since is None or created is None or created >= since - CLOCK_SLACK
 
 
 def _fields_of(case: Case) -> dict[str, Any]:
@@ -450,7 +477,8 @@ class SyncEngine:
     def _send_create(
         self, change_id: int, fields: dict[str, Any], attachments: list[tuple[str, Attachment]]
     ) -> tuple[RemoteCase, list[RemoteFile] | None, dict[str, Any]]:
-        payload = {"fields": fields, "documents": [doc_id for doc_id, _ in attachments]}
+        payload = {"fields": fields, "documents": [doc_id for doc_id, _ in attachments],
+                   "sent_at": utcnow().isoformat()}
         self._mark_in_flight(change_id, payload)
         total = sum(a.path.stat().st_size for _, a in attachments)
 
@@ -477,16 +505,11 @@ class SyncEngine:
 
     def _find_created(self, payload: dict[str, Any]) -> RemoteCase | None:
         """A server case equal to what we sent that no local case already owns."""
-        sent = payload.get("fields", {})
         remote_cases = self._call(self.client.list_cases)
         with self.ws.sessions() as s:
             owned = set(s.scalars(select(Case.server_id).where(Case.server_id.is_not(None))))
-        keys = ("patient_name", "patient_age", "patient_gender", "case_summary")
-        matches = [
-            r for r in remote_cases
-            if r.server_id not in owned and all(
-                (getattr(r, k) or None) == (sent.get(k) or None) for k in keys)
-        ]
+        matches = [r for r in remote_cases
+                   if r.server_id not in owned and matches_sent(r, payload)]
         if not matches:
             return None
         return max(matches, key=lambda r: r.created_at or "")
@@ -794,10 +817,8 @@ class SyncEngine:
     def _claim_unsure_create(
         remote: RemoteCase, unsure: list[tuple[int, str, dict[str, Any] | None]]
     ) -> tuple[int, str, dict[str, Any] | None] | None:
-        keys = ("patient_name", "patient_age", "patient_gender", "case_summary")
         for item in unsure:
-            sent = (item[2] or {}).get("fields", {})
-            if sent and all((getattr(remote, k) or None) == (sent.get(k) or None) for k in keys):
+            if item[2] and matches_sent(remote, item[2]):
                 return item
         return None
 

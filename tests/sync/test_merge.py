@@ -47,3 +47,24 @@ def test_empty_and_none_notes_are_equal():
 def test_no_base_and_different_values_is_a_conflict():
     r = merge_case(None, BASE, BASE | {"case_summary": "x"}, FIELDS)
     assert [c.field for c in r.conflicts] == ["case_summary"]
+
+
+def test_a_lost_create_matches_only_a_case_created_after_it_was_sent():
+    from desktop.sync.api import RemoteCase
+    from desktop.sync.engine import matches_sent
+
+    fields = {"patient_name": "Jane", "patient_age": 32, "patient_gender": "female",
+              "case_summary": None}
+    payload = {"fields": fields, "sent_at": "2026-11-21T10:00:00+00:00"}
+
+    def remote(created: str, **over: object) -> RemoteCase:
+        values = fields | over
+        return RemoteCase("s1", None, "d", values["patient_name"], values["patient_age"],
+                          values["patient_gender"], values["case_summary"], "pending",
+                          created, created)
+
+    assert matches_sent(remote("2026-11-21T10:00:02+00:00"), payload)
+    assert matches_sent(remote("2026-11-21T09:55:00Z"), payload)  # clock slack
+    assert not matches_sent(remote("2026-11-20T10:00:00+00:00"), payload)  # an old look-alike
+    assert not matches_sent(remote("2026-11-21T10:00:02+00:00", patient_age=33), payload)
+    assert matches_sent(remote("2026-11-21T10:00:02+00:00", case_summary=""), payload)
