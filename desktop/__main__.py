@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 SELF_TEST_FLAGS = ("--self-test", "--self-test-server")
@@ -15,9 +16,47 @@ def main() -> int:
         from desktop.selftest import main as selftest_main
 
         return selftest_main(argv)
+    window = window_options(argv)
+    if window is not None:
+        return start_window(*window)
     from desktop.cli import main as cli_main
 
     return cli_main(argv, gui=open_window)
+
+
+def window_options(argv: list[str]) -> tuple[str | None, str | None, bool] | None:
+    """(data dir, profile, verbose) when the command line asks for the window, else None.
+
+    Decided before the CLI (and with it SQLAlchemy) is imported, so the window's placeholder
+    paints within a fraction of a second of a double-click.
+    """
+    if any(arg in ("-h", "--help", "--version") for arg in argv):
+        return None
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--profile")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    try:
+        known, rest = parser.parse_known_args(argv)
+    except SystemExit:
+        return None
+    if rest not in ([], ["gui"]):
+        return None
+    return known.data_dir, known.profile, known.verbose
+
+
+def start_window(data_dir: str | None, profile: str | None, verbose: bool) -> int:
+    from desktop import datafolder
+    from desktop import logs as applogs
+    from desktop.errors import CaseDeskError
+
+    try:
+        folder = datafolder.prepare(datafolder.resolve(data_dir, profile))
+    except CaseDeskError as exc:
+        sys.stderr.write(f"casedesk: error: {exc}\n")
+        return 1
+    applogs.configure(folder.logs, verbose=verbose)
+    return open_window(str(folder.root), None)
 
 
 def open_window(data_dir: str | None, profile: str | None) -> int:

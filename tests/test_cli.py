@@ -146,3 +146,33 @@ def test_attach_json_and_exit_codes(tmp_path):
     code, out, _ = run(data, "pending", "--json")
     kinds = [r["kind"] for r in json.loads(out)["pending"]]
     assert kinds == ["create_case", "upload_document"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], (None, None, False)),
+        (["gui"], (None, None, False)),
+        (["--data-dir", "/x", "--profile", "p", "-v"], ("/x", "p", True)),
+        (["--data-dir=/x", "gui"], ("/x", None, False)),
+        (["cases", "list"], None),
+        (["--data-dir", "/x", "sync"], None),
+        (["--version"], None),
+        (["--help"], None),
+    ],
+)
+def test_window_is_chosen_before_the_cli_loads(argv, expected):
+    from desktop.__main__ import window_options
+
+    assert window_options(argv) == expected
+
+
+def test_window_path_does_not_import_the_data_layer_first():
+    """The placeholder window must not wait for SQLAlchemy: the entry point decides first."""
+    code = (
+        "import sys; from desktop.__main__ import window_options; window_options([]);"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy','desktop.cli'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
