@@ -21,6 +21,15 @@ class ScrubSecrets(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens, including each one started by a rollover, is 0600."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chmod(self.baseFilename, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+
 def configure(log_dir: Path, verbose: bool = False) -> None:
     """Send the app's logs to logs/casedesk.log (5 × 2 MiB, files 0600)."""
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -30,7 +39,7 @@ def configure(log_dir: Path, verbose: bool = False) -> None:
         if getattr(handler, "_casedesk", False):
             root.removeHandler(handler)
             handler.close()
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingFileHandler(
         path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     handler._casedesk = True  # type: ignore[attr-defined]
@@ -41,5 +50,3 @@ def configure(log_dir: Path, verbose: bool = False) -> None:
     # httpx logs full URLs at INFO; keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    if path.exists():
-        os.chmod(path, 0o600)

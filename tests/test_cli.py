@@ -176,3 +176,32 @@ def test_window_path_does_not_import_the_data_layer_first():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_log_file_is_private(tmp_path):
+    import stat
+
+    data = tmp_path / "d"
+    new_case(data)
+    log_file = data / "logs" / "casedesk.log"
+    assert log_file.exists()
+    assert stat.S_IMODE(os.stat(log_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(data / "logs").st_mode) == 0o700
+    assert "Jane Smith" not in log_file.read_text()  # ids and counts only, never names
+
+
+def test_rotated_log_files_stay_private(tmp_path):
+    import logging
+    import stat
+
+    from desktop.logs import PrivateRotatingFileHandler
+
+    handler = PrivateRotatingFileHandler(tmp_path / "x.log", maxBytes=200, backupCount=2)
+    try:
+        for i in range(50):
+            handler.emit(logging.LogRecord("t", logging.INFO, __file__, 1, f"line {i:040d}", None, None))
+    finally:
+        handler.close()
+    files = sorted(tmp_path.glob("x.log*"))
+    assert len(files) == 3
+    assert {stat.S_IMODE(os.stat(f).st_mode) for f in files} == {0o600}
