@@ -46,7 +46,7 @@ def run_sync(
     manual: bool = True,
 ) -> SyncReport:
     """One sync run. *manual* (a person asked) also retries changes postponed by backoff."""
-    lock = filelock.FileLock(str(ws.folder.lock))
+    lock = filelock.FileLock(str(ws.folder.lock), mode=0o600)
     try:
         lock.acquire(timeout=wait)
     except filelock.Timeout:

@@ -79,6 +79,8 @@ def test_token_never_in_cache_logs_or_settings(reference_server, memory_keyring,
     assert SECRET in memory_keyring.store.values()
     files = [p for p in data.rglob("*") if p.is_file()]
     assert any(p.name == "casedesk.sqlite3" for p in files)
+    private = {p.name: oct(p.stat().st_mode & 0o777) for p in files}
+    assert set(private.values()) == {"0o600"}, private
     assert any(p.suffix == ".log" for p in files)
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), path
