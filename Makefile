@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-export QT_QPA_PLATFORM ?= offscreen
+# Tests, benchmarks and screenshots draw offscreen; `make run` uses the real display.
+OFFSCREEN := QT_QPA_PLATFORM=$(or $(QT_QPA_PLATFORM),offscreen)
 
 .PHONY: install run test lint bench dist selftest screenshots clean lock
 
@@ -22,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	.ci/system-packages
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(OFFSCREEN) $(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) lint
 
 lint: $(STAMP)
@@ -30,13 +31,13 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(OFFSCREEN) $(PY) -m bench
 
 dist: $(STAMP)
 	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec
 
 screenshots: $(STAMP)
-	$(PY) -m desktop.ui.screenshots docs/screenshots
+	$(OFFSCREEN) $(PY) -m desktop.ui.screenshots docs/screenshots
 
 clean:
 	rm -rf build dist

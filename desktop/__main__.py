@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 SELF_TEST_FLAGS = ("--self-test", "--self-test-server")
@@ -45,10 +46,27 @@ def window_options(argv: list[str]) -> tuple[str | None, str | None, bool] | Non
     return known.data_dir, known.profile, known.verbose
 
 
+NO_DISPLAY = (
+    "casedesk: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset). "
+    "Start it from a desktop session, or use the commands: casedesk --help\n"
+)
+
+
+def display_missing() -> bool:
+    """On Linux without a desktop session Qt would abort; say so in one line instead."""
+    env = os.environ
+    return (sys.platform.startswith("linux") and not env.get("QT_QPA_PLATFORM")
+            and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"))
+
+
 def start_window(data_dir: str | None, profile: str | None, verbose: bool) -> int:
     from desktop import datafolder
     from desktop import logs as applogs
     from desktop.errors import CaseDeskError
+
+    if display_missing():
+        sys.stderr.write(NO_DISPLAY)
+        return 1
 
     try:
         folder = datafolder.prepare(datafolder.resolve(data_dir, profile))

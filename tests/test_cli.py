@@ -205,3 +205,12 @@ def test_rotated_log_files_stay_private(tmp_path):
     files = sorted(tmp_path.glob("x.log*"))
     assert len(files) == 3
     assert {stat.S_IMODE(os.stat(f).st_mode) for f in files} == {0o600}
+
+
+def test_window_without_a_display_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "desktop", "--data-dir", str(tmp_path / "d")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "no display" in result.stderr
