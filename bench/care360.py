@@ -25,33 +25,19 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-MIB = 1 << 20
+from bench.measure import MIB, generate, vm_hwm_kib
+
 OWNER = "bench@example.org"
 
 
-def _vm_hwm_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def _generate(path: Path, size_mib: int) -> None:
-    """Incompressible data: 16 MiB of urandom, stamped per MiB so no two blocks are alike."""
-    pool = os.urandom(16 * MIB)
-    with open(path, "wb") as f:
-        for i in range(size_mib):
-            block = bytearray(pool[(i % 16) * MIB : (i % 16 + 1) * MIB])
-            block[:8] = struct.pack("<Q", i)
-            f.write(block)
 
 
 def _pre_encode(src: Path, dst: Path, fields: dict[str, str]) -> float:
@@ -73,11 +59,11 @@ def _client_child(url: str, api_key: str, refresh: str, src: str, case_id: str
 
     with Care360Client(url, api_key, OWNER, refresh_token=refresh) as client:
         client.ensure_access()  # sign-in renewal outside the measured window
-        before = _vm_hwm_kib()
+        before = vm_hwm_kib()
         start = time.perf_counter()
         client.upload_file(Path(src), "bench.pdf", "application/pdf", case_id=case_id)
         seconds = time.perf_counter() - start
-        growth = _vm_hwm_kib() - before
+        growth = vm_hwm_kib() - before
     return seconds, growth, os.path.getsize(src)
 
 
@@ -89,7 +75,7 @@ def _httpx_child(url: str, api_key: str, access: str, body: str) -> tuple[float,
                "Content-Type": "application/json",
                "Content-Length": str(os.path.getsize(body))}
     with httpx.Client(timeout=httpx.Timeout(60.0)) as http:
-        before = _vm_hwm_kib()
+        before = vm_hwm_kib()
         start = time.perf_counter()
         with open(body, "rb") as f:
             def chunks():
@@ -98,7 +84,7 @@ def _httpx_child(url: str, api_key: str, access: str, body: str) -> tuple[float,
             response = http.post(f"{url}/api/v1/users/me/files/upload", content=chunks(),
                                  headers=headers)
         seconds = time.perf_counter() - start
-        growth = _vm_hwm_kib() - before
+        growth = vm_hwm_kib() - before
     response.raise_for_status()
     return seconds, growth
 
@@ -145,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-care360-", dir=args.dir) as tmp:
         root = Path(tmp)
         src = root / "source.pdf"
-        _generate(src, args.size_mib)
+        generate(src, args.size_mib)
         with ReferenceServer.start_process(root / "server") as server:
             for _ in range(args.repeat):
                 access, refresh, case_id = _session(server, Care360Client, KEY)

@@ -16,13 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.measure import pct
 from desktop.models.tables import Case, PendingChange
 from desktop.workspace import Workspace
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def measure_workspace(root: Path, edits: int) -> list[float]:
@@ -74,10 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         raw = measure_sqlite_floor(root, args.edits)
     ms = 1000.0
     print(f"local edit + outbox commit, {args.edits} edits (synchronous=FULL, WAL)")
-    print(f"  workspace   p50 {statistics.median(ws) * ms:6.2f} ms   p95 {_pct(ws, .95) * ms:6.2f} ms"
+    print(f"  workspace   p50 {statistics.median(ws) * ms:6.2f} ms   p95 {pct(ws, .95) * ms:6.2f} ms"
           f"   max {max(ws) * ms:6.2f} ms   (target p95 <= 5 ms)")
-    print(f"  raw sqlite3 p50 {statistics.median(raw) * ms:6.2f} ms   p95 {_pct(raw, .95) * ms:6.2f} ms")
-    print(f"  ratio p95 workspace/raw = {_pct(ws, .95) / _pct(raw, .95):.2f}")
+    print(f"  raw sqlite3 p50 {statistics.median(raw) * ms:6.2f} ms   p95 {pct(raw, .95) * ms:6.2f} ms")
+    print(f"  ratio p95 workspace/raw = {pct(ws, .95) / pct(raw, .95):.2f}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.measure import pct
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -45,9 +47,6 @@ def _run_until(done: Callable[[], bool], *signals: object) -> None:
     check.stop()
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # ------------------------------------------------------------------ child processes
@@ -250,19 +249,19 @@ def bench_filter(cases: int, keystrokes: int) -> None:
     ms = 1000.0
     print(f"  {len(timings)} keystrokes, rows shown {min(counts):,}..{max(counts):,}")
     print(f"  of which repaint (rows fetched + drawn): p50 {statistics.median(paints) * ms:6.1f} ms"
-          f"   p95 {_pct(paints, .95) * ms:6.1f} ms")
+          f"   p95 {pct(paints, .95) * ms:6.1f} ms")
     print(f"  of which SQL (Workspace.case_ids alone): p50 {statistics.median(sql) * ms:6.1f} ms"
-          f"   p95 {_pct(sql, .95) * ms:6.1f} ms   (full list)")
+          f"   p95 {pct(sql, .95) * ms:6.1f} ms   (full list)")
     print(f"  of which SQL (first {FIRST_PAGE} ids alone):   p50 "
-          f"{statistics.median(sql_page) * ms:6.1f} ms   p95 {_pct(sql_page, .95) * ms:6.1f} ms")
+          f"{statistics.median(sql_page) * ms:6.1f} ms   p95 {pct(sql_page, .95) * ms:6.1f} ms")
     print(f"  full list in (background, after the paint): p50 {statistics.median(fulls) * ms:6.1f}"
-          f" ms   p95 {_pct(fulls, .95) * ms:6.1f} ms")
+          f" ms   p95 {pct(fulls, .95) * ms:6.1f} ms")
     short = [t for t, text in zip(timings, texts, strict=True) if 0 < len(text) < 3]
     longer = [t for t, text in zip(timings, texts, strict=True) if len(text) >= 3]
     if short and longer:
-        print(f"  1-2 letters (name-start index) p95 {_pct(short, .95) * ms:6.1f} ms;"
-              f"  3+ letters (FTS5 trigram) p95 {_pct(longer, .95) * ms:6.1f} ms")
-    print(f"  p50 {statistics.median(timings) * ms:6.1f} ms   p95 {_pct(timings, .95) * ms:6.1f} ms"
+        print(f"  1-2 letters (name-start index) p95 {pct(short, .95) * ms:6.1f} ms;"
+              f"  3+ letters (FTS5 trigram) p95 {pct(longer, .95) * ms:6.1f} ms")
+    print(f"  p50 {statistics.median(timings) * ms:6.1f} ms   p95 {pct(timings, .95) * ms:6.1f} ms"
           f"   max {max(timings) * ms:6.1f} ms   (target p95 <= 30 ms; + 200 ms debounce by design)")
 
 
@@ -342,7 +341,7 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
     print(f"GUI stall while taking in a {size_mib} MiB file and syncing ({elapsed:.1f} s; "
           f"attached: {bool(attached)}; sync: {report.summary() if report else 'none'})")
     print(f"  5 ms probe: {len(gaps)} ticks, longest gap {max(gaps) * ms:.1f} ms, "
-          f"p99 {_pct(gaps, .99) * ms:.1f} ms   (target longest <= 50 ms)")
+          f"p99 {pct(gaps, .99) * ms:.1f} ms   (target longest <= 50 ms)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,21 +16,12 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-MIB = 1 << 20
-
-
-def _vm_hwm_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
+from bench.measure import MIB, cpu_model, generate, quiesce, vm_hwm_kib, warm
 
 
 def _ingest_child(source: str, blobs: str) -> tuple[float, int, str, int]:
@@ -38,34 +29,17 @@ def _ingest_child(source: str, blobs: str) -> tuple[float, int, str, int]:
     from desktop.intake import BlobStore
 
     store = BlobStore(Path(blobs))
-    before = _vm_hwm_kib()
+    before = vm_hwm_kib()
     start = time.perf_counter()
     blob = store.ingest(Path(source), max_size=None)
     seconds = time.perf_counter() - start
-    return seconds, _vm_hwm_kib() - before, blob.sha256, blob.size
+    return seconds, vm_hwm_kib() - before, blob.sha256, blob.size
 
 
-def _generate(path: Path, size_mib: int) -> None:
-    """Incompressible data without spending a minute in urandom: 16 MiB of it, stamped per MiB."""
-    pool = os.urandom(16 * MIB)
-    with open(path, "wb") as f:
-        for i in range(size_mib):
-            block = bytearray(pool[(i % 16) * MIB : (i % 16 + 1) * MIB])
-            block[:8] = struct.pack("<Q", i)  # no two MiB blocks alike
-            f.write(block)
 
 
-def _warm(path: Path) -> None:
-    with open(path, "rb", buffering=0) as f:
-        buf = bytearray(4 * MIB)
-        while f.readinto(buf):
-            pass
 
 
-def _quiesce() -> None:
-    """Flush dirty pages so the next contender does not pay for the previous one's writeback."""
-    os.sync()
-    time.sleep(0.5)
 
 
 def _baseline(src: Path, dst: Path, durable: bool) -> tuple[float, float, str]:
@@ -81,15 +55,6 @@ def _baseline(src: Path, dst: Path, durable: bool) -> tuple[float, float, str]:
     return copied, seconds, out.stdout.split()[0]
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,17 +69,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-intake-", dir=args.dir) as tmp:
         root = Path(tmp)
         src = root / "source.bin"
-        _generate(src, args.size_mib)
-        _quiesce()
-        _warm(src)
+        generate(src, args.size_mib)
+        quiesce()
+        warm(src)
         for _ in range(args.repeat):
             copied, seconds, expected = _baseline(src, root / "copy.bin", durable=False)
             copy.append(copied)
             base.append(seconds)
-            _quiesce()
+            quiesce()
             _, seconds, _ = _baseline(src, root / "copy.bin", durable=True)
             durable.append(seconds)
-            _quiesce()
+            quiesce()
             with ctx.Pool(1) as pool:
                 seconds, growth_kib, sha, size = pool.apply(
                     _ingest_child, (str(src), str(root / "blobs"))
@@ -124,12 +89,12 @@ def main(argv: list[str] | None = None) -> None:
             ingest.append(seconds)
             rss.append(growth_kib / 1024)
             shutil.rmtree(root / "blobs")
-            _quiesce()
+            quiesce()
 
     ing, bl, dur = statistics.median(ingest), statistics.median(base), statistics.median(durable)
     size_mb = args.size_mib * MIB / 1e6
     print(f"blob intake, {args.size_mib} MiB file, median of {args.repeat} "
-          f"({os.cpu_count()} CPUs, {_cpu_model()})")
+          f"({os.cpu_count()} CPUs, {cpu_model()})")
     print(f"  BlobStore.ingest (copy+hash, fsync)  {ing:6.2f} s  {size_mb / ing:7.0f} MB/s"
           f"   runs: {', '.join(f'{s:.2f}' for s in ingest)}")
     print(f"  cp + sha256sum (baseline)            {bl:6.2f} s  {size_mb / bl:7.0f} MB/s"

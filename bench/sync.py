@@ -38,13 +38,13 @@ from typing import Any
 
 import httpx
 
+from bench.measure import cpu_model, generate, quiesce, vm_hwm_kib, warm
 from desktop.models.tables import CASE_FIELDS
 from desktop.sync.api import MedMitraClient
 from desktop.sync.engine import SyncEngine, SyncReport
 from desktop.workspace import Workspace
 from tests.server.control import REPO_ROOT, ReferenceServer
 
-MIB = 1 << 20
 TOKEN = "token-doctor-1"
 USER = "doctor-1"
 EDITED_SHARE = 0.01
@@ -54,15 +54,6 @@ DEFAULT_DETAIL_LIMIT: int = SyncEngine.__init__.__kwdefaults__["detail_limit"]
 # ---------------------------------------------------------------- shared
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def _cpus() -> int:
@@ -70,12 +61,6 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _vm_hwm_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _cpu_seconds(who: int) -> float:
@@ -216,7 +201,7 @@ def report_pull(figures: PullFigures, cases: int, repeat: int) -> None:
     floor = statistics.median(figures.floor)
     edited = max(1, round(cases * EDITED_SHARE))
     print(f"pull + merge of {cases} cases, reference server subprocess, median of {repeat} "
-          f"({_cpus()} CPUs, {_cpu_model()})")
+          f"({_cpus()} CPUs, {cpu_model()})")
     print("  engine runs use detail_limit=0: the per-case files/insights refresh (one GET per "
           "stale case) is a separate step")
     print(f"  {'floor: httpx.get + json.loads':<44} {floor:7.3f} s  best {min(figures.floor):.3f}"
@@ -244,23 +229,10 @@ def report_pull(figures: PullFigures, cases: int, repeat: int) -> None:
 # ---------------------------------------------------------------- upload
 
 
-def _generate(path: Path, size_mib: int) -> None:
-    with open(path, "wb") as f:
-        for _ in range(size_mib):
-            f.write(os.urandom(MIB))
 
 
-def _warm(path: Path) -> None:
-    with open(path, "rb", buffering=0) as f:
-        buf = bytearray(4 * MIB)
-        while f.readinto(buf):
-            pass
 
 
-def _quiesce() -> None:
-    """Flush dirty pages (the server wrote the last upload) so each contender starts alike."""
-    os.sync()
-    time.sleep(0.5)
 
 
 def _curl_upload(url: str, case_id: str, path: Path) -> tuple[float, float]:
@@ -295,14 +267,14 @@ def upload_child(argv: list[str]) -> None:
     def progress(done: int, total: int) -> None:
         sent[0] = done
 
-    before = _vm_hwm_kib()
+    before = vm_hwm_kib()
     with MedMitraClient(url, TOKEN, USER) as client:
         cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
         start = time.perf_counter()
         remote = client.upload_file(case_id, path, "scan.pdf", "application/pdf", progress=progress)
         seconds = time.perf_counter() - start
         cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_growth_kib": _vm_hwm_kib() - before,
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_growth_kib": vm_hwm_kib() - before,
                       "size": remote.file_size, "sent": sent[0]}))
 
 
@@ -337,7 +309,7 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
     if shutil.which("curl") is None:
         raise RuntimeError("curl is needed for the upload floor (apt-get install -y curl)")
     source = root / "upload.bin"
-    _generate(source, size_mib)
+    generate(source, size_mib)
     size = source.stat().st_size
     figures = UploadFigures()
     with ReferenceServer.start_process(root / "server-upload") as server:
@@ -358,16 +330,16 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
             _drop_uploads(server, case_id, size)
 
         contenders: list[Callable[[], None]] = [curl, client]
-        _quiesce()
-        _warm(source)
+        quiesce()
+        warm(source)
         for run in contenders:  # untimed warm-up: the server's first upload runs slower
             run()
-            _quiesce()
+            quiesce()
         figures.clear()
         for _ in range(repeat):
             for run in contenders:  # interleaved: drift in the machine hits both alike
                 run()
-                _quiesce()
+                quiesce()
     source.unlink()
     return figures
 
@@ -375,7 +347,7 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
 def report_upload(figures: UploadFigures, size_mib: int, repeat: int) -> None:
     curl, client = statistics.median(figures.curl), statistics.median(figures.client)
     print(f"upload of a {size_mib} MiB file to /cases/upload, reference server subprocess, "
-          f"median of {repeat} after one untimed warm-up each ({_cpus()} CPUs, {_cpu_model()})")
+          f"median of {repeat} after one untimed warm-up each ({_cpus()} CPUs, {cpu_model()})")
     rows = (("floor: curl -F", figures.curl), ("MedMitraClient.upload_file (child)", figures.client))
     for label, values in rows:
         median = statistics.median(values)
