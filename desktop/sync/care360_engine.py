@@ -59,30 +59,20 @@ class Care360SyncReport(SyncReport):
     general_documents: int = 0
     case_changes_kept: int = 0
 
-    def summary(self) -> str:
-        kept = (f" {self.case_changes_kept} case change(s) stay on this computer: Care360 "
-                "stores files only, not cases." if self.case_changes_kept else "")
-        if self.auth_required:
-            return (f"Sync stopped: {self.error} Your work is kept and will sync after "
-                    "sign-in." + kept)
-        if self.offline:
-            return ("Offline: Care360 could not be reached. Your work is kept and will sync "
-                    "later." + kept)
+    server_name = "Care360"
+    synced_head = "Synced with Care360"
+    refused = "refused or set aside"
+
+    def counts(self) -> list[str]:
         uploaded = f"{self.uploaded} uploaded"
         if self.general_documents:
             uploaded += (f" ({self.general_documents} as general document(s), not attached "
                          "to a case)")
-        parts = [uploaded]
-        if self.adopted:
-            parts.append(f"{self.adopted} matched an earlier attempt")
-        if self.parked:
-            parts.append(f"{self.parked} refused or set aside (casedesk pending)")
-        if self.deferred:
-            parts.append(f"{self.deferred} will retry later")
-        head = "Sync cancelled" if self.cancelled else "Synced with Care360"
-        if self.error:
-            head = f"Sync incomplete: {self.error}"
-        return f"{head}: " + ", ".join(parts) + "." + kept
+        return [uploaded]
+
+    def footnote(self) -> str:
+        return (f" {self.case_changes_kept} case change(s) stay on this computer: Care360 "
+                "stores files only, not cases." if self.case_changes_kept else "")
 
 
 def link_case(ws: Workspace, case_id: str, care360_case_id: str) -> None:

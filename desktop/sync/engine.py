@@ -90,31 +90,45 @@ class SyncReport:
     def ok(self) -> bool:
         return not (self.offline or self.auth_required or self.cancelled or self.error)
 
-    def summary(self) -> str:
-        if self.auth_required:
-            return f"Sync stopped: {self.error} Your work is kept and will sync after sign-in."
-        if self.offline:
-            return "Offline: the server could not be reached. Your work is kept and will sync later."
-        parts = [
+    # What a dialect's report changes: how the server is named, what it counts, a footnote.
+    server_name = "the server"
+    synced_head = "Synced"
+    refused = "refused by the server"
+
+    def counts(self) -> list[str]:
+        return [
             f"{self.created} created",
             f"{self.updated} updated",
             f"{self.uploaded} uploaded",
             f"{self.pulled_new} new and {self.pulled_changed} changed from the server",
         ]
+
+    def footnote(self) -> str:
+        return ""
+
+    def summary(self) -> str:
+        """One line for a person: what happened, and what happens to the work that remains."""
+        if self.auth_required:
+            return (f"Sync stopped: {self.error} Your work is kept and will sync after "
+                    "sign-in." + self.footnote())
+        if self.offline:
+            return (f"Offline: {self.server_name} could not be reached. Your work is kept and "
+                    "will sync later." + self.footnote())
+        parts = self.counts()
         if self.adopted:
             parts.append(f"{self.adopted} matched an earlier attempt")
         if self.conflicts:
             parts.append(f"{self.conflicts} conflict(s) to resolve (casedesk conflicts)")
         if self.parked:
-            parts.append(f"{self.parked} refused by the server (casedesk pending)")
+            parts.append(f"{self.parked} {self.refused} (casedesk pending)")
         if self.deferred:
             parts.append(f"{self.deferred} will retry later")
         if self.removed_remotely:
             parts.append(f"{self.removed_remotely} removed on the server")
-        head = "Sync cancelled" if self.cancelled else "Synced"
+        head = "Sync cancelled" if self.cancelled else self.synced_head
         if self.error:
             head = f"Sync incomplete: {self.error}"
-        return f"{head}: " + ", ".join(parts) + "."
+        return f"{head}: " + ", ".join(parts) + "." + self.footnote()
 
 
 class _Stop(Exception):

@@ -18,20 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from tests.server.medmitra_store import MedMitraStore, StoredFile
+from tests.server.medmitra_store import CASE_COLUMNS, MedMitraStore, StoredFile
 
 COPY_CHUNK = 1024 * 1024
-CASE_FIELDS = (
-    "case_id",
-    "user_id",
-    "patient_name",
-    "patient_age",
-    "patient_gender",
-    "case_summary",
-    "status",
-    "created_at",
-    "updated_at",
-)
+CASE_FIELDS = tuple(c for c in CASE_COLUMNS if c != "id")  # the numeric id is a quirk
 RADIOLOGY_TYPES = frozenset({"application/dicom", "image/dicom"})
 
 FieldNames = Literal["documented", "deployed"]
