@@ -670,7 +670,9 @@ class MainWindow(QMainWindow):
         if doc is None:
             self.preview.clear()
             return
-        path = self.ws.blob_path(doc)
+        # Where the bytes are is known from the hash alone: no disk access on the GUI thread
+        # (the preview worker reports a missing file in words).
+        path = self.ws.blobs.path_for(doc.sha256) if doc.sha256 else None
         self.preview.show_document(doc.name, doc.mime_type, path)
         if path is None and doc.state == "remote_only":
             self.sync_panel.download(doc)  # on demand; the preview follows when it lands

@@ -126,3 +126,19 @@ def test_viewer_copy_is_named_private_and_safe(ws: Workspace, tmp_path: Path) ->
     assert target.read_bytes() == blob.read_bytes()
     assert (target.stat().st_mode & 0o777) == 0o600
     assert viewer_copy(blob, "../../etc/evil name?.png") == target  # idempotent
+
+
+def test_lost_bytes_are_reported_by_the_preview(qtbot, window: MainWindow, ws: Workspace,
+                                                 tmp_path: Path) -> None:
+    case = ws.create_case("Amara Okafor", 47, "female")
+    [result] = ws.attach(case.id, [write_png(tmp_path / "p.png")])
+    ws.blob_path(result.document).unlink()  # e.g. removed by hand from the data folder
+    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
+        window.model.refresh()
+    select_case(qtbot, window, case.id)
+    docs = window.case_view.documents
+    window.case_view.tabs.setCurrentWidget(docs)
+    qtbot.waitUntil(lambda: docs.model.rowCount() == 1, timeout=5000)
+    with qtbot.waitSignal(window.preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    qtbot.waitUntil(lambda: "missing" in window.preview.note.text(), timeout=10000)
