@@ -191,12 +191,6 @@ def sniff(head: bytes, whole: bool, opener: Callable[[], BinaryIO] | None = None
     raise IntakeRefused(_unsupported(None))
 
 
-def sniff_file(path: Path) -> FileKind:
-    """Sniff a file on disk (convenience for callers that only need the type)."""
-    with _open_source(path) as f:
-        st = os.fstat(f.fileno())
-        head = _read_head(f)
-        return sniff(head, len(head) >= st.st_size, lambda: f)
 
 
 def _unsupported(what: str | None) -> str:

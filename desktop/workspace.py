@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from desktop import datafolder, intake
 from desktop.errors import NotFoundError, ValidationError
@@ -431,10 +431,6 @@ class Workspace:
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
-    @property
-    def session_factory(self) -> sessionmaker[Session]:
-        return self.sessions
-
     # ------------------------------------------------------------ cases
 
     def create_case(
@@ -609,6 +605,7 @@ class Workspace:
         if category is not None:
             validate_category(category)
         target = self.resolve_id(case_id)
+        self.blobs.discard_temp_files()  # leftovers of an intake a crash interrupted
         items = intake.collect(Path(p) for p in paths)
         state = AttachProgress(total=len(items))
         for item in items:

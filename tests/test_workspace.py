@@ -296,3 +296,17 @@ def test_transactions_take_the_write_lock_up_front(ws):
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def test_attach_clears_temp_files_left_by_a_crashed_intake(ws, tmp_path):
+    import os
+
+    case = ws.create_case("Jane", 32, "female")
+    ws.folder.blobs.mkdir(parents=True, exist_ok=True)
+    stale = ws.folder.blobs / ".tmp-crashed"
+    stale.write_bytes(b"half a scan")
+    os.utime(stale, (0, 0))
+    f = tmp_path / "r.pdf"
+    f.write_bytes(PDF)
+    assert ws.attach(case.id, [f])[0].outcome == "attached"
+    assert not stale.exists()

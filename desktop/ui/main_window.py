@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
         self.case_view.show_case(record)
         self._update_actions()
         self.load_documents(record.id)
+        self.sync_panel.case_opened(record.id, record.server_id)
 
     def load_documents(self, case_id: str, select: str | None = None) -> None:
         self._docs_generation += 1
@@ -700,6 +701,10 @@ class MainWindow(QMainWindow):
         documents and the pending count. Unsaved edits in the form are left alone."""
         self.model.refresh()
         self.refresh_sync_status()
+        self.refresh_open_case()
+
+    def refresh_open_case(self) -> None:
+        """Re-read the open case (insights, fields) and its documents, keeping unsaved edits."""
         case_id = self.case_view.case_id
         if case_id is not None:
             self.load_documents(case_id)

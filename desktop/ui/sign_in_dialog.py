@@ -5,7 +5,6 @@ which run off the GUI thread (they talk to the server)."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -196,6 +195,3 @@ class SignInDialog(QDialog):
         for field in (self.kind, self.server, self.user, self.token, self.contact, self.api_key):
             field.setEnabled(not busy)
         self.code.setEnabled(not busy and self._pending is not None)
-
-    def values(self) -> dict[str, Any]:
-        return {"kind": self.kind.currentData(), "server": self.server.text()}

@@ -38,6 +38,7 @@ class SyncPanel:
         self.window = window
         self.controller = controller or SyncController(window.ws, window.runner, window)
         self.sign_in_dialog: SignInDialog | None = None
+        self._opened: str | None = None  # the last case opened (read by its worker)
         self.conflicts_dialog: ConflictsDialog | None = None
         style = window.style()
         window.sync_action.setEnabled(True)
@@ -142,6 +143,28 @@ class SyncPanel:
             self.window.statusBar().showMessage(message, 10000)
 
         self.window.runner.run(work, done, failed, lane="download")
+
+    def case_opened(self, case_id: str, server_id: str | None) -> None:
+        """A person opened a case that is on the server: fetch its files and AI insights now
+        (a sync refreshes only a few changed cases per run)."""
+        if not self.controller.configured or server_id is None:
+            return
+        ws = self.window.ws
+        self._opened = case_id
+
+        def work() -> str:
+            if self._opened != case_id:
+                return case_id  # the person has moved on; skip the request
+            with signin.open_client(ws) as client:
+                SyncEngine(ws, client).refresh_case(case_id)
+            return case_id
+
+        def done(opened: str) -> None:
+            if self.window.case_view.case_id == opened:
+                self.window.refresh_open_case()
+
+        # Offline or signed out: the cached files stay on show; nothing to tell the person.
+        self.window.runner.run(work, done, lambda _error: None, lane="download")
 
     def shutdown(self) -> None:
         self.controller.shutdown()

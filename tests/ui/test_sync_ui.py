@@ -157,3 +157,26 @@ def test_care360_sign_in_through_the_dialog(
     assert signin.current_server(ws).kind == "care360"
     assert DEFAULT_API_KEY in memory_keyring.store.values()
     wait_idle(qtbot, window)
+
+
+def test_opening_a_case_fetches_its_files_and_insights(
+    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    case = ws.create_case("Opened Patient", 50, "female")
+    assert runner.run_sync(ws).ok
+    server_id = ws.get_case(case.id).server_id
+    # Added on the server after the last sync: only opening the case brings them now.
+    reference_server.add_file(server_id, "late-report.pdf", PDF, "application/pdf", "lab")
+    reference_server.set_insights(server_id, {"comprehensive_summary": "Stable",
+                                              "icd_code": "E11.9"})
+    window.sync_panel.controller.load_profile()
+    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
+    window.model.refresh()
+    settle(qtbot, window)
+    select_case(qtbot, window, case.id)
+    docs = window.case_view.documents
+    qtbot.waitUntil(lambda: docs.model.rowCount() == 1, timeout=20000)
+    settle(qtbot, window)
+    assert ws.get_case(case.id).ai_insights["icd_code"] == "E11.9"
+    assert [d.name for d in ws.documents(case.id)] == ["late-report.pdf"]
