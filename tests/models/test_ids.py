@@ -1,0 +1,48 @@
+"""Case and document ids: random version-4 UUIDs, with the randomness read in batches."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from desktop.models import tables
+from desktop.models.tables import new_id
+
+
+def test_ids_are_unique_version_4_uuids() -> None:
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:2000]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text
+
+
+def test_one_random_read_serves_a_batch_of_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each os.urandom call releases the GIL; one per id starved the window's thread.
+    calls: list[int] = []
+    real = os.urandom
+
+    def counting(n: int) -> bytes:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(os, "urandom", counting)
+    source = tables._IdSource()
+    ids = [source() for _ in range(source.BATCH * 3)]
+    assert len(calls) == 3
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_does_not_reuse_the_parents_randomness(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = tables._IdSource()
+    source()
+    pool = source.pool
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a child after fork()
+    source()
+    assert source.pool != pool
