@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +41,36 @@ class _Job:
 
 
 class _Bridge(QObject):
-    """Lives in the GUI thread; workers emit on it, so slots run queued in the GUI thread."""
+    """Lives in the GUI thread; workers emit on it, so slots run queued in the GUI thread.
+
+    Progress is a mailbox, not a queue: a payload is a snapshot, a newer one replaces one not
+    yet shown, and at most one delivery per job waits in the event queue. A worker reporting
+    every megabyte would otherwise queue hundreds of deliveries, and the event loop runs all
+    queued events before its next timer or paint, each needing the GIL from a busy worker.
+    """
 
     finished = Signal(int, object, object)  # job id, result, error
-    progress = Signal(int, object)  # job id, payload
+    progress_ready = Signal(int)  # job id: a payload waits in the mailbox
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._latest: dict[int, Any] = {}
+
+    def offer(self, job_id: int, payload: Any) -> None:
+        """Worker side: keep ``payload`` as the job's newest progress."""
+        with self._lock:
+            waiting = job_id in self._latest
+            self._latest[job_id] = payload
+        if not waiting:
+            self.progress_ready.emit(job_id)
+
+    def take(self, job_id: int) -> tuple[bool, Any]:
+        """GUI side: the newest payload, if one waits."""
+        with self._lock:
+            if job_id not in self._latest:
+                return False, None
+            return True, self._latest.pop(job_id)
 
 
 class _Worker(QRunnable):
@@ -58,7 +85,7 @@ class _Worker(QRunnable):
     def run(self) -> None:
         try:
             if self.with_progress:
-                result = self.fn(lambda payload: self.bridge.progress.emit(self.job_id, payload))
+                result = self.fn(lambda payload: self.bridge.offer(self.job_id, payload))
             else:
                 result = self.fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
@@ -85,7 +112,7 @@ class OperationRunner(QObject):
             _ALL_POOLS.append(pool)
         self._bridge = _Bridge(self)
         self._bridge.finished.connect(self._finished)
-        self._bridge.progress.connect(self._progress)
+        self._bridge.progress_ready.connect(self._progress)
         self._jobs: dict[int, _Job] = {}
         self._progress_cbs: dict[int, Callable[[Any], None]] = {}
         self._ids = itertools.count(1)
@@ -135,14 +162,16 @@ class OperationRunner(QObject):
     def running(self) -> int:
         return len(self._jobs)
 
-    @Slot(int, object)
-    def _progress(self, job_id: int, payload: Any) -> None:
+    @Slot(int)
+    def _progress(self, job_id: int) -> None:
+        waiting, payload = self._bridge.take(job_id)
         callback = self._progress_cbs.get(job_id)
-        if callback is not None:
+        if waiting and callback is not None:
             callback(payload)
 
     @Slot(int, object, object)
     def _finished(self, job_id: int, result: Any, error: BaseException | None) -> None:
+        self._bridge.take(job_id)  # already delivered: its signal came first
         job = self._jobs.pop(job_id, None)
         self._progress_cbs.pop(job_id, None)
         self.busy_changed.emit(len(self._jobs))
