@@ -1,9 +1,13 @@
 """Drag and drop of files onto the window: accept, highlight the target, hand off — nothing slow.
 
-One application event filter sees drags over every widget of the window (text fields would
-otherwise swallow file drops), works out the target under the cursor — a case row, the open
+An event filter on the window and on each of its widgets that takes drops of its own (text
+fields would otherwise swallow file drops) sees every drag over the window, works out the target under the cursor — a case row, the open
 case, or "a new case" — highlights it, and on drop only emits a queued signal. Intake itself
 runs in a worker (see MainWindow.attach).
+
+The filter is deliberately not application-wide: that would run Python, and so take the GIL,
+for every event of every widget, and while a sync works in another thread each of those
+takes up to a switch interval; bench.gui's stall probe showed 40-75 ms event-loop stalls.
 """
 
 from __future__ import annotations
@@ -146,6 +150,12 @@ class DropController(QObject):
         self._row_label = row_label  # row -> (case id, name), or None
         self.target: DropTarget | None = None
         window.setAcceptDrops(True)
+        # Qt sends a drag to the widget under the cursor that takes drops, else to its nearest
+        # ancestor that does: the window. The table's viewport is watched too, so a drag sent
+        # straight to it (as tests do) is seen.
+        for widget in [window, table.viewport(), *window.findChildren(QWidget)]:
+            if widget is window or widget is table.viewport() or widget.acceptDrops():
+                widget.installEventFilter(self)
 
     # ------------------------------------------------------------ routing
 
@@ -185,15 +195,12 @@ class DropController(QObject):
 
     # ------------------------------------------------------------ events
 
-    def _ours(self, obj: QObject) -> bool:
-        return isinstance(obj, QWidget) and (obj is self.window or self.window.isAncestorOf(obj))
-
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         kind = event.type()
         if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove,
                         QEvent.Type.DragLeave, QEvent.Type.Drop):
             return False
-        if not self._ours(obj):
+        if not isinstance(obj, QWidget):
             return False
         if kind == QEvent.Type.DragLeave:
             self.clear()
@@ -202,7 +209,6 @@ class DropController(QObject):
         paths = local_paths(event.mimeData())
         if not paths:
             return False  # not files: let the widget handle it (text drags into fields)
-        assert isinstance(obj, QWidget)
         target = self.target_at(obj.mapToGlobal(event.position().toPoint()))
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()

@@ -17,7 +17,6 @@ from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTi
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -117,9 +116,6 @@ class MainWindow(QMainWindow):
             self, self.table, self.case_view, self.splitter,
             open_case=self._open_case_label, row_label=self._row_label,
         )
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self.drops)
         self.drops.dropped.connect(self.handle_drop)
 
         self.case_view.save_requested.connect(self._save)
@@ -756,9 +752,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.sync_panel.shutdown()
         self._cancel_intake.set()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self.drops)
         for dialog in list(self.result_dialogs):
             dialog.close()
         self.runner.wait()

@@ -208,3 +208,35 @@ def test_intake_progress_and_cancel(qtbot, window: MainWindow, ws: Workspace,
     assert len(ws.documents(a)) < 30
     assert "stopped before the end" in dialog.summary.text()
     dialog.close()
+
+
+
+def test_the_drop_filter_sees_only_the_windows_drop_targets(qtbot) -> None:
+    """Not an application-wide filter: that runs Python (and takes the GIL) for every event
+    of every widget, which stalled the window while a sync worked. The window and the widgets
+    that take drops of their own (text fields) are watched; nothing else."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+    from desktop.ui.drop import CaseTable, DropController
+
+    seen: list[QObject] = []
+
+    class Counting(DropController):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.User:
+                seen.append(obj)
+            return super().eventFilter(obj, event)
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    layout = QVBoxLayout(window)
+    table, field, label = CaseTable(), QLineEdit(), QLabel("static")
+    for widget in (table, field, label):
+        layout.addWidget(widget)
+    Counting(window, table, field, window, open_case=lambda: None, row_label=lambda _: None)
+    outside = QWidget()
+    qtbot.addWidget(outside)
+    for target in (outside, label, window, field):
+        QApplication.sendEvent(target, QEvent(QEvent.Type.User))
+    assert seen == [window, field]
