@@ -31,22 +31,21 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from desktop.ui.case_columns import (  # noqa: F401 - the column names are part of this API
+    COL_AGE,
+    COL_GENDER,
+    COL_NAME,
+    COL_STATUS,
+    COL_SYNC,
+    COL_UPDATED,
+    COLUMNS,
+    row_texts,
+)
 from desktop.ui.icons import SYNC_LABELS, sync_icon
 from desktop.ui.operations import OperationRunner
 from desktop.workspace import CaseQuery, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
-
-# (header, CaseQuery sort key)
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Patient", "name"),
-    ("Age", "age"),
-    ("Gender", "gender"),
-    ("Status", "status"),
-    ("Updated", "updated"),
-    ("Sync", "sync"),
-)
-COL_NAME, COL_AGE, COL_GENDER, COL_STATUS, COL_UPDATED, COL_SYNC = range(len(COLUMNS))
 
 BLOCK = 64  # rows fetched per lazy read: two screenfuls, ~1.5 ms
 CACHE_LIMIT = 4096  # records kept; the rest are re-read when scrolled back into view
@@ -351,13 +350,9 @@ class CaseListModel(QAbstractTableModel):
     def _remember(self, record: CaseRecord) -> None:
         self._cache[record.id] = record
         self._cache.move_to_end(record.id)
-        self._texts[record.id] = (  # formatted once, not on every paint of every cell
-            record.patient_name,
-            str(record.patient_age),
-            record.patient_gender,
-            record.status,
-            record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-            SYNC_LABELS.get(record.sync_state, record.sync_state),
+        self._texts[record.id] = row_texts(  # formatted once, not on every paint of every cell
+            record.patient_name, record.patient_age, record.patient_gender, record.status,
+            record.updated_at, record.sync_state,
         )
         while len(self._cache) > CACHE_LIMIT:
             old, _record = self._cache.popitem(last=False)

@@ -19,9 +19,9 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QDropEvent, QPainter, QPen
-from PySide6.QtWidgets import QTableView, QWidget
+from PySide6.QtWidgets import QWidget
 
-ACCENT = QColor("#1565c0")
+from desktop.ui.case_table import ACCENT, CaseTable
 
 
 def local_paths(mime: QMimeData | None) -> list[Path]:
@@ -39,39 +39,6 @@ class DropTarget:
     case_id: str | None = None
     row: int = -1
     label: str = ""
-
-
-class CaseTable(QTableView):
-    """The case list view; paints the drop-target row while files are dragged over it."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._drop_row = -1
-
-    @property
-    def drop_row(self) -> int:
-        return self._drop_row
-
-    def set_drop_row(self, row: int) -> None:
-        if row != self._drop_row:
-            self._drop_row = row
-            self.viewport().update()
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        super().paintEvent(event)
-        if self._drop_row < 0 or self.model() is None:
-            return
-        y = self.rowViewportPosition(self._drop_row)
-        if y < -self.rowHeight(self._drop_row):
-            return
-        rect = QRect(0, y, self.viewport().width(), self.rowHeight(self._drop_row))
-        painter = QPainter(self.viewport())
-        fill = QColor(ACCENT)
-        fill.setAlpha(110)
-        painter.fillRect(rect, fill)
-        painter.setPen(QPen(ACCENT.darker(120), 3))
-        painter.drawRect(rect.adjusted(1, 1, -2, -2))
-        painter.end()
 
 
 class DropOverlay(QWidget):

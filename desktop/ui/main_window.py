@@ -16,11 +16,9 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -36,17 +34,10 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import CaseDeskError
 from desktop.ui.attach_results import AttachResultsDialog, summary
-from desktop.ui.case_list_model import (
-    COL_AGE,
-    COL_GENDER,
-    COL_NAME,
-    COL_STATUS,
-    COL_SYNC,
-    COL_UPDATED,
-    CaseListModel,
-)
+from desktop.ui.case_list_model import CaseListModel
+from desktop.ui.case_table import CaseTable
 from desktop.ui.case_view import CaseView
-from desktop.ui.drop import CaseTable, DropController, DropTarget
+from desktop.ui.drop import DropController, DropTarget
 from desktop.ui.icons import app_icon
 from desktop.ui.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.operations import OperationRunner, user_message
@@ -164,24 +155,7 @@ class MainWindow(QMainWindow):
         self.table.setObjectName("caseTable")
         self.table.setAccessibleName("Cases")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        vheader = self.table.verticalHeader()
-        vheader.hide()
-        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # uniform rows: no measuring
-        vheader.setDefaultSectionSize(self.table.fontMetrics().height() + 10)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setSortIndicator(COL_UPDATED, Qt.SortOrder.DescendingOrder)
-        for column, width in ((COL_NAME, 170), (COL_AGE, 44), (COL_GENDER, 66),
-                              (COL_STATUS, 92), (COL_UPDATED, 124), (COL_SYNC, 120)):
-            header.resizeSection(column, width)
-        header.setHighlightSections(False)
+        self.table.apply_list_look()
         self.table.setSortingEnabled(True)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
 

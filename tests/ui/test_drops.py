@@ -218,7 +218,8 @@ def test_the_drop_filter_sees_only_the_windows_drop_targets(qtbot) -> None:
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-    from desktop.ui.drop import CaseTable, DropController
+    from desktop.ui.case_table import CaseTable
+    from desktop.ui.drop import DropController
 
     seen: list[QObject] = []
 
