@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from desktop.errors import DataFolderError
 
 ENV_DATA_DIR = "CASEDESK_DATA_DIR"
@@ -51,6 +49,8 @@ def resolve(data_dir: str | os.PathLike[str] | None = None, profile: str | None 
         raise DataFolderError(
             f"Profile name {profile!r} is not usable: use letters, digits, '.', '_' or '-'."
         )
+    import platformdirs  # here, not at the top: the window's first paint does without it
+
     return Path(platformdirs.user_data_dir("casedesk", appauthor=False)) / profile
 
 

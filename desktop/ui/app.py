@@ -61,29 +61,19 @@ def make_application(argv: list[str] | None = None) -> object:
     return app
 
 
-def startup_window() -> object:
-    """An immediate, honest placeholder: the window frame says it is opening the cases.
+def startup_window(data_dir: str | Path | None = None, profile: str | None = None) -> object:
+    """An immediate, honest first window: the case list's first rows, read straight from the
+    cache, beside "Opening your cases…" (see start_window). Loading the data layer takes most
+    of a second on a slow machine; this paints in a few milliseconds."""
+    from desktop import datafolder
+    from desktop.errors import DataFolderError
+    from desktop.ui.start_window import StartWindow
 
-    The data layer (SQLAlchemy, Alembic, the migration check) takes most of a second to load on
-    a slow machine; painting this first means a double-click gets an answer at once. It takes
-    the saved window geometry so the real window replaces it in place.
-    """
-    from PySide6.QtCore import QByteArray, Qt
-    from PySide6.QtWidgets import QLabel, QMainWindow
-
-    from desktop.ui.settings import app_settings
-
-    window = QMainWindow()
-    window.setWindowTitle("Case Desk")
-    label = QLabel("Opening your cases…", window)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #616161; font-size: 13pt;")
-    window.setCentralWidget(label)
-    window.resize(1280, 800)
-    geometry = app_settings().value("window/geometry")
-    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-        window.restoreGeometry(geometry)
-    return window
+    try:
+        cache: Path | None = datafolder.DataFolder(datafolder.resolve(data_dir, profile)).cache
+    except DataFolderError:
+        cache = None  # the full start-up explains what is wrong with the folder
+    return StartWindow(cache)
 
 
 def start(data_dir: str | Path | None = None, profile: str | None = None) -> tuple[object, object]:
@@ -93,11 +83,14 @@ def start(data_dir: str | Path | None = None, profile: str | None = None) -> tup
     """
     from PySide6.QtWidgets import QApplication, QMainWindow
 
-    placeholder = startup_window()
+    placeholder = startup_window(data_dir, profile)
     assert isinstance(placeholder, QMainWindow)
     placeholder.show()
     QApplication.processEvents()
-    placeholder.repaint()
+    placeholder.repaint()  # the frame, before any disk access
+    if placeholder.show_cases():  # type: ignore[attr-defined]
+        QApplication.processEvents()
+        placeholder.repaint()  # the first rows, before the data layer loads
     try:
         from desktop.ui.main_window import MainWindow  # the heavy imports happen here
         from desktop.workspace import Workspace

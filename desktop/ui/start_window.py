@@ -1,0 +1,197 @@
+"""The first window a person sees: their cases, read straight from the cache file.
+
+The data layer (SQLAlchemy, the schema check, the sync client) takes about half a second to
+load; the first screenful of the case list needs only the standard library's sqlite3 and a few
+milliseconds. So a double-click answers at once with the clinician's own list, in the layout the
+full window will have, and the full window replaces this one in place when it is ready.
+
+Nothing here writes: the file is opened read-only and only if it already exists at the schema
+revision this release understands. A missing, older or unreadable cache shows the plain
+"Opening your cases…" line instead, and the full start-up deals with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from desktop.models.schema_version import HEAD_REVISION
+from desktop.ui.case_columns import COL_AGE, COL_SYNC, COLUMNS, row_texts
+from desktop.ui.icons import sync_icon
+from desktop.ui.settings import app_settings
+
+if TYPE_CHECKING:
+    from desktop.ui.case_table import CaseTable
+
+log = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 64  # more than a tall screen shows
+# CaseQuery sort key → column of the cases table (tests keep it equal to Workspace's SORT_KEYS).
+SORT_COLUMNS = {
+    "name": "patient_name",
+    "age": "patient_age",
+    "gender": "patient_gender",
+    "status": "status",
+    "updated": "updated_at",
+    "created": "created_at",
+    "sync": "sync_state",
+}
+
+Row = tuple[tuple[str, ...], str]  # display texts, sync state
+
+
+def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
+               limit: int = PREVIEW_ROWS) -> list[Row] | None:
+    """The first rows of the default list (archived hidden), or None if the cache cannot be
+    read as it is: not there yet, at another schema revision, locked or damaged."""
+    import sqlite3
+
+    if sort not in SORT_COLUMNS or not cache.is_file():
+        return None
+    direction = "DESC" if descending else "ASC"
+    # No write-ahead log beside the file (the app closed cleanly, nothing else has it open):
+    # the file is all there is, and "immutable" reads it without creating -wal/-shm files.
+    # Otherwise read-only through the log, which then holds the newest commits.
+    wal = cache.with_name(cache.name + "-wal").exists()
+    mode = "mode=ro" if wal else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{cache.absolute().as_uri()}?{mode}", uri=True, timeout=0.2)
+    except sqlite3.Error:
+        return None
+    try:
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        if revision is None or revision[0] != HEAD_REVISION:
+            return None
+        rows = conn.execute(
+            "SELECT patient_name, patient_age, patient_gender, status, updated_at, sync_state "
+            f"FROM cases WHERE status != 'archived' "
+            f"ORDER BY {SORT_COLUMNS[sort]} {direction}, id {direction} LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            (row_texts(name, age, gender, status, _utc(updated), state), state)
+            for name, age, gender, status, updated, state in rows
+        ]
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        log.info("start window: no preview of the cache (%s)", type(exc).__name__)
+        return None
+    finally:
+        conn.close()
+
+
+def _utc(stored: str) -> datetime:
+    """Cache timestamps are naive UTC text (see models.tables.UTCDateTime)."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
+class PreviewModel(QAbstractTableModel):
+    """A fixed handful of rows, already formatted: nothing to fetch while painting."""
+
+    def __init__(self, rows: list[Row], parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows = rows
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        texts, state = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return texts[index.column()]
+        if role == Qt.ItemDataRole.DecorationRole and index.column() == COL_SYNC:
+            return sync_icon(state)
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_AGE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class StartWindow(QMainWindow):
+    """First a frame saying "Opening your cases…", painted before anything touches the disk;
+    then (``show_cases``) the list pane as the full window will show it, beside that line."""
+
+    def __init__(self, cache: Path | None) -> None:
+        super().__init__()
+        self.cache = cache
+        self.setWindowTitle("Case Desk")
+        self.resize(1280, 800)
+        self.table: CaseTable | None = None
+        self.model: PreviewModel | None = None
+        self.opening = QLabel("Opening your cases…")
+        self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.opening.font()  # a palette and a font, not a style sheet: ~5 ms less to show
+        font.setPointSizeF(13)
+        self.opening.setFont(font)
+        palette = self.opening.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#616161"))
+        self.opening.setPalette(palette)
+        self.setCentralWidget(self.opening)
+        geometry = app_settings().value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+
+    def show_cases(self) -> bool:
+        """Put the first rows of the list beside the "Opening" line; False if there are none
+        to show (no cache yet, or one this release must upgrade first)."""
+        if self.cache is None:
+            return False
+        from desktop.ui.case_table import CaseTable
+
+        settings = app_settings()
+        # The table first: the saved header state says which column the list sorts by.
+        table = CaseTable()
+        table.setAccessibleName("Cases (opening)")
+        table.setModel(PreviewModel([], table))  # the columns exist before they are sized
+        table.apply_list_look()
+        header = table.horizontalHeader()
+        state = settings.value("window/caseListHeader")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            header.restoreState(state)
+        section = header.sortIndicatorSection()
+        sort = COLUMNS[section][1] if 0 <= section < len(COLUMNS) else "updated"
+        descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        rows = first_rows(self.cache, sort, descending)
+        if not rows:
+            table.deleteLater()
+            return False
+        self.table, self.model = table, PreviewModel(rows, table)
+        table.setModel(self.model)
+        panel = QWidget()
+        search = QLineEdit(panel)
+        search.setPlaceholderText("Search names and notes (Ctrl+F)")
+        search.setEnabled(False)
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(6, 6, 0, 6)
+        layout.addWidget(search)
+        layout.addWidget(table, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(panel)
+        splitter.addWidget(self.opening)
+        splitter.setSizes([640, 720])
+        state = settings.value("window/splitter")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            splitter.restoreState(state)
+        self.setCentralWidget(splitter)
+        return True

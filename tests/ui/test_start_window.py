@@ -1,0 +1,155 @@
+"""The start window: the first rows of the list, read straight from the cache before the data
+layer loads, exactly as the full list will show them; and nothing shown, never an error, when
+the cache is missing, older or damaged."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from desktop.ui.case_list_model import CaseListModel
+from desktop.ui.operations import OperationRunner
+from desktop.ui.start_window import PREVIEW_ROWS, SORT_COLUMNS, StartWindow, first_rows
+from desktop.workspace import SORT_KEYS, CaseQuery, Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cache_of(ws: Workspace) -> Path:
+    return ws.folder.cache
+
+
+def texts(model, rows: int) -> list[list[str]]:
+    return [[model.data(model.index(r, c)) for c in range(model.columnCount(QModelIndex()))]
+            for r in range(rows)]
+
+
+@pytest.fixture
+def cases(ws: Workspace) -> Workspace:
+    for n in range(80):
+        case = ws.create_case(f"Patient {n:02d}", 20 + n % 50, ["female", "male", "other"][n % 3])
+        if n % 10 == 0:
+            ws.archive_case(case.id)
+    ws.edit_case(ws.case_ids()[-1], case_summary="edited last, so first in the list")
+    return ws
+
+
+def test_the_first_rows_match_the_full_list(qtbot, cases: Workspace) -> None:
+    window = StartWindow(cache_of(cases))
+    qtbot.addWidget(window)
+    assert window.show_cases()
+    preview = window.model
+    assert preview is not None and preview.rowCount(QModelIndex()) == PREVIEW_ROWS
+
+    runner = OperationRunner()
+    model = CaseListModel(cases, runner)
+    with qtbot.waitSignal(model.refreshed, timeout=10000):
+        model.refresh()
+    assert model.rowCount() == 72  # archived hidden, as in the preview
+    assert texts(preview, PREVIEW_ROWS) == texts(model, PREVIEW_ROWS)
+    assert preview.data(preview.index(0, 0)) == cases.get_case(cases.case_ids()[0]).patient_name
+    runner.shutdown()
+
+
+def test_the_preview_follows_the_saved_sort(qtbot, cases: Workspace) -> None:
+    rows = first_rows(cache_of(cases), "name", descending=False, limit=5)
+    expected = [cases.get_case(i).patient_name
+                for i in cases.case_ids(CaseQuery(sort="name", descending=False), limit=5)]
+    assert rows is not None and [r[0][0] for r in rows] == expected
+
+
+def test_sort_columns_name_the_same_columns_as_the_workspace() -> None:
+    assert {k: v.key for k, v in SORT_KEYS.items()} == SORT_COLUMNS
+
+
+def test_no_cache_yet_shows_only_the_opening_line(qtbot, tmp_path: Path) -> None:
+    window = StartWindow(tmp_path / "data" / "casedesk.sqlite3")
+    qtbot.addWidget(window)
+    assert not window.show_cases()
+    assert window.table is None
+    assert not (tmp_path / "data").exists()  # nothing created
+
+
+def test_an_older_schema_is_left_to_the_upgrade(qtbot, cases: Workspace) -> None:
+    path = cache_of(cases)
+    cases.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0002'")
+    assert first_rows(path) is None
+
+
+def test_a_damaged_file_shows_no_preview_and_no_error(qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "casedesk.sqlite3"
+    path.write_bytes(os.urandom(8192))
+    before = path.read_bytes()
+    window = StartWindow(path)
+    qtbot.addWidget(window)
+    assert not window.show_cases()
+    assert path.read_bytes() == before
+
+
+def test_reading_the_preview_writes_nothing(cases: Workspace) -> None:
+    path = cache_of(cases)
+    cases.close()  # a clean close folds the WAL back into the file
+    listing = sorted(p.name for p in path.parent.iterdir())
+    stamp = path.stat().st_mtime_ns
+    assert first_rows(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == listing
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_the_first_paint_loads_neither_the_data_layer_nor_the_network_client(tmp_path) -> None:
+    """What the start window imports decides how soon the list is on screen."""
+    code = (
+        "import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+        "from desktop.ui import app as a; a.make_application();"
+        f"w = a.startup_window({str(tmp_path)!r}); w.show(); w.show_cases();"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy','httpx','alembic','keyring'}))"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+def test_the_start_window_sorts_like_the_saved_header(qtbot, cases: Workspace) -> None:
+    from desktop.ui.case_columns import COL_NAME
+    from desktop.ui.case_table import CaseTable
+    from desktop.ui.settings import app_settings
+    from desktop.ui.start_window import PreviewModel
+
+    table = CaseTable()
+    table.setModel(PreviewModel([], table))
+    table.apply_list_look()
+    table.horizontalHeader().setSortIndicator(COL_NAME, Qt.SortOrder.AscendingOrder)
+    app_settings().setValue("window/caseListHeader", table.horizontalHeader().saveState())
+    window = StartWindow(cache_of(cases))
+    qtbot.addWidget(window)
+    assert window.show_cases() and window.model is not None
+    names = [window.model.data(window.model.index(r, COL_NAME)) for r in range(3)]
+    assert names == sorted(names) == ["Patient 01", "Patient 02", "Patient 03"]
+
+
+def test_while_the_app_has_the_cache_open_the_newest_commits_show(cases: Workspace) -> None:
+    """An open cache has its newest commits in the write-ahead log, not yet in the file."""
+    newest = cases.create_case("Zoe Newest", 33, "female")
+    assert cases.folder.cache.with_name("casedesk.sqlite3-wal").exists()
+    rows = first_rows(cache_of(cases), limit=1)
+    assert rows is not None and rows[0][0][0] == newest.patient_name
+
+
+def test_the_preview_has_the_lists_column_widths(qtbot, cases: Workspace) -> None:
+    from desktop.ui.case_columns import DEFAULT_WIDTHS
+
+    window = StartWindow(cache_of(cases))
+    qtbot.addWidget(window)
+    assert window.show_cases() and window.table is not None
+    header = window.table.horizontalHeader()
+    for column, width in DEFAULT_WIDTHS[:-1]:  # the last one stretches
+        assert header.sectionSize(column) == width
