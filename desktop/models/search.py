@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import Case
@@ -30,10 +32,36 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     last = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM cases").scalar()
     conn.exec_driver_sql("DROP TRIGGER cases_search_insert")
-    session.execute(table.insert(), rows)
+    _insert_through_driver(conn, table, rows)
     conn.exec_driver_sql(
         "INSERT INTO cases_search(rowid, patient_name, case_summary) "
         "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases WHERE rowid > ?",
         (last,),
     )
     conn.exec_driver_sql(trigger)
+
+
+def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``table.insert()`` for many rows of the same keys, with each column's bind processing
+    done once per distinct value object: a pull stamps every row with the same datetimes and
+    the same empty JSON, and converting those 10,000 times was a third of a first sync."""
+    columns = list(rows[0])
+    processors = [table.c[name].type.bind_processor(conn.dialect) for name in columns]
+    last: list[tuple[object, object]] = [(_NOTHING, None)] * len(columns)
+
+    def convert(index: int, value: object) -> object:
+        seen, converted = last[index]
+        if value is seen:
+            return converted
+        process = processors[index]
+        converted = process(value) if process is not None else value
+        last[index] = (value, converted)
+        return converted
+
+    params = [tuple(convert(i, row[name]) for i, name in enumerate(columns)) for row in rows]
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
+
+
+_NOTHING = object()
