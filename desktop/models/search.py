@@ -46,19 +46,23 @@ def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, 
     done once per distinct value object: a pull stamps every row with the same datetimes and
     the same empty JSON, and converting those 10,000 times was a third of a first sync."""
     columns = list(rows[0])
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in columns]
-    last: list[tuple[object, object]] = [(_NOTHING, None)] * len(columns)
-
-    def convert(index: int, value: object) -> object:
-        seen, converted = last[index]
-        if value is seen:
-            return converted
-        process = processors[index]
-        converted = process(value) if process is not None else value
-        last[index] = (value, converted)
-        return converted
-
-    params = [tuple(convert(i, row[name]) for i, name in enumerate(columns)) for row in rows]
+    processed = [
+        (index, process)
+        for index, name in enumerate(columns)
+        if (process := table.c[name].type.bind_processor(conn.dialect)) is not None
+    ]
+    last: dict[int, tuple[object, object]] = {}
+    params = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for index, process in processed:
+            value = values[index]
+            seen, converted = last.get(index, (_NOTHING, None))
+            if value is not seen:
+                converted = process(value)
+                last[index] = (value, converted)
+            values[index] = converted
+        params.append(tuple(values))
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
