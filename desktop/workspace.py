@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -226,6 +226,9 @@ class CaseQuery:
         key = column.desc() if self.descending else column.asc()
         tie = Case.id.desc() if self.descending else Case.id.asc()
         return stmt.order_by(key, tie)
+
+
+_RECORD_COLUMNS = [Case.__table__.c[f.name] for f in fields(CaseRecord)]
 
 
 @dataclass
@@ -542,9 +545,11 @@ class Workspace:
                 cursor.close()
 
     def cases_by_id(self, ids: Sequence[str]) -> dict[str, CaseRecord]:
-        with self.sessions() as session:
-            rows = session.scalars(select(Case).where(Case.id.in_(list(ids))))
-            return {c.id: CaseRecord.of(c) for c in rows}
+        """A block of list rows. Core, not the ORM: the list reads one block per screenful
+        scrolled, and ORM objects (identity map, change tracking) doubled the time."""
+        stmt = select(*_RECORD_COLUMNS).where(Case.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return {row.id: CaseRecord(**row._mapping) for row in conn.execute(stmt)}
 
     def count_cases(self, query: CaseQuery | None = None) -> int:
         query = query or CaseQuery()
