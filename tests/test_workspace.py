@@ -310,3 +310,30 @@ def test_attach_clears_temp_files_left_by_a_crashed_intake(ws, tmp_path):
     f.write_bytes(PDF)
     assert ws.attach(case.id, [f])[0].outcome == "attached"
     assert not stale.exists()
+
+
+def test_a_first_page_of_a_common_word_walks_the_list_order_and_matches_the_full_list(
+    ws, monkeypatch
+):
+    """Common words read the first page in list order (stopping at the limit), rare ones by
+    rowid; either way the page is the head of the full list, archived cases left out."""
+    from desktop.ui.sample_data import bulk_insert
+
+    monkeypatch.setattr(workspace_module, "COMMON_HITS", 200)  # "common" in a smaller cache
+    bulk_insert(ws, 4000)
+    for n in range(5):
+        ws.create_case(f"Rare Zyxwv {n}", 40, "other", case_summary="only here")
+    ws.archive_case(ws.case_ids(CaseQuery(search="zyxwv"))[0])
+    seen = {}
+    with ws.engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        for text in ("pain", "zyxwv", "pain ma", "an"):
+            seen[text] = Workspace._common_words(cursor, CaseQuery(search=text))
+        cursor.close()
+    assert seen == {"pain": True, "zyxwv": False, "pain ma": False, "an": False}
+    for text in ("pain", "cough", "zyxwv", "pain ma", "an"):
+        for query in (CaseQuery(search=text), CaseQuery(search=text, descending=False),
+                      CaseQuery(search=text, status="pending")):
+            full = ws.case_ids(query)
+            assert ws.case_ids(query, limit=256) == full[:256], (text, query)
+    assert len(ws.case_ids(CaseQuery(search="zyxwv"), limit=256)) == 4
