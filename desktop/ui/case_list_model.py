@@ -59,10 +59,15 @@ CaseIdRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
-_ROLES = frozenset({
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
-    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, RecordRole,
-})
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _FOREGROUND, RecordRole,
+                    CaseIdRole})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ARCHIVED = QColor("#757575")
 
 
 def sync_tooltip(record: CaseRecord) -> str:
@@ -380,29 +385,36 @@ class CaseListModel(QAbstractTableModel):
         return None
 
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        if role == CaseIdRole:
-            return self.case_id(index.row())
+        # Called ~800 times per repaint of the list: constants, no enum lookups, and the
+        # cache's recency updated once per row (its name cell), not once per call.
         if role not in _ROLES:
             return None  # the view asks ~10 roles per cell; most are not ours
-        record = self.record(index.row())
-        if record is None:
-            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        row = index.row()
+        if not 0 <= row < len(self._ids) or not index.isValid():
+            return None
+        case_id = self._ids[row]
+        if role == CaseIdRole:
+            return case_id
         column = index.column()
+        record = self._cache.get(case_id)
+        if record is None:
+            record = self.record(row)
+            if record is None:
+                return "…" if role == _DISPLAY and column == COL_NAME else None
+        elif role == _DISPLAY and column == COL_NAME:
+            self._cache.move_to_end(case_id)
+        if role == _DISPLAY:
+            return self._texts[case_id][column]
         if role == RecordRole:
             return record
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._texts[record.id][column]
-        if role == Qt.ItemDataRole.DecorationRole and column == COL_SYNC:
+        if role == _DECORATION and column == COL_SYNC:
             return sync_icon(record.sync_state)
-        elif role == Qt.ItemDataRole.ToolTipRole and column == COL_SYNC:
+        if role == _TOOLTIP and column == COL_SYNC:
             return sync_tooltip(record)
-        elif role == Qt.ItemDataRole.TextAlignmentRole and column == COL_AGE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        elif role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS:
-            if record.status == "archived":
-                return QColor("#757575")
+        if role == _ALIGNMENT and column == COL_AGE:
+            return _RIGHT
+        if role == _FOREGROUND and column == COL_STATUS and record.status == "archived":
+            return _ARCHIVED
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
