@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from desktop.models.tables import Case
 
 BULK_THRESHOLD = 200
+_NOTHING = object()  # no value converted yet (None is a value)
 
 
 def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -67,5 +68,3 @@ def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, 
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
 
-
-_NOTHING = object()
