@@ -115,13 +115,10 @@ class Care360SyncEngine(SyncEngine):
 
     def _push_upload(self, change_id: int) -> None:
         with self.ws.sessions() as s:
-            change = s.get(PendingChange, change_id)
-            if change is None or change.document_id is None:
+            rows = self._upload_rows(s, change_id)
+            if rows is None:
                 return
-            doc = s.get(Document, change.document_id)
-            case = s.get(Case, change.case_id)
-            if doc is None or case is None:
-                return
+            change, doc, case = rows
             path = self.ws.blob_path_for(doc.sha256)
             case_ref = case.server_id.strip().lower() if is_uuid(case.server_id) else None
             name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id

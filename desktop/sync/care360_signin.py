@@ -17,14 +17,18 @@ import re
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy import func, select
 
 from desktop.errors import ValidationError
-from desktop.models.tables import Case, SyncMeta
+from desktop.models.tables import SyncMeta
 from desktop.sync import credentials
 from desktop.sync import errors as err
 from desktop.sync.care360 import Care360Client
-from desktop.sync.signin import ServerProfile, SignInResult, current_server, validate_url
+from desktop.sync.signin import (
+    ServerProfile,
+    SignInResult,
+    ensure_same_account,
+    validate_url,
+)
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -141,16 +145,7 @@ def finish_care360_sign_in(
     code = re.sub(r"\s", "", code or "")
     if not _CODE.match(code):
         raise ValidationError("The code has 6 digits; type it as it arrived.")
-    existing = current_server(ws)
-    if existing and (existing.url, existing.user_id) != (pending.url, pending.user_id):
-        with ws.sessions() as s:
-            linked = s.scalar(select(func.count()).select_from(Case).where(
-                Case.server_id.is_not(None)))
-        if linked:
-            raise ValidationError(
-                f"This data folder already syncs with {existing.url} as {existing.user_id}. "
-                "Use another profile (--profile NAME) for a different server or user."
-            )
+    ensure_same_account(ws, pending.url, pending.user_id)
     with Care360Client(pending.url, pending.api_key, pending.user_id,
                        transport=transport) as client:
         try:

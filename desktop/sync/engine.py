@@ -699,15 +699,26 @@ class SyncEngine:
 
     # -- upload
 
+    @staticmethod
+    def _upload_rows(
+        s: Session, change_id: int
+    ) -> tuple[PendingChange, Document, Case] | None:
+        """A queued upload's change, document and case; None once any of them is gone."""
+        change = s.get(PendingChange, change_id)
+        if change is None or change.document_id is None:
+            return None
+        doc = s.get(Document, change.document_id)
+        case = s.get(Case, change.case_id)
+        if doc is None or case is None:
+            return None
+        return change, doc, case
+
     def _push_upload(self, change_id: int) -> None:
         with self.ws.sessions() as s:
-            change = s.get(PendingChange, change_id)
-            if change is None or change.document_id is None:
+            rows = self._upload_rows(s, change_id)
+            if rows is None:
                 return
-            doc = s.get(Document, change.document_id)
-            case = s.get(Case, change.case_id)
-            if doc is None or case is None:
-                return
+            change, doc, case = rows
             if case.server_id is None:
                 return  # goes inside the case's create
             path = self.ws.blob_path_for(doc.sha256)

@@ -67,6 +67,21 @@ def current_server(ws: Workspace) -> ServerProfile | None:
         return ServerProfile(meta.server_kind or "medmitra", meta.server_url, meta.user_id)
 
 
+def ensure_same_account(ws: Workspace, url: str, user_id: str) -> None:
+    """Refuse to point a folder whose cases came from one server account at another: their
+    server ids would mean nothing there. Either dialect's sign-in checks this first."""
+    existing = current_server(ws)
+    if existing and (existing.url, existing.user_id) != (url, user_id):
+        with ws.sessions() as s:
+            linked = s.scalar(select(func.count()).select_from(Case).where(
+                Case.server_id.is_not(None)))
+        if linked:
+            raise ValidationError(
+                f"This data folder already syncs with {existing.url} as {existing.user_id}. "
+                "Use another profile (--profile NAME) for a different server or user."
+            )
+
+
 def sign_in(
     ws: Workspace, url: str, user_id: str, token: str, kind: str = "medmitra", verify: bool = True
 ) -> SignInResult:
@@ -82,16 +97,7 @@ def sign_in(
     if kind == "care360":
         raise ValidationError("Care360 signs in with an API key and a one-time code: "
                               "casedesk login --kind care360 --server URL --email ADDRESS")
-    existing = current_server(ws)
-    if existing and (existing.url, existing.user_id) != (url, user_id):
-        with ws.sessions() as s:
-            linked = s.scalar(select(func.count()).select_from(Case).where(
-                Case.server_id.is_not(None)))
-        if linked:
-            raise ValidationError(
-                f"This data folder already syncs with {existing.url} as {existing.user_id}. "
-                "Use another profile (--profile NAME) for a different server or user."
-            )
+    ensure_same_account(ws, url, user_id)
     verified = False
     if verify:
         with MedMitraClient(url, token, user_id) as client:
