@@ -1,0 +1,125 @@
+"""Bulk writes around the search index: a large pull's rows go in through the driver, and a
+batch of updates has its index rows rewritten in bulk. Both must leave the same rows and the
+same search results as the ordinary row-by-row path, and put the triggers back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from desktop.models.search import (
+    BULK_THRESHOLD,
+    UPDATE_BATCH_THRESHOLD,
+    insert_cases,
+    search_upkeep_batched,
+)
+from desktop.models.tables import Case, SyncState, new_id
+from desktop.workspace import CaseQuery, Workspace
+
+
+def rows(count: int, prefix: str) -> list[dict]:
+    now = datetime.now(UTC)
+    out = []
+    for n in range(count):
+        base = {"patient_name": f"{prefix} {n}", "case_summary": f"cough day {n}"}
+        out.append({
+            "id": new_id(), "server_id": f"{prefix}-{n}", "numeric_id": str(n) if n % 2 else None,
+            "patient_name": f"{prefix} {n}", "patient_age": n % 90, "patient_gender": "other",
+            "status": "pending", "case_summary": f"cough day {n}",
+            "created_at": now, "updated_at": now - timedelta(seconds=n),
+            "server_created_at": "2026-01-01T00:00:00Z", "server_updated_at": None,
+            "base": base, "sync_state": SyncState.SYNCED, "sync_error": None,
+            "ai_insights": None if n % 3 else {"summary": f"s{n}"}, "detail_stale": True,
+        })
+    return out
+
+
+def snapshot(case: Case) -> dict:
+    return {k: getattr(case, k) for k in (
+        "server_id", "numeric_id", "patient_name", "patient_age", "status", "case_summary",
+        "created_at", "updated_at", "server_created_at", "server_updated_at", "base",
+        "sync_state", "sync_error", "ai_insights", "detail_stale")}
+
+
+def test_bulk_rows_read_back_like_ordinary_ones(tmp_path: Path) -> None:
+    bulk = rows(BULK_THRESHOLD + 50, "Bulk")
+    small = rows(5, "Small")
+    with Workspace.open(tmp_path / "d") as ws:
+        with ws.transaction() as s:
+            insert_cases(s, bulk)  # through the driver
+            insert_cases(s, small)  # through the ORM's Core insert
+        with ws.sessions() as s:
+            cases = {c.server_id: c for c in s.scalars(select(Case))}
+            for row in bulk + small:
+                got = snapshot(cases[row["server_id"]])
+                expected = {k: row[k] for k in got}
+                assert got == expected
+        assert len(ws.case_ids(CaseQuery(search="cough"))) == len(bulk) + len(small)
+        found = ws.case_ids(CaseQuery(search="Bulk day 123"))  # trigram index: a substring
+        assert [ws.get_case(i).patient_name for i in found] == ["Bulk 123"]
+
+
+def _triggers(ws: Workspace) -> set[str]:
+    with ws.sessions() as s:
+        return set(s.connection().exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+
+
+def _rewrite_notes(ws: Workspace, server_ids: list[str], note: str) -> None:
+    """Update the cases' notes inside search_upkeep_batched, as a pull's batched merge does."""
+    with ws.transaction() as s:
+        conn = s.connection()
+        rowids = [conn.exec_driver_sql("SELECT rowid FROM cases WHERE server_id = ?",
+                                       (sid,)).scalar() for sid in server_ids]
+        with search_upkeep_batched(conn, rowids):
+            conn.exec_driver_sql(
+                "UPDATE cases SET case_summary = ? || ' ' || server_id WHERE server_id = ?",
+                [(note, sid) for sid in server_ids])
+
+
+@pytest.mark.parametrize("count", [UPDATE_BATCH_THRESHOLD - 1, UPDATE_BATCH_THRESHOLD + 9])
+def test_batched_updates_leave_the_index_as_row_by_row_upkeep_would(
+    tmp_path: Path, count: int
+) -> None:
+    with Workspace.open(tmp_path / "d") as ws:
+        with ws.transaction() as s:
+            insert_cases(s, rows(count + 20, "Heron"))
+        before = _triggers(ws)
+        edited = [f"Heron-{n}" for n in range(count)]
+        _rewrite_notes(ws, edited, "osprey sighting")
+        assert _triggers(ws) == before
+        found = {ws.get_case(i).server_id for i in ws.case_ids(CaseQuery(search="osprey"))}
+        assert found == set(edited)
+        # The old notes are gone from the index for the edited rows only.
+        assert ws.count_cases(CaseQuery(search="cough day")) == 20
+        assert [ws.get_case(i).server_id
+                for i in ws.case_ids(CaseQuery(search="osprey sighting Heron-17"))] == ["Heron-17"]
+        # The FTS5 integrity check compares the index with its stored content.
+        with ws.sessions() as s:
+            s.connection().exec_driver_sql(
+                "INSERT INTO cases_search(cases_search) VALUES ('integrity-check')")
+
+
+def test_a_failed_batch_rolls_back_with_its_trigger_in_place(tmp_path: Path) -> None:
+    with Workspace.open(tmp_path / "d") as ws:
+        with ws.transaction() as s:
+            insert_cases(s, rows(UPDATE_BATCH_THRESHOLD + 5, "Ibis"))
+        before = _triggers(ws)
+        with pytest.raises(RuntimeError), ws.transaction() as s:
+            conn = s.connection()
+            rowids = list(conn.exec_driver_sql("SELECT rowid FROM cases").scalars())
+            with search_upkeep_batched(conn, rowids):
+                conn.exec_driver_sql("UPDATE cases SET case_summary = 'lost words'")
+                assert "cases_search_update" not in set(conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+                raise RuntimeError("the disk went away")
+        assert _triggers(ws) == before
+        assert ws.count_cases(CaseQuery(search="lost words")) == 0
+        assert ws.count_cases(CaseQuery(search="cough day")) == UPDATE_BATCH_THRESHOLD + 5
+        # Row-by-row upkeep still works afterwards.
+        some = ws.case_ids(CaseQuery())[0]
+        ws.edit_case(some, case_summary="spoonbill")
+        assert ws.case_ids(CaseQuery(search="spoonbill")) == [some]
