@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from desktop.models.search import insert_cases
+from desktop.models.search import insert_cases, search_upkeep_batched
 from desktop.models.tables import (
     CASE_FIELDS,
     EDITABLE_FIELDS,
@@ -214,6 +214,11 @@ def _known_stamps(db: Any) -> dict[str, str | None]:
     ).fetchone()[0]
     stamps: dict[str, str | None] = json.loads(text)
     return stamps
+
+def _chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
+    """Slices of *items* for IN lists: SQLite refuses statements of more than 32,766 values."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 # ---------------------------------------------------------------- the engine
 
@@ -843,7 +848,7 @@ class SyncEngine:
             insert_cases(s, fresh)
             self._report.pulled_new += len(fresh)
         if changed:
-            self._merge_many(s, changed)
+            self._merge_pulled(s, changed)
         missing = known.keys() - seen
         # Half of the cases vanishing at once is likelier a wrong account or a server fault
         # than real deletions: then nothing is deleted here, only marked.
@@ -906,21 +911,85 @@ class SyncEngine:
         settle_sync_state(s, case)
         self._report.adopted += 1
 
+    def _merge_pulled(self, s: Session, remotes: list[RemoteCase]) -> None:
+        """Merge a pull's changed cases: the usual one (nothing queued, no open conflict) is
+        written by one grouped UPDATE; the rest take the ORM path of :meth:`_merge_many`.
+
+        Only for the pull: these rows are never loaded as ORM objects in *s*, so the
+        statements below cannot leave a stale object in the session behind them."""
+        conn = s.connection()
+        rows = {row.server_id: row for row in conn.exec_driver_sql(
+            f"SELECT rowid, id, server_id, base, sync_state, {', '.join(CASE_FIELDS)} "
+            "FROM cases WHERE server_id IN (SELECT value FROM json_each(?))",
+            (json.dumps([r.server_id for r in remotes]),))}
+        ids = json.dumps([row.id for row in rows.values()])
+        held = {case_id for (case_id,) in conn.exec_driver_sql(  # queued work, open conflicts
+            "SELECT case_id FROM pending_changes WHERE case_id IN (SELECT value FROM json_each(?))"
+            " UNION SELECT case_id FROM conflicts WHERE resolved_at IS NULL"
+            " AND case_id IN (SELECT value FROM json_each(?))", (ids, ids))}
+        now = utcnow()
+        grouped: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        rowids: list[int] = []
+        rest: list[RemoteCase] = []
+        for remote in remotes:
+            row = rows.get(remote.server_id)
+            if row is None:
+                continue
+            if row.id in held or row.sync_state == SyncState.REMOVED_REMOTELY:
+                rest.append(remote)
+                continue
+            base = json.loads(row.base) if row.base is not None else None
+            mine = {name: row._mapping[name] for name in CASE_FIELDS}
+            result = merge_case(base, mine, _remote_fields(remote), CASE_FIELDS)
+            if result.conflicts:
+                rest.append(remote)
+                continue
+            params = {f"v_{name}": value for name, value in result.take.items()}
+            params.update(
+                b_id=row.id, v_base=result.new_base, v_server_updated_at=remote.updated_at,
+                v_numeric_id=remote.numeric_id,
+            )
+            if result.take:
+                params["v_updated_at"] = now
+                self._report.pulled_changed += 1
+            grouped.setdefault(tuple(sorted(params)), []).append(params)
+            rowids.append(row.rowid)
+        table = Case.__table__
+        with search_upkeep_batched(conn, rowids):
+            for keys, batch in grouped.items():
+                values: dict[str, Any] = {
+                    key[2:]: bindparam(key) for key in keys if key.startswith("v_")
+                }
+                values["numeric_id"] = func.coalesce(
+                    bindparam("v_numeric_id"), table.c.numeric_id)
+                values.update(detail_stale=True, sync_state=SyncState.SYNCED, sync_error=None)
+                s.execute(
+                    table.update().where(table.c.id == bindparam("b_id")).values(values), batch)
+        if rest:
+            self._merge_many(s, rest)
+
     def _merge_remote(self, s: Session, remote: RemoteCase, count: bool = True) -> None:
         self._merge_many(s, [remote], count=count)
 
     def _merge_many(self, s: Session, remotes: list[RemoteCase], count: bool = True) -> None:
         """Three-way merge of changed server cases, with their local state loaded in bulk."""
         with s.no_autoflush:
-            cases = {c.server_id: c for c in s.scalars(
-                select(Case).where(Case.server_id.in_([r.server_id for r in remotes])))}
-            ids = [c.id for c in cases.values()]
-            updates = {u.case_id: u for u in s.scalars(select(PendingChange).where(
-                PendingChange.case_id.in_(ids), PendingChange.kind == ChangeKind.UPDATE_CASE))}
-            busy = set(s.scalars(select(PendingChange.case_id).where(
-                PendingChange.case_id.in_(ids))))
-            conflicts = {(c.case_id, c.field): c for c in s.scalars(select(Conflict).where(
-                Conflict.case_id.in_(ids), Conflict.resolved_at.is_(None)))}
+            cases: dict[str | None, Case] = {}
+            updates: dict[str, PendingChange] = {}
+            busy: set[str] = set()
+            conflicts: dict[tuple[str, str], Conflict] = {}
+            for chunk in _chunks([r.server_id for r in remotes]):
+                cases.update((c.server_id, c) for c in s.scalars(
+                    select(Case).where(Case.server_id.in_(chunk))))
+            for ids in _chunks([c.id for c in cases.values()]):
+                updates.update((u.case_id, u) for u in s.scalars(select(PendingChange).where(
+                    PendingChange.case_id.in_(ids),
+                    PendingChange.kind == ChangeKind.UPDATE_CASE)))
+                busy.update(s.scalars(select(PendingChange.case_id).where(
+                    PendingChange.case_id.in_(ids))))
+                conflicts.update(((c.case_id, c.field), c) for c in s.scalars(
+                    select(Conflict).where(
+                        Conflict.case_id.in_(ids), Conflict.resolved_at.is_(None))))
             for remote in remotes:
                 case = cases.get(remote.server_id)
                 if case is None:

@@ -414,6 +414,46 @@ def test_first_sync_of_many_cases_is_searchable(harness):
     assert [c.id for c in h.ws.list_cases(CaseQuery(search="pelican"))] == [case.id]
 
 
+def test_many_server_edits_merge_in_one_batch_beside_cases_with_local_work(harness):
+    """Enough server edits for the batched write (the search index follows in bulk), mixed
+    with cases that hold local work and must take the full three-way merge."""
+    from desktop.models.search import UPDATE_BATCH_THRESHOLD
+    from desktop.workspace import CaseQuery
+
+    h = harness
+    count = UPDATE_BATCH_THRESHOLD + 8
+    server_ids = h.server.seed_cases("doctor-1", count)
+    assert h.sync().pulled_new == count
+    local = {c.server_id: c for c in h.ws.list_cases(CaseQuery())}
+    merged, clashing = local[server_ids[0]], local[server_ids[1]]
+    h.ws.edit_case(merged.id, status="completed")  # a different field: merges
+    h.ws.edit_case(clashing.id, case_summary="my own note")  # the same field: a conflict
+    for n, server_id in enumerate(server_ids):
+        h.server.edit_case(server_id, case_summary=f"heron visit {n}")
+
+    report = h.sync()
+
+    assert report.ok, report.summary()
+    # The two held cases were merged by the push (each update reads the server's case first).
+    assert (report.pulled_changed, report.conflicts) == (count - 2, 1)
+    for n, server_id in enumerate(server_ids[2:], start=2):
+        case = h.ws.get_case(local[server_id].id)
+        assert (case.case_summary, case.sync_state) == (f"heron visit {n}", "synced")
+    assert h.ws.get_case(merged.id).case_summary == "heron visit 0"
+    assert h.server.case(server_ids[0])["case"]["status"] == "completed"
+    assert h.ws.get_case(clashing.id).case_summary == "my own note"
+    assert [c.field for c in h.ws.conflicts()] == ["case_summary"]
+    # The search index holds the new notes, not the old ones, and is kept row by row again.
+    assert h.ws.count_cases(CaseQuery(search="heron visit")) == count - 1
+    assert h.ws.count_cases(CaseQuery(search="Seeded case")) == 0
+    assert h.ws.count_cases(CaseQuery(search="own note")) == 1
+    h.ws.edit_case(local[server_ids[5]].id, case_summary="egret")
+    assert [c.id for c in h.ws.list_cases(CaseQuery(search="egret"))] == [local[server_ids[5]].id]
+    # A second run finds nothing new: every pulled stamp and base was stored.
+    again = h.sync()
+    assert (again.pulled_changed, again.conflicts) == (0, 0)
+
+
 def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):
     import os
 
