@@ -454,6 +454,49 @@ def test_many_server_edits_merge_in_one_batch_beside_cases_with_local_work(harne
     assert (again.pulled_changed, again.conflicts) == (0, 0)
 
 
+def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_statement(harness):
+    """SQLite refuses a statement with more values than its limit: 32,766 in the builds
+    Python ships on Windows and macOS (this machine's allows more, so the limit is lowered to
+    the older default of 999 here). A pull whose changed cases outnumber it (a server
+    migration touching every case) must still merge them all."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from desktop.workspace import CaseQuery
+
+    h = harness
+    count = 1_200
+    h.server.seed_cases("doctor-1", count)
+    assert h.sync().pulled_new == count
+
+    @event.listens_for(h.ws.engine, "connect")
+    def _lower_the_limit(dbapi_connection, _record):
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    h.ws.engine.dispose()
+    # 1,000 cases hold a local edit (postponed, so this run's push leaves them): they take the
+    # ORM merge; the other 200 the grouped one.
+    held = h.ws.case_ids(CaseQuery())[:1000]
+    for case_id in held:
+        h.ws.edit_case(case_id, status="completed")
+    with h.ws.transaction() as s:  # as if the server had changed every case since
+        s.connection().exec_driver_sql(
+            "UPDATE pending_changes SET next_attempt_at = '2999-01-01 00:00:00'")
+        s.connection().exec_driver_sql(
+            "UPDATE cases SET server_updated_at = '2000-01-01T00:00:00Z', "
+            "patient_gender = 'unknown', base = json_set(base, '$.patient_gender', 'unknown')")
+    report = h.sync()
+    assert report.ok, report.summary()
+    assert report.pulled_changed == count
+    with h.ws.sessions() as s:
+        assert s.connection().exec_driver_sql(
+            "SELECT count(*) FROM cases WHERE patient_gender = 'unknown' "
+            "OR server_updated_at = '2000-01-01T00:00:00Z'").scalar() == 0
+    assert {h.ws.get_case(i).status for i in held} == {"completed"}
+    assert h.ws.pending_count() == len(held)
+
+
 def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):
     import os
 
