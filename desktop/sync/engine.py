@@ -863,16 +863,22 @@ class SyncEngine:
             )
 
     def _new_case_row(self, remote: RemoteCase, now: datetime) -> dict[str, Any]:
-        fields = _remote_fields(remote)
+        """The cache row of a case first seen in a pull (spelled out: it runs once per case
+        of a first sync, 10,000 times and more)."""
+        name, age, gender = remote.patient_name, remote.patient_age, remote.patient_gender
+        summary, status = remote.case_summary, remote.status
         return {
             "id": new_id(), "server_id": remote.server_id, "numeric_id": remote.numeric_id,
-            **{k: (v if v is not None else ("" if k != "patient_age" else 0))
-               for k, v in fields.items() if k != "case_summary"},
-            "case_summary": fields["case_summary"],
-            "status": fields["status"] or "pending",
+            "patient_name": "" if name is None else name,
+            "patient_age": 0 if age is None else age,
+            "patient_gender": "" if gender is None else gender,
+            "case_summary": summary,
+            "status": status or "pending",
             "created_at": now, "updated_at": now,
             "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
-            "base": fields, "sync_state": SyncState.SYNCED, "sync_error": None,
+            "base": {"patient_name": name, "patient_age": age, "patient_gender": gender,
+                     "case_summary": summary, "status": status},
+            "sync_state": SyncState.SYNCED, "sync_error": None,
             "ai_insights": None, "detail_stale": True,
         }
 

@@ -37,12 +37,17 @@ def test_one_random_read_serves_a_batch_of_ids(monkeypatch: pytest.MonkeyPatch) 
     assert len(set(ids)) == len(ids)
 
 
-def test_a_forked_child_does_not_reuse_the_parents_randomness(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    source = tables._IdSource()
-    source()
-    pool = source.pool
-    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a child after fork()
-    source()
-    assert source.pool != pool
+def test_a_forked_child_does_not_reuse_the_parents_randomness() -> None:
+    new_id()  # the parent now holds a batch a child would inherit
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave at once
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert uuid.UUID(child).version == 4
+    upcoming = list(tables.new_id.ids)  # what the parent's batch still holds
+    assert child not in upcoming

@@ -62,6 +62,42 @@ def test_bulk_rows_read_back_like_ordinary_ones(tmp_path: Path) -> None:
         assert [ws.get_case(i).patient_name for i in found] == ["Bulk 123"]
 
 
+def _schema(ws: Workspace) -> set[tuple[str, str]]:
+    with ws.sessions() as s:
+        return set(s.connection().exec_driver_sql(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger')").all())
+
+
+def test_a_first_bulk_load_builds_the_list_indexes_after_its_rows(tmp_path: Path) -> None:
+    with Workspace.open(tmp_path / "d") as ws:
+        before = _schema(ws)
+        with ws.transaction() as s:
+            insert_cases(s, rows(BULK_THRESHOLD * 2, "Kite"))  # into an empty table
+        assert _schema(ws) == before
+        with ws.sessions() as s:
+            conn = s.connection()
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM cases ORDER BY updated_at DESC, id DESC, "
+                "status LIMIT 5"))
+            assert "ix_cases_list_order" in plan
+
+
+def test_a_bulk_load_with_a_duplicate_server_id_writes_nothing(tmp_path: Path) -> None:
+    import sqlalchemy.exc
+
+    batch = rows(BULK_THRESHOLD + 10, "Rail")
+    batch[-1]["server_id"] = batch[0]["server_id"]
+    with Workspace.open(tmp_path / "d") as ws:
+        before = _schema(ws)
+        with pytest.raises(sqlalchemy.exc.IntegrityError), ws.transaction() as s:
+            insert_cases(s, batch)
+        assert _schema(ws) == before
+        assert ws.count_cases(CaseQuery()) == 0
+        with ws.sessions() as s:
+            assert s.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
 def _triggers(ws: Workspace) -> set[str]:
     with ws.sessions() as s:
         return set(s.connection().exec_driver_sql(
