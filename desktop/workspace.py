@@ -208,10 +208,17 @@ class CaseQuery:
             # index instead and stops at the LIMIT.
             rowid = "+cases.rowid" if walk_list_order else "cases.rowid"
             stmt = stmt.where(literal_column(rowid).in_(hits))
-        # Words too short for trigrams match the start of the name (the first one through the
-        # NOCASE name index), or the start of a later word in it.
+        # Words too short for trigrams: beside a longer word, which the index has already
+        # narrowed, they are found anywhere in the name or the notes as the longer one is
+        # ("pt on abx", a phrase from the notes). Alone, they match the start of the name (the
+        # first one through the NOCASE name index), or the start of a later word in it.
         for position, word in enumerate(w for w in words if len(w) < 3):
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            if match is not None:
+                anywhere = "%" + escaped + "%"
+                stmt = stmt.where(or_(Case.patient_name.like(anywhere, escape="\\"),
+                                      Case.case_summary.like(anywhere, escape="\\")))
+                continue
             starts = Case.patient_name.like(escaped + "%", escape="\\")
             if position == 0:
                 stmt = stmt.where(starts)

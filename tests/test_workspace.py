@@ -167,6 +167,22 @@ def test_short_words_match_the_start_of_the_name_or_of_a_word_in_it(ws):
     assert ws.list_cases(CaseQuery(search="sm")) == []  # not the start of any name
 
 
+def test_a_short_word_beside_a_longer_one_is_found_anywhere_like_it(ws):
+    """A phrase from the notes finds its case: "pt on abx" must not hang on "pt" and "on"
+    being too short for the trigram index."""
+    noted = ws.create_case("Jane Smith", 30, "female", "pt on abx since monday")
+    ws.create_case("Omar Ptak", 40, "male", "no abx")
+    ws.create_case("Ola Nordmann", 50, "female", "pt declined abx")
+    assert [c.id for c in ws.list_cases(CaseQuery(search="pt on abx"))] == [noted.id]
+    assert ws.count_cases(CaseQuery(search="pt on abx")) == 1
+    assert ws.case_ids(CaseQuery(search="pt on abx"), limit=10) == [noted.id]
+    assert [c.id for c in ws.list_cases(CaseQuery(search="my own note"))] == []
+    ws.edit_case(noted.id, case_summary="my own note")
+    assert [c.id for c in ws.list_cases(CaseQuery(search="my own note"))] == [noted.id]
+    # Short words alone still mean the start of the name.
+    assert ws.list_cases(CaseQuery(search="pt")) == []
+
+
 def test_find_by_prefix_and_unknown_id(ws):
     case = ws.create_case("Jane", 32, "female")
     assert ws.get_case(case.id[:8]).id == case.id
