@@ -376,8 +376,10 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
             run()
             quiesce()
         figures.clear()
-        for _ in range(repeat):
-            for run in contenders:  # interleaved: drift in the machine hits both alike
+        for round_ in range(repeat):
+            # Interleaved, and in turn first (curl, client, client, curl, ...): drift in the
+            # machine and whatever one run leaves behind for the next hit both alike.
+            for run in contenders if round_ % 2 == 0 else contenders[::-1]:
                 run()
                 quiesce()
     source.unlink()
@@ -387,14 +389,18 @@ def measure_upload(root: Path, size_mib: int, repeat: int) -> UploadFigures:
 def report_upload(figures: UploadFigures, size_mib: int, repeat: int) -> None:
     curl, client = statistics.median(figures.curl), statistics.median(figures.client)
     print(f"upload of a {size_mib} MiB file to /cases/upload, reference server subprocess, "
-          f"median of {repeat} after one untimed warm-up each ({_cpus()} CPUs, {cpu_model()})")
+          f"{repeat} pairs, each in turn first, after one untimed warm-up each ({_cpus()} CPUs, "
+          f"{cpu_model()})")
     rows = (("floor: curl -F", figures.curl), ("MedMitraClient.upload_file (child)", figures.client))
     for label, values in rows:
         median = statistics.median(values)
         print(f"  {label:<35} {median:6.2f} s {size_mib / median:7.1f} MiB/s   best "
               f"{size_mib / min(values):6.1f} MiB/s   runs: {_runs(values)}")
-    print(f"  ratio client/curl throughput = {curl / client:.2f}   (target >= 0.8)   "
-          f"best vs best = {min(figures.curl) / min(figures.client):.2f}")
+    ratios = sorted(c / m for c, m in zip(figures.curl, figures.client, strict=True))
+    print(f"  ratio client/curl throughput = {statistics.median(ratios):.2f}   (target >= 0.8; "
+          f"median of the {len(ratios)} pairs {ratios[0]:.2f}-{ratios[-1]:.2f})   "
+          f"medians {curl / client:.2f}   best vs best = "
+          f"{min(figures.curl) / min(figures.client):.2f}")
     curl_cpu, client_cpu = statistics.median(figures.curl_cpu), statistics.median(figures.client_cpu)
     print(f"  info: CPU seconds (user+sys) of the sender: curl {curl_cpu:.2f}, client "
           f"{client_cpu:.2f}   runs: {_runs(figures.curl_cpu)} / {_runs(figures.client_cpu)}")
@@ -412,7 +418,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=("pull", "upload"), default=None,
                         help="run one part (default: both)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="first syncs and uploads: runs of each contender (median)")
+                        help="first syncs: runs of each contender (median)")
+    parser.add_argument("--upload-pairs", type=int, default=5,
+                        help="uploads: alternating curl/client pairs (a ratio per pair)")
     parser.add_argument("--pairs", type=int, default=11,
                         help="steady and 1%% syncs: runs, each beside its own floor run")
     parser.add_argument("--dir", default=None, help="where to put the temp files (default: TMPDIR)")
@@ -425,8 +433,8 @@ def main(argv: list[str] | None = None) -> None:
             report_pull(pull, args.cases, args.repeat, args.pairs)
             sys.stdout.flush()
         if args.only in (None, "upload"):
-            upload = measure_upload(root, args.size_mib, args.repeat)
-            report_upload(upload, args.size_mib, args.repeat)
+            upload = measure_upload(root, args.size_mib, args.upload_pairs)
+            report_upload(upload, args.size_mib, args.upload_pairs)
 
 
 if __name__ == "__main__":
