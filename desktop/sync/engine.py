@@ -215,10 +215,13 @@ def _known_stamps(db: Any) -> dict[str, str | None]:
     stamps: dict[str, str | None] = json.loads(text)
     return stamps
 
+
 def _chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
-    """Slices of *items* for IN lists: SQLite refuses statements of more than 32,766 values."""
+    """Slices of *items* for IN lists: SQLite refuses a statement with more values than its
+    limit (32,766 in the builds Python ships on Windows and macOS, 999 in older ones)."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
 
 # ---------------------------------------------------------------- the engine
 
@@ -923,6 +926,7 @@ class SyncEngine:
 
         Only for the pull: these rows are never loaded as ORM objects in *s*, so the
         statements below cannot leave a stale object in the session behind them."""
+        s.flush()  # the raw reads below must see any queued work added earlier in the pull
         conn = s.connection()
         rows = {row.server_id: row for row in conn.exec_driver_sql(
             f"SELECT rowid, id, server_id, base, sync_state, {', '.join(CASE_FIELDS)} "
