@@ -1,7 +1,7 @@
 """SyncEngine.run(): push the outbox, pull the server's cases, merge, refresh files.
 
 A pure function of (cache, API client): no Qt, no globals. HTTP never runs while a database
-session is open; every local write is a short transaction. Progress goes to a callback and a
+transaction is open; every local write is a short transaction. Progress goes to a callback and a
 run can be cancelled between steps.
 
 Exactly-once: before a create or upload that may reach the server, the change is marked
@@ -18,6 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,24 @@ def _fields_of(case: Case) -> dict[str, Any]:
 
 def _remote_fields(remote: RemoteCase) -> dict[str, Any]:
     return {name: getattr(remote, name) for name in CASE_FIELDS}
+
+
+def _data_version(db: Any) -> int:
+    """SQLite's count of commits by other connections, as this connection has seen them."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _first_from(prefetched: Future[T], op: Callable[[], T]) -> Callable[[], T]:
+    """*op* whose first call takes the answer of a request already under way; retries (by
+    ``_call``) send anew."""
+    pending = [prefetched]
+
+    def call() -> T:
+        if pending:
+            return pending.pop().result()
+        return op()
+
+    return call
 
 
 def _known_stamps(db: Any) -> dict[str, str | None]:
@@ -809,11 +828,23 @@ class SyncEngine:
             self._pull_records()
 
     def _pull_records(self) -> None:
-        records = self._call(self.client.list_case_records)
-        self._check_cancel()
-        with self.ws.transaction() as s:
+        # The list is fetched on a helper thread while this one reads what the cache knows,
+        # so the server's answer time hides the read. No transaction is open meanwhile: the
+        # write lock is taken once the answer is in, and if another connection committed
+        # since the read (an edit saved during the request), the read is done again under it.
+        with self.ws.sessions.begin() as s, ThreadPoolExecutor(
+            1, thread_name_prefix="casedesk-pull"
+        ) as pool:
+            listing = pool.submit(self.client.list_case_records)
             db = s.connection().connection.dbapi_connection
-            self._apply_listing(s, records, _known_stamps(db))
+            version = _data_version(db)
+            known = _known_stamps(db)
+            records = self._call(_first_from(listing, self.client.list_case_records))
+            self._check_cancel()
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            if _data_version(db) != version:
+                known = _known_stamps(db)
+            self._apply_listing(s, records, known)
 
     def _apply_listing(
         self, s: Session, records: list[Any], known: dict[str, str | None]

@@ -73,6 +73,37 @@ def test_server_side_edit_is_pulled(harness):
         "Edited at the front desk", "completed", "synced")
 
 
+def test_a_commit_made_while_the_list_is_fetched_is_not_merged_against_an_old_picture(harness):
+    """The pull reads what the cache knows while the server answers; a commit landing in that
+    window (here: a case's server stamp set back, as another writer might) must be seen: the
+    case is merged again and gets the server's stamp, not skipped as unchanged."""
+    import time
+
+    from desktop.sync import signin as signin_module
+
+    h = harness
+    case = synced_case(h)
+    client = signin_module.open_client(h.ws)
+    fetch = client.list_case_records
+
+    def slow_listing():
+        time.sleep(0.3)  # the pull has read its picture of the cache by now
+        with h.ws.transaction() as s:
+            s.connection().exec_driver_sql(
+                "UPDATE cases SET server_updated_at = '2000-01-01T00:00:00Z' WHERE id = ?",
+                (case.id,))
+        return fetch()
+
+    client.list_case_records = slow_listing
+    stamp_before = h.server.case(case.server_id)["case"]["updated_at"]
+    report = h.sync(client)
+    assert report.ok, report.summary()
+    with h.ws.sessions() as s:
+        stored = s.connection().exec_driver_sql(
+            "SELECT server_updated_at FROM cases WHERE id = ?", (case.id,)).scalar()
+    assert stored == stamp_before
+
+
 def test_new_server_case_is_pulled_with_files_and_insights(harness):
     h = harness
     remote = h.server.create_case("doctor-1", patient_name="Ravi Kumar", patient_age=61,
