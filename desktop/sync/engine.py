@@ -1,8 +1,8 @@
 """SyncEngine.run(): push the outbox, pull the server's cases, merge, refresh files.
 
 A pure function of (cache, API client): no Qt, no globals. HTTP never runs while a database
-transaction is open; every local write is a short transaction. Progress goes to a callback and a
-run can be cancelled between steps.
+transaction is open; every local write is a short transaction. Progress goes to a callback
+and a run can be cancelled between steps.
 
 Exactly-once: before a create or upload that may reach the server, the change is marked
 ``in_flight`` (committed). If the outcome stays unknown (timeout, dropped connection, 5xx,
