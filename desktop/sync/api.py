@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from desktop.sync import errors as err
+from desktop.sync.tls import shared_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +409,7 @@ class MedMitraClient:
             transport=transport,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "CaseDesk"},
+            verify=shared_tls_context(),
         )
 
     def __enter__(self) -> MedMitraClient:

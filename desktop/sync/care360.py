@@ -35,6 +35,7 @@ import httpx
 
 from desktop.sync import errors as err
 from desktop.sync.api import DEFAULT_TIMEOUT, parse_retry_after
+from desktop.sync.tls import shared_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,7 @@ class Care360Client:
             base_url=self.base_url, timeout=timeout, transport=transport,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "CaseDesk"},
+            verify=shared_tls_context(),
         )
 
     def __enter__(self) -> Care360Client:
