@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 ENV_TOKEN = "CASEDESK_SELFTEST_TOKEN"
 DEFAULT_TOKEN = "token-doctor-1"
 DEFAULT_USER = "doctor-1"
-SAMPLE_KINDS = ("PDF", "PNG", "DICOM")
-EXPECTED_MIME = {"PDF": "application/pdf", "PNG": "image/png", "DICOM": "application/dicom"}
+SAMPLE_KINDS = ("PDF", "PNG", "DICOM", "JPEG DICOM")
+EXPECTED_MIME = {"PDF": "application/pdf", "PNG": "image/png", "DICOM": "application/dicom",
+                 "JPEG DICOM": "application/dicom"}
 
 
 class StepFailed(CaseDeskError):
@@ -121,9 +122,11 @@ class SelfTest:
             raise StepFailed("the new case is not queued for the server")
 
     def take_in(self, kind: str) -> None:
-        path = self.root / "samples" / f"self-test.{kind.lower()}"
+        path = self.root / "samples" / f"self-test.{kind.lower().replace(' ', '-')}"
         path.parent.mkdir(exist_ok=True)
-        {"PDF": self._make_pdf, "PNG": self._make_png, "DICOM": self._make_dicom}[kind](path)
+        makers = {"PDF": self._make_pdf, "PNG": self._make_png, "DICOM": self._make_dicom,
+                  "JPEG DICOM": self._make_jpeg_dicom}
+        makers[kind](path)
         self.samples[kind] = path
         (result,) = self.ws.attach(self.case_id, [path])
         if result.outcome != "attached" or result.document is None:
@@ -249,7 +252,12 @@ class SelfTest:
         if not image.save(str(path), "PNG"):
             raise StepFailed("QImage could not write a PNG (image format plugin missing?)")
 
-    def _make_dicom(self, path: Path) -> None:
+    def _make_jpeg_dicom(self, path: Path) -> None:
+        """A JPEG-compressed DICOM (common for radiology exports): its preview needs Pillow's
+        JPEG decoder in the build, reached through pydicom."""
+        self._make_dicom(path, jpeg=True)
+
+    def _make_dicom(self, path: Path, jpeg: bool = False) -> None:
         import numpy as np
         from pydicom.dataset import Dataset, FileMetaDataset
         from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
@@ -279,12 +287,25 @@ class SelfTest:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
         ds.PixelRepresentation = 0
         ds.PixelData = pixels.tobytes()
+        if jpeg:
+            import io
+
+            from PIL import Image
+            from pydicom.encaps import encapsulate
+            from pydicom.uid import JPEGBaseline8Bit
+
+            encoded = io.BytesIO()
+            Image.fromarray((pixels >> 4).astype(np.uint8)).save(encoded, "JPEG", quality=90)
+            meta.TransferSyntaxUID = JPEGBaseline8Bit
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+            ds.PixelData = encapsulate([encoded.getvalue()])
+            ds["PixelData"].VR = "OB"
         ds.save_as(path, enforce_file_format=True)
 
         from pydicom import dcmread
 
         back = dcmread(path)
-        if back.pixel_array.shape != (rows, cols):  # needs pydicom's native pixel handler
+        if back.pixel_array.shape != (rows, cols):  # pydicom's native handler, or Pillow's
             raise StepFailed("pydicom could not decode the DICOM it wrote")
 
 

@@ -137,14 +137,20 @@ def write_pdf(path: Path, pages: int = 2, title: str = "Laboratory report") -> P
 
 
 def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, cols: int = 256,
-                compressed: bool = False) -> Path:
-    """A synthetic CT-like slice; ``compressed`` claims JPEG 2000 so no decoder here can read it."""
+                encoding: str = "raw") -> Path:
+    """A synthetic CT-like slice. ``encoding``: "raw" (12 bits in 16), "jpeg" (JPEG baseline,
+    8 bits), "jpeg2000" (lossless, 12 bits in 16), or "broken" (claims JPEG 2000 but holds a
+    truncated stream that no decoder can read)."""
+    import io
+
     import numpy as np
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
     from pydicom.uid import (
         CTImageStorage,
         ExplicitVRLittleEndian,
         JPEG2000Lossless,
+        JPEGBaseline8Bit,
         generate_uid,
     )
 
@@ -152,10 +158,12 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     r = np.hypot(x - cols / 2, y - rows / 2)
     pixels = np.where(r < rows * 0.4, 1000 + (r * 3), 0).astype(np.uint16)
     pixels[rows // 3 : rows // 3 + 20, cols // 3 : cols // 3 + 20] = 2000
+    syntax = {"raw": ExplicitVRLittleEndian, "jpeg": JPEGBaseline8Bit,
+              "jpeg2000": JPEG2000Lossless, "broken": JPEG2000Lossless}[encoding]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = JPEG2000Lossless if compressed else ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID = CTImageStorage
@@ -173,10 +181,25 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     ds.PixelRepresentation = 0
     ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
     ds.WindowCenter, ds.WindowWidth = 40, 400
-    ds.PixelData = pixels.tobytes() if not compressed else b"\xff\x4f\xff\x51" + b"\x00" * 64
-    if compressed:
-        from pydicom.encaps import encapsulate
-
+    if encoding == "raw":
+        ds.PixelData = pixels.tobytes()
+    elif encoding == "broken":
         ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 64])
+    else:
+        from PIL import Image
+
+        if encoding == "jpeg":  # baseline JPEG holds 8 bits: the slice scaled down
+            pixels = (pixels >> 4).astype(np.uint8)
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+            ds.RescaleSlope = 16
+            image, options = Image.fromarray(pixels), {"format": "JPEG", "quality": 90}
+        else:
+            image = Image.fromarray(pixels)  # uint16: 16-bit greyscale ("I;16")
+            options = {"format": "JPEG2000", "irreversible": False}
+        encoded = io.BytesIO()
+        image.save(encoded, **options)
+        ds.PixelData = encapsulate([encoded.getvalue()])
+    if encoding != "raw":
+        ds["PixelData"].VR = "OB"
     ds.save_as(str(path), enforce_file_format=True)
     return path

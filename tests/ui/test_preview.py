@@ -52,8 +52,25 @@ def test_dicom_monochrome2_and_monochrome1(tmp_path: Path) -> None:
         assert m2.metadata[key] == value
 
 
+def test_jpeg_and_jpeg2000_compressed_dicom_show_the_same_image(tmp_path: Path) -> None:
+    """Radiology images often come JPEG or JPEG 2000 compressed inside the DICOM file."""
+    raw = load_preview(write_dicom(tmp_path / "raw.dcm"), "application/dicom")
+    assert raw.image is not None
+    for encoding, tolerance in (("jpeg2000", 0), ("jpeg", 24)):  # lossless; lossy, 8 bits
+        preview = load_preview(write_dicom(tmp_path / f"{encoding}.dcm", encoding=encoding),
+                               "application/dicom")
+        assert preview.image is not None, preview.note
+        assert preview.note is None
+        assert preview.image.size() == raw.image.size()
+        for x, y in ((2, 2), (128, 128), (95, 95), (40, 128), (200, 60)):
+            got, want = preview.image.pixelColor(x, y).value(), raw.image.pixelColor(x, y).value()
+            assert abs(got - want) <= tolerance, (encoding, x, y, got, want)
+        assert "JPEG" in preview.metadata["Transfer syntax"]
+
+
 def test_undecodable_dicom_shows_metadata_and_a_note(tmp_path: Path) -> None:
-    preview = load_preview(write_dicom(tmp_path / "j2k.dcm", compressed=True), "application/dicom")
+    broken = write_dicom(tmp_path / "j2k.dcm", encoding="broken")
+    preview = load_preview(broken, "application/dicom")
     assert preview.image is None
     assert "cannot be decoded" in (preview.note or "")
     assert preview.metadata["Modality"] == "CT"
