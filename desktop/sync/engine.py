@@ -225,8 +225,9 @@ def _first_from(prefetched: Future[T], op: Callable[[], T]) -> Callable[[], T]:
 def _known_stamps(db: Any) -> dict[str, str | None]:
     """server id -> server updated_at of every linked case.
 
-    Built by SQLite as one JSON text: one step that runs without the GIL (a row-by-row fetch
-    takes and drops it 10,000 times, stalling the window's thread) and 3x faster."""
+    Built by SQLite as one JSON text: one step that runs without the GIL, where a row-by-row
+    fetch takes and drops it 10,000 times (the window's thread waits on each hand-back), and
+    a little faster (6 ms against 7 for 10,000 linked cases)."""
     text = db.execute(
         "SELECT json_group_object(server_id, server_updated_at) FROM cases "
         "WHERE server_id IS NOT NULL"
