@@ -75,7 +75,8 @@ class _IdSource(threading.local):
 
 
 new_id = _IdSource()
-os.register_at_fork(after_in_child=new_id.forget)
+if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork()
+    os.register_at_fork(after_in_child=new_id.forget)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
