@@ -37,6 +37,7 @@ def test_one_random_read_serves_a_batch_of_ids(monkeypatch: pytest.MonkeyPatch) 
     assert len(set(ids)) == len(ids)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
 def test_a_forked_child_does_not_reuse_the_parents_randomness() -> None:
     new_id()  # the parent now holds a batch a child would inherit
     read, write = os.pipe()
