@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QPersistentModelIndex, Qt
@@ -29,12 +30,17 @@ def names(model: CaseListModel) -> list[str]:
     return [model.data(model.index(r, COL_NAME)) for r in range(model.rowCount())]
 
 
-def make_model(qtbot, ws: Workspace) -> tuple[CaseListModel, OperationRunner]:
+@contextmanager
+def make_model(qtbot, ws: Workspace) -> Iterator[tuple[CaseListModel, OperationRunner]]:
+    """A loaded model on a real runner, whose worker threads are stopped afterwards."""
     runner = OperationRunner()
-    model = CaseListModel(ws, runner)
-    with qtbot.waitSignal(model.refreshed, timeout=10000):
-        model.refresh(reset=True)
-    return model, runner
+    try:
+        model = CaseListModel(ws, runner)
+        with qtbot.waitSignal(model.refreshed, timeout=10000):
+            model.refresh(reset=True)
+        yield model, runner
+    finally:
+        runner.shutdown()
 
 
 def requery(qtbot, model: CaseListModel, change) -> None:
@@ -48,8 +54,7 @@ def test_counts_filter_and_archived(qtbot, ws: Workspace) -> None:
     ws.create_case("Chen Xu", 33, "male", status="completed")
     archived = ws.create_case("Dalia Rossi", 51, "female")
     ws.archive_case(archived.id)
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         assert model.rowCount() == 3 == ws.count_cases(CaseQuery())
         assert "Dalia Rossi" not in names(model)  # archived hidden unless asked
 
@@ -64,22 +69,17 @@ def test_counts_filter_and_archived(qtbot, ws: Workspace) -> None:
         assert names(model) == ["Dalia Rossi"]
         requery(qtbot, model, lambda: model.set_status_filter(None, True))
         assert model.rowCount() == 4
-    finally:
-        runner.shutdown()
 
 
 def test_sort_in_sql(qtbot, ws: Workspace) -> None:
     for name, age in (("B", 40), ("A", 70), ("C", 5)):
         ws.create_case(name, age, "other")
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         requery(qtbot, model, lambda: model.sort(COL_AGE, Qt.SortOrder.AscendingOrder))
         assert [model.data(model.index(r, COL_AGE)) for r in range(3)] == ["5", "40", "70"]
         requery(qtbot, model, lambda: model.sort(COL_NAME, Qt.SortOrder.DescendingOrder))
         assert names(model) == ["C", "B", "A"]
         assert model.query.sort == "name" and model.query.descending
-    finally:
-        runner.shutdown()
 
 
 def test_sync_state_column_icon_and_tooltip(qtbot, ws: Workspace) -> None:
@@ -89,8 +89,7 @@ def test_sync_state_column_icon_and_tooltip(qtbot, ws: Workspace) -> None:
         assert row is not None
         row.sync_state, row.sync_error = "error", "The server refused it: age must be an integer."
     ws.create_case("Pending Case", 31, "male")
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         by_name = {model.data(model.index(r, COL_NAME)): r for r in range(model.rowCount())}
         err = model.index(by_name["Error Case"], COL_SYNC)
         assert model.data(err) == "Sync error"
@@ -99,14 +98,11 @@ def test_sync_state_column_icon_and_tooltip(qtbot, ws: Workspace) -> None:
         pending = model.index(by_name["Pending Case"], COL_SYNC)
         assert model.data(pending) == "Waiting to sync"
         assert "until the next sync" in model.data(pending, Qt.ItemDataRole.ToolTipRole)
-    finally:
-        runner.shutdown()
 
 
 def test_rows_are_fetched_lazily_in_blocks(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, CACHE_LIMIT + 2000)
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         assert model.rowCount() == ws.count_cases(CaseQuery())
         assert len(model._cache) == 0  # ids only until a row is shown
         model.data(model.index(model.rowCount() - 1, COL_NAME))
@@ -114,35 +110,29 @@ def test_rows_are_fetched_lazily_in_blocks(qtbot, ws: Workspace) -> None:
         for row in range(0, model.rowCount(), 100):
             model.data(model.index(row, COL_STATUS))
         assert len(model._cache) <= CACHE_LIMIT  # bounded
-    finally:
-        runner.shutdown()
 
 
 def test_stale_query_results_are_discarded(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, 300)
     ws.create_case("Zzyzx Unique", 40, "other")
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         model.set_search("a")
         model.set_search("e")
         requery(qtbot, model, lambda: model.set_search("Zzyzx"))
         qtbot.waitUntil(lambda: runner.running == 0)
         assert names(model) == ["Zzyzx Unique"]
-    finally:
-        runner.shutdown()
 
 
 def test_refresh_after_edits_does_not_reset(qtbot, ws: Workspace) -> None:
     old = ws.create_case("Old", 40, "other")
     ws.create_case("Middle", 41, "other")
-    model, runner = make_model(qtbot, ws)
-    resets: list[int] = []
-    inserts: list[int] = []
-    removes: list[int] = []
-    model.modelReset.connect(lambda: resets.append(1))
-    model.rowsInserted.connect(lambda *_: inserts.append(1))
-    model.rowsRemoved.connect(lambda *_: removes.append(1))
-    try:
+    with make_model(qtbot, ws) as (model, runner):
+        resets: list[int] = []
+        inserts: list[int] = []
+        removes: list[int] = []
+        model.modelReset.connect(lambda: resets.append(1))
+        model.rowsInserted.connect(lambda *_: inserts.append(1))
+        model.rowsRemoved.connect(lambda *_: removes.append(1))
         edited = ws.edit_case(old.id, case_summary="new note")  # moves to the top (updated desc)
         model.update_record(edited)
         requery(qtbot, model, model.refresh)
@@ -154,8 +144,6 @@ def test_refresh_after_edits_does_not_reset(qtbot, ws: Workspace) -> None:
         requery(qtbot, model, model.refresh)
         assert "Old" not in names(model) and removes == [1]
         assert resets == []
-    finally:
-        runner.shutdown()
 
 
 def test_count_label_and_debounced_search(qtbot, window, ws: Workspace) -> None:
@@ -181,8 +169,7 @@ def test_incremental_update_reaches_any_new_order(qtbot, ws: Workspace) -> None:
     from PySide6.QtCore import QPersistentModelIndex
 
     rng = random.Random(5)
-    model, runner = make_model(qtbot, ws)
-    try:
+    with make_model(qtbot, ws) as (model, runner):
         ids = [f"id-{i:03d}" for i in range(40)]
         model._generation += 1
         model._apply(model._generation, list(ids), True)
@@ -199,8 +186,6 @@ def test_incremental_update_reaches_any_new_order(qtbot, ws: Workspace) -> None:
             if persistent is not None and persistent.isValid():
                 assert model.case_id(persistent.row()) == keep
             ids = new
-    finally:
-        runner.shutdown()
 
 
 # ------------------------------------------------------------------ two-phase load
@@ -230,15 +215,20 @@ class HeldRunner(OperationRunner):
         return result
 
 
-def held_model(qtbot, ws: Workspace) -> tuple[CaseListModel, HeldRunner]:
+@contextmanager
+def held_model(qtbot, ws: Workspace) -> Iterator[tuple[CaseListModel, HeldRunner]]:
+    """A loaded model on a runner whose results wait until a test delivers them."""
     runner = HeldRunner()
-    model = CaseListModel(ws, runner)
-    model.refresh(reset=True)
-    runner.deliver(qtbot)  # first page
-    if model.loading:
-        runner.deliver(qtbot)  # the rest
-    assert not model.loading
-    return model, runner
+    try:
+        model = CaseListModel(ws, runner)
+        model.refresh(reset=True)
+        runner.deliver(qtbot)  # first page
+        if model.loading:
+            runner.deliver(qtbot)  # the rest
+        assert not model.loading
+        yield model, runner
+    finally:
+        runner.shutdown()
 
 
 def record_signals(model: CaseListModel) -> dict[str, list]:
@@ -254,8 +244,7 @@ def record_signals(model: CaseListModel) -> dict[str, list]:
 
 def test_new_query_shows_first_page_then_extends_without_reset(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, 3 * FIRST_PAGE + 50)
-    model, runner = held_model(qtbot, ws)
-    try:
+    with held_model(qtbot, ws) as (model, runner):
         seen = record_signals(model)
         model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
         query = model.query
@@ -292,15 +281,12 @@ def test_new_query_shows_first_page_then_extends_without_reset(qtbot, ws: Worksp
         assert names(model) == names(single)
         assert list(model.ids) == list(single.ids)
         single._runner.shutdown()
-    finally:
-        runner.shutdown()
 
 
 def test_short_answer_needs_one_read(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, FIRST_PAGE + 10)
     ws.create_case("Zzyzx Unique", 40, "other")
-    model, runner = held_model(qtbot, ws)
-    try:
+    with held_model(qtbot, ws) as (model, runner):
         seen = record_signals(model)
         model.set_search("Zzyzx")
         runner.deliver(qtbot)
@@ -308,14 +294,11 @@ def test_short_answer_needs_one_read(qtbot, ws: Workspace) -> None:
         assert seen["first_page"] == [] and seen["count"] == [1] and seen["refreshed"] == [1]
         qtbot.waitUntil(lambda: runner.running == 0)
         assert not runner.held
-    finally:
-        runner.shutdown()
 
 
 def test_stale_phases_are_ignored(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, 2 * FIRST_PAGE + 20)
-    model, runner = held_model(qtbot, ws)
-    try:
+    with held_model(qtbot, ws) as (model, runner):
         by_age = replace_sort(model.query, "age")
         by_name = replace_sort(model.query, "name")
         model.set_query(by_age)
@@ -337,16 +320,13 @@ def test_stale_phases_are_ignored(qtbot, ws: Workspace) -> None:
         runner.deliver(qtbot)
         assert list(model.ids) == ws.case_ids(model.query) and not model.loading
         assert seen["count"] == [len(model.ids)] and seen["refreshed"] == [1]
-    finally:
-        runner.shutdown()
 
 
 def test_change_between_phases_still_ends_in_the_right_order(qtbot, ws: Workspace) -> None:
     """An edit saved between the two reads moves a case into the first page: the full list
     is applied as an ordinary refresh, and a refresh overtaking phase two works the same."""
     bulk_insert(ws, 2 * FIRST_PAGE + 20)
-    model, runner = held_model(qtbot, ws)
-    try:
+    with held_model(qtbot, ws) as (model, runner):
         model.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
         first = runner.next_result(qtbot)  # read; phase two starts once it is applied
         renamed = ws.edit_case(ws.case_ids(model.query)[-1], patient_name="Aaaron Aardvark")
@@ -380,14 +360,11 @@ def test_change_between_phases_still_ends_in_the_right_order(qtbot, ws: Workspac
         assert list(model.ids) == ws.case_ids(model.query) and not model.loading
         qtbot.wait(3 * case_list_model.REST_DELAY_MS)
         assert not runner.held and runner.running == 0
-    finally:
-        runner.shutdown()
 
 
 def test_refresh_overtaking_a_new_query_still_resets(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, 2 * FIRST_PAGE + 20)
-    model, runner = held_model(qtbot, ws)
-    try:
+    with held_model(qtbot, ws) as (model, runner):
         seen = record_signals(model)
         model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
         model.refresh()  # before the new query's first page arrived
@@ -397,22 +374,16 @@ def test_refresh_overtaking_a_new_query_still_resets(qtbot, ws: Workspace) -> No
         assert seen["first_page"] == [FIRST_PAGE] and len(seen["reset"]) == 1
         runner.deliver(qtbot)
         assert list(model.ids) == ws.case_ids(model.query) and not model.loading
-    finally:
-        runner.shutdown()
 
 
 def test_first_page_size_is_what_the_model_reads(qtbot, ws: Workspace, monkeypatch) -> None:
     """A larger first page (one read) gives the same list as the two-phase load."""
     bulk_insert(ws, FIRST_PAGE + 40)
-    two_phase, runner = held_model(qtbot, ws)
-    monkeypatch.setattr(case_list_model, "FIRST_PAGE", 10**9)
-    one_phase, runner2 = make_model(qtbot, ws)
-    try:
-        assert list(two_phase.ids) == list(one_phase.ids) == ws.case_ids(CaseQuery())
-        assert names(two_phase) == names(one_phase)
-    finally:
-        runner.shutdown()
-        runner2.shutdown()
+    with held_model(qtbot, ws) as (two_phase, _):
+        monkeypatch.setattr(case_list_model, "FIRST_PAGE", 10**9)
+        with make_model(qtbot, ws) as (one_phase, _):
+            assert list(two_phase.ids) == list(one_phase.ids) == ws.case_ids(CaseQuery())
+            assert names(two_phase) == names(one_phase)
 
 
 def replace_sort(query: CaseQuery, sort: str) -> CaseQuery:
