@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from desktop.models.tables import Document
+from desktop.ui.documents_view import DocumentsPanel
 from desktop.ui.main_window import MainWindow
 from desktop.ui.preview import SERVER_ONLY_NOTE, Preview, load_preview
 from desktop.ui.sample_data import write_dicom, write_pdf, write_png
@@ -95,16 +96,23 @@ def test_works_off_the_gui_thread(tmp_path: Path) -> None:
     assert [p.image is not None for p in out] == [True, True]
 
 
+def show_documents(qtbot, window: MainWindow, case_id: str, count: int) -> DocumentsPanel:
+    """The window's list refreshed, the case selected and its documents tab showing *count*
+    rows: where a person starts to look at a case's files."""
+    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
+        window.model.refresh()
+    select_case(qtbot, window, case_id)
+    docs = window.case_view.documents
+    window.case_view.tabs.setCurrentWidget(docs)
+    qtbot.waitUntil(lambda: docs.model.rowCount() == count, timeout=5000)
+    return docs
+
+
 def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path: Path) -> None:
     case = ws.create_case("Amara Okafor", 47, "female")
     ws.attach(case.id, [write_pdf(tmp_path / "r.pdf", pages=2), write_dicom(tmp_path / "d.dcm"),
                         write_png(tmp_path / "p.png")])
-    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
-        window.model.refresh()
-    select_case(qtbot, window, case.id)
-    docs = window.case_view.documents
-    window.case_view.tabs.setCurrentWidget(docs)
-    qtbot.waitUntil(lambda: docs.model.rowCount() == 3, timeout=5000)
+    docs = show_documents(qtbot, window, case.id, 3)
     preview = window.preview
     with qtbot.waitSignal(preview.rendered, timeout=10000):
         docs.table.selectRow(0)
@@ -150,12 +158,7 @@ def test_lost_bytes_are_reported_by_the_preview(qtbot, window: MainWindow, ws: W
     case = ws.create_case("Amara Okafor", 47, "female")
     [result] = ws.attach(case.id, [write_png(tmp_path / "p.png")])
     ws.blob_path(result.document).unlink()  # e.g. removed by hand from the data folder
-    with qtbot.waitSignal(window.model.refreshed, timeout=10000):
-        window.model.refresh()
-    select_case(qtbot, window, case.id)
-    docs = window.case_view.documents
-    window.case_view.tabs.setCurrentWidget(docs)
-    qtbot.waitUntil(lambda: docs.model.rowCount() == 1, timeout=5000)
+    docs = show_documents(qtbot, window, case.id, 1)
     with qtbot.waitSignal(window.preview.rendered, timeout=10000):
         docs.table.selectRow(0)
     qtbot.waitUntil(lambda: "missing" in window.preview.note.text(), timeout=10000)
