@@ -255,9 +255,11 @@ class SelfTest:
     def _make_jpeg_dicom(self, path: Path) -> None:
         """A JPEG-compressed DICOM (common for radiology exports): its preview needs Pillow's
         JPEG decoder in the build, reached through pydicom."""
-        self._make_dicom(path, jpeg=True)
+        from desktop.ui.sample_data import write_dicom
 
-    def _make_dicom(self, path: Path, jpeg: bool = False) -> None:
+        write_dicom(path, encoding="jpeg")
+
+    def _make_dicom(self, path: Path) -> None:
         import numpy as np
         from pydicom.dataset import Dataset, FileMetaDataset
         from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
@@ -287,25 +289,12 @@ class SelfTest:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
         ds.PixelRepresentation = 0
         ds.PixelData = pixels.tobytes()
-        if jpeg:
-            import io
-
-            from PIL import Image
-            from pydicom.encaps import encapsulate
-            from pydicom.uid import JPEGBaseline8Bit
-
-            encoded = io.BytesIO()
-            Image.fromarray((pixels >> 4).astype(np.uint8)).save(encoded, "JPEG", quality=90)
-            meta.TransferSyntaxUID = JPEGBaseline8Bit
-            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
-            ds.PixelData = encapsulate([encoded.getvalue()])
-            ds["PixelData"].VR = "OB"
         ds.save_as(path, enforce_file_format=True)
 
         from pydicom import dcmread
 
         back = dcmread(path)
-        if back.pixel_array.shape != (rows, cols):  # pydicom's native handler, or Pillow's
+        if back.pixel_array.shape != (rows, cols):  # needs pydicom's native pixel handler
             raise StepFailed("pydicom could not decode the DICOM it wrote")
 
 
