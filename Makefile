@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(MAKE) lint
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check desktop tests bench
+	$(VENV)/bin/ruff check desktop tests bench tools
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
@@ -37,7 +37,7 @@ dist: $(STAMP)
 	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec
 
 screenshots: $(STAMP)
-	$(OFFSCREEN) $(PY) -m desktop.ui.screenshots docs/screenshots
+	$(OFFSCREEN) $(PY) -m tools.screenshots docs/screenshots
 
 clean:
 	rm -rf build dist

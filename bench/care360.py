@@ -55,7 +55,7 @@ def _pre_encode(src: Path, dst: Path, fields: dict[str, str]) -> float:
 def _client_child(url: str, api_key: str, refresh: str, src: str, case_id: str
                   ) -> tuple[float, int, int]:
     """In a fresh process: (seconds, peak RSS growth KiB, stored size) for upload_file."""
-    from desktop.sync.care360 import Care360Client
+    from desktop.sync.care360.client import Care360Client
 
     with Care360Client(url, api_key, OWNER, refresh_token=refresh) as client:
         client.ensure_access()  # sign-in renewal outside the measured window
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", default=None, help="where to put temp files (default: TMPDIR)")
     args = parser.parse_args(argv)
 
-    from desktop.sync.care360 import Care360Client
+    from desktop.sync.care360.client import Care360Client
     from tests.server.care360_store import DEFAULT_API_KEY as KEY
     from tests.server.control import ReferenceServer
 

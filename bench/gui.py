@@ -172,8 +172,8 @@ def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:
 
 
 def bench_startup(starts: int) -> None:
-    from desktop.ui.sample_data import bulk_insert
     from desktop.workspace import Workspace
+    from tools.sample_data import bulk_insert
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -216,10 +216,10 @@ def bench_filter(cases: int, keystrokes: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from desktop.ui.app import make_application
-    from desktop.ui.case_list_model import FIRST_PAGE
+    from desktop.ui.cases.case_list_model import FIRST_PAGE
     from desktop.ui.main_window import SEARCH_DEBOUNCE_MS, MainWindow
-    from desktop.ui.sample_data import FIRST, LAST, bulk_insert
     from desktop.workspace import CaseQuery, Workspace
+    from tools.sample_data import FIRST, LAST, bulk_insert
 
     with tempfile.TemporaryDirectory() as tmp:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
@@ -312,12 +312,13 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from desktop.sync import signin
+    from desktop.cli import sync_summary
     from desktop.sync.credentials import MemoryKeyring
     from desktop.ui.app import make_application
     from desktop.ui.main_window import MainWindow
     from desktop.workspace import Workspace
     from tests.server.control import ReferenceServer
+    from tests.signin import sign_in
 
     with tempfile.TemporaryDirectory() as tmp:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
@@ -339,7 +340,7 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         if server.process is not None:
             os.setpriority(os.PRIO_PROCESS, server.process.pid, 19)
         server.seed_cases("doctor-1", sync_cases)
-        signin.sign_in(ws, server.url, "doctor-1", "token-doctor-1")
+        sign_in(ws, server.url, "doctor-1", "token-doctor-1")
         queued = Path(tmp) / "queued-scan.pdf"
         with open(queued, "wb") as f:
             f.write(b"%PDF-1.7\n")
@@ -363,17 +364,17 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         probe.timeout.connect(tick)
         probe.start()
         start = time.perf_counter()
-        window.attach(case.id, [big], case.patient_name)
+        window.attacher.attach(case.id, [big], case.patient_name)
         controller = window.sync_panel.controller
         _run_until(lambda: controller.configured)
         controller.sync(manual=True)
-        _run_until(lambda: window.batches_done > 0 and not controller.running)
+        _run_until(lambda: window.attacher.batches_done > 0 and not controller.running)
         elapsed = time.perf_counter() - start
         probe.stop()
         report = controller.last_report
         server.stop()
         attached = [d.size for d in ws.documents(case.id)]
-        for dialog in list(window.result_dialogs):
+        for dialog in list(window.attacher.result_dialogs):
             dialog.close()
         window._close_confirmed = True
         window.close()
@@ -381,7 +382,7 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         ws.close()
     ms = 1000.0
     print(f"GUI stall while taking in a {size_mib} MiB file and syncing ({elapsed:.1f} s; "
-          f"attached: {bool(attached)}; sync: {report.summary() if report else 'none'})")
+          f"attached: {bool(attached)}; sync: {sync_summary(report) if report else 'none'})")
     print(f"  5 ms probe: {len(gaps)} ticks, longest gap {max(gaps) * ms:.1f} ms, "
           f"p99 {pct(gaps, .99) * ms:.1f} ms   (target longest <= 50 ms)")
 

@@ -41,16 +41,18 @@ from typing import Any
 import httpx
 
 from bench.measure import cpu_model, generate, quiesce, vm_hwm_kib, warm
+from desktop.cli import sync_summary
 from desktop.models.tables import CASE_FIELDS
-from desktop.sync.api import MedMitraClient
-from desktop.sync.engine import SyncEngine, SyncReport
+from desktop.sync.medmitra.client import MedMitraClient
+from desktop.sync.medmitra.engine import MedMitraEngine
+from desktop.sync.report import SyncReport
 from desktop.workspace import Workspace
 from tests.server.control import REPO_ROOT, ReferenceServer
 
 TOKEN = "token-doctor-1"
 USER = "doctor-1"
 EDITED_SHARE = 0.01
-DEFAULT_DETAIL_LIMIT: int = SyncEngine.__init__.__kwdefaults__["detail_limit"]
+DEFAULT_DETAIL_LIMIT: int = MedMitraEngine.__init__.__kwdefaults__["detail_limit"]
 
 
 # ---------------------------------------------------------------- shared
@@ -142,20 +144,20 @@ def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool
 
 
 def _timed_sync(ws: Workspace, url: str, detail_limit: int) -> tuple[float, SyncReport]:
-    """One SyncEngine.run() with a fresh client, as a sync run in the app makes one."""
+    """One engine run with a fresh client, as a sync run in the app makes one."""
     with MedMitraClient(url, TOKEN, USER) as client:
-        engine = SyncEngine(ws, client, sleep=lambda _: None, detail_limit=detail_limit)
+        engine = MedMitraEngine(ws, client, sleep=lambda _: None, detail_limit=detail_limit)
         start = time.perf_counter()
         report = engine.run()
         seconds = time.perf_counter() - start
     if not report.ok:
-        raise RuntimeError(f"sync failed: {report.summary()}")
+        raise RuntimeError(f"sync failed: {sync_summary(report)}")
     return seconds, report
 
 
 def _expect(report: SyncReport, new: int, changed: int) -> None:
     if (report.pulled_new, report.pulled_changed) != (new, changed):
-        raise RuntimeError(f"expected {new} new / {changed} changed, got: {report.summary()}")
+        raise RuntimeError(f"expected {new} new / {changed} changed, got: {sync_summary(report)}")
 
 
 @dataclass

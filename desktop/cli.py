@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from desktop import __version__, datafolder
 from desktop import logs as applogs
@@ -25,7 +25,11 @@ from desktop.workspace import (
     Workspace,
 )
 
+if TYPE_CHECKING:
+    from desktop.sync.report import SyncReport
+
 log = logging.getLogger(__name__)
+ENV_TOKEN = "CASEDESK_TOKEN"
 
 
 class UsageError(Exception):
@@ -152,10 +156,12 @@ def cmd_archive(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_link(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
-    from desktop.sync.care360_engine import link_case
+    from desktop.sync import registry
 
-    link_case(ws, a.id, a.care360_case_id)
-    out.write("Linked: this case's documents will be filed under that Care360 case.\n")
+    kind = registry.linking_kind(ws)
+    kind.link_case(ws, a.id, a.server_case_id)
+    out.write(f"Linked: this case's documents will be filed under that {kind.short_title} "
+              "case.\n")
     return 0
 
 
@@ -198,18 +204,9 @@ def cmd_pending(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_token(err: TextIO) -> str:
-    """Prompt without echo on a terminal; read one line from a pipe (never a command-line flag)."""
-    if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass("Token (input hidden): ")
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    if not line.strip():
-        raise CaseDeskError("No token given: type it at the prompt or pipe it on standard input.")
-    return line.strip()
-
-
 def _read_line(prompt: str, hidden: bool, missing: str) -> str:
-    """One answer: prompted on a terminal (without echo if *hidden*), else a line of stdin."""
+    """One answer: prompted on a terminal (without echo if *hidden*), else a line of stdin
+    (never a command-line flag, which other users can read)."""
     if sys.stdin is not None and sys.stdin.isatty():
         value = getpass.getpass(prompt) if hidden else input(prompt)
     else:
@@ -219,78 +216,142 @@ def _read_line(prompt: str, hidden: bool, missing: str) -> str:
     return value.strip()
 
 
-def cmd_login_care360(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
-    """API key (hidden), then the one-time code sent by email or SMS."""
-    from desktop.sync import care360_signin
+SECRET_WORDS = {"token": "Token", "api_key": "API key"}
 
+
+def _account_from_flags(kind: Any, a: argparse.Namespace) -> str:
+    """The account flags a kind takes: --user-id (a case server) or --email/--phone (a code)."""
+    from desktop.sync.kind import Account
+
+    if kind.sign_in.account is Account.DOCTOR_ID:
+        if a.email or a.phone:
+            raise UsageError(f"--email/--phone are not for --kind {kind.name}: give --user-id")
+        if not a.user_id:
+            raise UsageError("the following arguments are required: --user-id")
+        return str(a.user_id)
     if a.user_id or not (a.email or a.phone):
-        raise UsageError("--kind care360 signs in with --email or --phone (not --user-id)")
-    key = _read_line("Care360 API key (input hidden): ", True,
-                     "No API key given: type it at the prompt or pipe it on standard input.")
-    pending = care360_signin.start_care360_sign_in(a.server, key, email=a.email, phone=a.phone)
-    out.write(f"A 6-digit code was sent to {pending.sent_to}.\n")
-    out.flush()
-    code = _read_line("Code: ", False,
-                      "No code given: type it at the prompt or pipe it after the API key.")
-    result = care360_signin.finish_care360_sign_in(ws, pending, code)
-    out.write(f"Signed in to Care360 at {result.profile.url} as {result.profile.user_id} "
-              "(API key and sign-in stored in the system keychain).\n")
-    return 0
+        raise UsageError(f"--kind {kind.name} signs in with --email or --phone (not --user-id)")
+    return str(a.email or a.phone)
 
 
 def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
-    from desktop.sync import credentials, signin
+    from desktop.sync import credentials, registry
+    from desktop.sync.credentials import NoKeychainError
+    from desktop.sync.kind import CodeSent
 
-    if a.kind == "care360":
-        return cmd_login_care360(ws, a, out)
-    if not a.user_id:
-        raise UsageError("the following arguments are required: --user-id")
-    if a.email or a.phone:
-        raise UsageError("--email/--phone are for --kind care360")
-    token = _read_token(sys.stderr)
-    if not credentials.keychain_available():
-        out.write(credentials.NO_KEYCHAIN_MESSAGE + "\n")
-        signin.sign_in(ws, a.server, a.user_id, token, verify=True)
+    kind = registry.kind(a.kind)
+    account = _account_from_flags(kind, a)
+    word = SECRET_WORDS.get(kind.sign_in.secret, kind.sign_in.secret)
+    secret = _read_line(f"{kind.short_title} {word} (input hidden): ", True,
+                        f"No {word} given: type it at the prompt or pipe it on standard input.")
+    keychain = credentials.keychain_available()
+    step = kind.begin_sign_in(ws, a.server, account, secret,
+                              verify=not a.no_verify or not keychain)
+    if isinstance(step, CodeSent):
+        where = "the email address" if step.channel == "email" else "the phone"
+        out.write(f"A 6-digit code was sent to {where} {step.address}.\n")
+        out.flush()
+        code = _read_line("Code: ", False,
+                          "No code given: type it at the prompt or pipe it after the key.")
+        result = kind.finish_sign_in(ws, step, code)
+    else:
+        result = step
+    if not result.stored_in_keychain:
+        out.write(f"{NoKeychainError()} {_no_keychain_hint(True)}\n")
         out.write("Server saved; the token was NOT stored. Set CASEDESK_TOKEN to sync.\n")
         return 1
-    result = signin.sign_in(ws, a.server, a.user_id, token, verify=not a.no_verify)
+    profile = result.profile
+    if kind.sign_in.one_time_code:
+        out.write(f"Signed in to {kind.short_title} at {profile.url} as {profile.user_id} "
+                  f"({word} and sign-in stored in the system keychain).\n")
+        return 0
     if a.no_verify:
         note = "not checked (--no-verify)"
     elif result.verified:
         note = "checked with the server"
     else:
         note = "not checked: the server is unreachable right now"
-    out.write(f"Signed in to {result.profile.url} as {result.profile.user_id} (token {note}; "
+    out.write(f"Signed in to {profile.url} as {profile.user_id} ({word.lower()} {note}; "
               "stored in the system keychain).\n")
     return 0
 
 
 def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
-    from desktop.sync import signin
+    from desktop.sync import registry
 
-    profile = signin.sign_out(ws)
+    profile = registry.sign_out(ws)
     if profile is None:
         out.write("No server was set up; nothing to sign out of.\n")
     else:
-        out.write(f"Signed out of {profile.url}; the token was removed from the keychain. "
+        out.write(f"Signed out of {profile.url}; the sign-in was removed from the keychain. "
                   f"{ws.pending_count()} change(s) stay queued for the next sign-in.\n")
     return 0
+
+
+# Where a person goes next, by the command line's means; the window passes its own.
+NEXT_STEPS = {"sign_in": "casedesk login", "conflicts": "casedesk conflicts",
+              "set_aside": "casedesk pending"}
+
+
+def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) -> str:
+    """One line for a person: what happened, and what happens to the work that remains."""
+    footnote = ""
+    if report.case_changes_kept:
+        footnote = (f" {report.case_changes_kept} case change(s) stay on this computer: "
+                    f"{report.server} stores files only, not cases.")
+    if report.auth_required:
+        return (f"Sync stopped: {report.error} Your work is kept and will sync after sign-in "
+                f"({next_steps['sign_in']})." + footnote)
+    if report.offline:
+        return (f"Offline: {report.server} could not be reached. Your work is kept and will "
+                "sync later." + footnote)
+    uploaded = f"{report.uploaded} uploaded"
+    if report.general_documents:
+        uploaded += (f" ({report.general_documents} as general document(s), not attached to a "
+                     "case)")
+    if report.files_only:
+        parts = [uploaded]
+    else:
+        parts = [f"{report.created} created", f"{report.updated} updated", uploaded,
+                 f"{report.pulled_new} new and {report.pulled_changed} changed from the server"]
+    if report.adopted:
+        parts.append(f"{report.adopted} matched an earlier attempt")
+    if report.conflicts:
+        parts.append(f"{report.conflicts} conflict(s) to resolve ({next_steps['conflicts']})")
+    if report.parked:
+        refused = "refused or set aside" if report.files_only else "refused by the server"
+        parts.append(f"{report.parked} {refused} ({next_steps['set_aside']})")
+    if report.deferred:
+        parts.append(f"{report.deferred} will retry later")
+    if report.removed_remotely:
+        parts.append(f"{report.removed_remotely} removed on the server")
+    head = f"Synced with {report.server}" if report.files_only else "Synced"
+    if report.cancelled:
+        head = "Sync cancelled"
+    if report.error:
+        head = f"Sync incomplete: {report.error}"
+    line = f"{head}: " + ", ".join(parts) + "."
+    if report.vanished:
+        line += (f" The server no longer lists {report.vanished} of your {report.known} cases. "
+                 "They are kept on this computer, marked 'removed on the server'; check that "
+                 f"you are signed in as the right user ({next_steps['sign_in']}).")
+    return line + footnote
 
 
 def cmd_sync(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     from desktop.sync import runner
 
     if a.watch:
-        def show(report: Any) -> None:
-            out.write(report.summary() + "\n")
+        def show(report: SyncReport) -> None:
+            out.write(sync_summary(report) + "\n")
             out.flush()
 
         runner.watch(ws, interval=a.interval, on_report=show)
         return 1
     report = runner.run_sync(ws, wait=a.wait)
-    out.write(report.summary() + "\n")
+    out.write(sync_summary(report) + "\n")
     if a.json:
-        _json({"report": {k: v for k, v in vars(report).items()}}, out)
+        _json({"report": report.to_json()}, out)
     return 0 if report.ok else 1
 
 
@@ -326,6 +387,55 @@ def cmd_retry(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
 def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     out.write(ws.discard_change(a.change_id) + "\n")
     return 0
+
+
+LOOK_HERE = {
+    "case": "`casedesk cases list` shows the ids.",
+    "change": "`casedesk pending` lists them.",
+    "conflict": "`casedesk conflicts` lists them.",
+}
+
+
+def _no_keychain_hint(env_fallback: bool) -> str:
+    if env_fallback:
+        return (f"Set {ENV_TOKEN} in the environment for this session instead (it is not "
+                "saved), or install a keyring backend (e.g. GNOME Keyring / KWallet).")
+    return "Install a keyring backend (e.g. GNOME Keyring / KWallet) and sign in again."
+
+
+def _login_command(profile: Any) -> str:
+    from desktop.sync import registry
+    from desktop.sync.kind import Account
+
+    kind = registry.kind_of(profile)
+    if kind.sign_in.account is Account.DOCTOR_ID:
+        who = f"--user-id {profile.user_id}"
+    else:
+        who = ("--phone " if profile.user_id.startswith("+") else "--email ") + profile.user_id
+    return f"casedesk login --kind {kind.name} --server {profile.url} {who}"
+
+
+def error_hint(exc: CaseDeskError) -> str:
+    """What to type next, for the errors whose remedy is a command or a flag. The core's
+    messages say what is wrong; only the command line knows its own commands."""
+    from desktop.errors import DataFolderError, NotFoundError
+    from desktop.sync.credentials import NoKeychainError
+    from desktop.sync.profile import AccountMismatchError, NotConfiguredError, NotSignedInError
+
+    if isinstance(exc, NotFoundError):
+        return LOOK_HERE.get(exc.what, "")
+    if isinstance(exc, DataFolderError):
+        return "Choose another folder with --data-dir or CASEDESK_DATA_DIR."
+    if isinstance(exc, NotConfiguredError):
+        return "To sync, sign in: casedesk login --server URL --user-id DOCTOR_ID"
+    if isinstance(exc, NotSignedInError):
+        hint = f"Sign in: {_login_command(exc.profile)}"
+        return hint if exc.keychain else hint + ". " + _no_keychain_hint(True)
+    if isinstance(exc, NoKeychainError):
+        return _no_keychain_hint(exc.env_fallback)
+    if isinstance(exc, AccountMismatchError):
+        return "Use another profile (--profile NAME) for a different server or user."
+    return ""
 
 
 # Opens the window; supplied by the app shell (desktop/__main__.py) so this module stays Qt-free.
@@ -385,9 +495,10 @@ def build_parser() -> Parser:
     arch.add_argument("id")
     arch.set_defaults(func=cmd_archive)
 
-    link = csub.add_parser("link", help="file a case's documents under a Care360 case (its UUID)")
+    link = csub.add_parser("link", help="file a case's documents under a case on a portal that "
+                           "takes them by case id (Care360: the case's UUID)")
     link.add_argument("id")
-    link.add_argument("care360_case_id", metavar="CARE360_CASE_ID")
+    link.add_argument("server_case_id", metavar="SERVER_CASE_ID")
     link.set_defaults(func=cmd_link)
 
     att = sub.add_parser("attach", help="attach files or folders to a case")
@@ -409,15 +520,18 @@ def build_parser() -> Parser:
     discard.add_argument("change_id", type=int, help="id from `casedesk pending`")
     discard.set_defaults(func=cmd_discard)
 
-    login = sub.add_parser("login", help="sign in to a case server (token prompted, kept in the keychain)")
+    from desktop.sync import registry
+
+    login = sub.add_parser("login", help="sign in to a server (secrets prompted, kept in the "
+                           "keychain)")
     login.add_argument("--server", required=True, help="server address, e.g. https://cases.example.org")
-    login.add_argument("--kind", choices=("medmitra", "care360"), default="medmitra",
-                       help="server kind (default medmitra; care360 asks for an API key and a "
-                       "one-time code)")
-    login.add_argument("--user-id", help="your doctor id on the server (medmitra)")
+    login.add_argument("--kind", choices=registry.names(), default=registry.DEFAULT,
+                       help="server kind (default %(default)s); a patient portal asks for an "
+                       "API key and a one-time code")
+    login.add_argument("--user-id", help="your doctor id on a case server")
     who = login.add_mutually_exclusive_group()
-    who.add_argument("--email", help="Care360: the email address the code goes to")
-    who.add_argument("--phone", help="Care360: the phone number the code goes to (SMS)")
+    who.add_argument("--email", help="the email address a one-time code goes to")
+    who.add_argument("--phone", help="the phone number a one-time code goes to (SMS)")
     login.add_argument("--no-verify", action="store_true", help="do not check the token now")
     login.set_defaults(func=cmd_login)
 
@@ -483,7 +597,8 @@ def main(
         err.write(f"casedesk: usage error: {exc}\n")
         return 2
     except CaseDeskError as exc:
-        err.write(f"casedesk: error: {exc}\n")
+        hint = error_hint(exc)
+        err.write(f"casedesk: error: {exc}" + (f" {hint}" if hint else "") + "\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write("casedesk: interrupted; everything saved before that is kept.\n")

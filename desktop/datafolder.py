@@ -59,7 +59,7 @@ def prepare(root: Path) -> DataFolder:
     try:
         if root.exists() and not root.is_dir():
             raise DataFolderError(
-                f"The data folder {root} is a file, not a folder. Choose another with --data-dir."
+                f"The data folder {root} is a file, not a folder."
             )
         folder = DataFolder(root)
         for path in (root, folder.blobs, folder.logs):
@@ -67,12 +67,11 @@ def prepare(root: Path) -> DataFolder:
             os.chmod(path, 0o700)
     except PermissionError as exc:
         raise DataFolderError(
-            f"Cannot create the data folder {root}: permission denied. "
-            "Choose a folder you own with --data-dir or CASEDESK_DATA_DIR."
+            f"Cannot create the data folder {root}: permission denied; it must be a folder "
+            "you own."
         ) from exc
     except OSError as exc:
         raise DataFolderError(
-            f"Cannot create the data folder {root}: {exc.strerror}. "
-            "Choose another with --data-dir."
+            f"Cannot create the data folder {root}: {exc.strerror}."
         ) from exc
     return folder

@@ -21,7 +21,12 @@ class ValidationError(CaseDeskError):
 
 
 class NotFoundError(CaseDeskError):
-    """The thing a user named does not exist locally."""
+    """The thing a user named does not exist locally. ``what`` says which kind of thing
+    ("case", "document", "change", "conflict"), so each front end can say where to look."""
+
+    def __init__(self, message: str, what: str = "") -> None:
+        super().__init__(message)
+        self.what = what
 
 
 class DataFolderError(CaseDeskError):

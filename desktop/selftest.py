@@ -30,6 +30,7 @@ import keyring
 
 from desktop import __version__, datafolder
 from desktop import logs as applogs
+from desktop.cli import sync_summary
 from desktop.errors import CaseDeskError
 from desktop.sync import credentials
 
@@ -124,9 +125,7 @@ class SelfTest:
     def take_in(self, kind: str) -> None:
         path = self.root / "samples" / f"self-test.{kind.lower().replace(' ', '-')}"
         path.parent.mkdir(exist_ok=True)
-        makers = {"PDF": self._make_pdf, "PNG": self._make_png, "DICOM": self._make_dicom,
-                  "JPEG DICOM": self._make_jpeg_dicom}
-        makers[kind](path)
+        self._make_sample(kind, path)
         self.samples[kind] = path
         (result,) = self.ws.attach(self.case_id, [path])
         if result.outcome != "attached" or result.document is None:
@@ -138,7 +137,7 @@ class SelfTest:
     def preview(self, kind: str) -> None:
         self._ensure_qt()
         try:
-            from desktop.ui.preview import load_preview
+            from desktop.ui.documents.preview import load_preview
         except ImportError as exc:
             raise StepFailed(f"the preview module is not in this build ({exc})") from None
         doc = self.documents[kind]
@@ -153,8 +152,8 @@ class SelfTest:
             raise StepFailed(f"the {image.width()}x{image.height()} image is blank")
 
     def sign_in(self) -> None:
-        signin = _sync_module("signin")
-        result = signin.sign_in(self.ws, self.server, self.user_id, self.token, verify=True)
+        result = _case_server().begin_sign_in(self.ws, self.server, self.user_id, self.token,
+                                              verify=True)
         if not result.verified:
             raise StepFailed(f"the server at {self.server} could not be reached")
         if not result.stored_in_keychain:
@@ -164,13 +163,14 @@ class SelfTest:
         runner = _sync_module("runner")
         report = runner.run_sync(self.ws)
         if not report.ok:
-            raise StepFailed(report.summary())
+            raise StepFailed(sync_summary(report))
         record = self.ws.get_case(self.case_id)
         if not record.server_id:
             raise StepFailed("the case has no server id after syncing")
         left = self.ws.pending_count()
         if left:
-            raise StepFailed(f"{left} change(s) still wait for the server: {report.summary()}")
+            raise StepFailed(f"{left} change(s) still wait for the server: "
+                             f"{sync_summary(report)}")
         not_sent = [d.name for d in self.ws.documents(self.case_id) if d.state == "local_only"]
         if not_sent:
             raise StepFailed(f"{len(not_sent)} document(s) were not uploaded")
@@ -179,15 +179,14 @@ class SelfTest:
         """A second computer's view: the case, its edit and its files come back intact."""
         from desktop.workspace import Workspace
 
-        signin = _sync_module("signin")
         runner = _sync_module("runner")
-        engine = _sync_module("engine")
         server_id = self.ws.get_case(self.case_id).server_id
         with Workspace(datafolder.prepare(self.root / "second")) as other:
-            signin.sign_in(other, self.server, self.user_id, self.token, verify=False)
+            _case_server().begin_sign_in(other, self.server, self.user_id, self.token,
+                                         verify=False)
             report = runner.run_sync(other)
             if not report.ok:
-                raise StepFailed(report.summary())
+                raise StepFailed(sync_summary(report))
             mine, theirs = self.ws.get_case(self.case_id), other.get_case(server_id)
             if (theirs.case_summary, theirs.status) != (mine.case_summary, mine.status):
                 raise StepFailed("the pulled case differs from the one sent")
@@ -195,8 +194,7 @@ class SelfTest:
             sent = self.documents["DICOM"]
             if len(docs) != len(SAMPLE_KINDS) or sent.name not in docs:
                 raise StepFailed(f"{len(docs)} of {len(SAMPLE_KINDS)} documents came back")
-            with signin.open_client(other) as client:
-                path = engine.SyncEngine(other, client).download(docs[sent.name].id)
+            path = runner.download(other, docs[sent.name].id)
             if hashlib.sha256(path.read_bytes()).hexdigest() != sent.sha256:
                 raise StepFailed("the downloaded DICOM file differs from the one uploaded")
 
@@ -211,91 +209,28 @@ class SelfTest:
 
         self.qt_app = QApplication.instance() or QApplication(["casedesk-self-test"])
 
-    def _make_pdf(self, path: Path) -> None:
+    def _make_sample(self, kind: str, path: Path) -> None:
+        """The product's own sample writers: a build missing QPdfWriter, Qt's image plugins,
+        pydicom's pixel handlers or Pillow's JPEG encoder fails here, in words."""
         self._ensure_qt()
-        from PySide6.QtCore import QRect, Qt
-        from PySide6.QtGui import QColor, QFont, QPageSize, QPainter, QPdfWriter
-
-        writer = QPdfWriter(str(path))
-        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-        writer.setResolution(150)
-        writer.setTitle("Case Desk self-test")
-        painter = QPainter(writer)
         try:
-            painter.fillRect(QRect(100, 100, 900, 180), QColor("#117882"))
-            painter.setFont(QFont("DejaVu Sans", 18))
-            painter.setPen(Qt.GlobalColor.black)
-            painter.drawText(QRect(100, 350, 1000, 200), 0, "Case Desk self-test: lab report")
-            painter.fillRect(QRect(100, 600, 600, 40), QColor("#d63740"))
-        finally:
-            painter.end()
-        if path.stat().st_size < 200:
-            raise StepFailed("QPdfWriter wrote an empty PDF")
+            from desktop.ui.sample_files import write_dicom, write_pdf, write_png
+        except ImportError as exc:
+            raise StepFailed(f"the sample writers are not in this build ({exc})") from None
+        if kind == "PDF":
+            write_pdf(path, pages=1, title="Case Desk self-test")
+        elif kind == "PNG":
+            write_png(path, text="Case Desk self-test", size=320)
+        else:
+            write_dicom(path, rows=128, cols=128,
+                        encoding="jpeg" if kind == "JPEG DICOM" else "raw")
+        if not path.is_file() or path.stat().st_size < 200:
+            raise StepFailed(f"the {kind} sample was not written (an image plugin missing?)")
+        if kind == "DICOM":
+            from pydicom import dcmread
 
-    def _make_png(self, path: Path) -> None:
-        self._ensure_qt()
-        from PySide6.QtCore import QPoint, Qt
-        from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
-
-        image = QImage(320, 240, QImage.Format.Format_RGB32)
-        image.fill(Qt.GlobalColor.white)
-        painter = QPainter(image)
-        try:
-            gradient = QLinearGradient(QPoint(0, 0), QPoint(320, 240))
-            gradient.setColorAt(0.0, QColor("#0b545c"))
-            gradient.setColorAt(1.0, QColor("#f0f0ea"))
-            painter.fillRect(image.rect(), gradient)
-            painter.setBrush(QColor("#d63740"))
-            painter.drawEllipse(QPoint(160, 120), 60, 60)
-        finally:
-            painter.end()
-        if not image.save(str(path), "PNG"):
-            raise StepFailed("QImage could not write a PNG (image format plugin missing?)")
-
-    def _make_jpeg_dicom(self, path: Path) -> None:
-        """A JPEG-compressed DICOM (common for radiology exports): its preview needs Pillow's
-        JPEG decoder in the build, reached through pydicom."""
-        from desktop.ui.sample_data import write_dicom
-
-        write_dicom(path, encoding="jpeg")
-
-    def _make_dicom(self, path: Path) -> None:
-        import numpy as np
-        from pydicom.dataset import Dataset, FileMetaDataset
-        from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-        rows, cols = 128, 128
-        yy, xx = np.mgrid[0:rows, 0:cols]
-        pixels = ((xx * 16 + yy * 8) % 4096).astype(np.uint16)
-        pixels[40:88, 40:88] = 4000  # a bright square: the preview cannot be flat
-
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID = generate_uid()
-        ds.SeriesInstanceUID = generate_uid()
-        ds.PatientName = "SELFTEST^PATIENT"
-        ds.PatientID = "SELFTEST"
-        ds.Modality = "OT"
-        ds.StudyDescription = "Case Desk self-test"
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows, ds.Columns = rows, cols
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-        ds.PixelRepresentation = 0
-        ds.PixelData = pixels.tobytes()
-        ds.save_as(path, enforce_file_format=True)
-
-        from pydicom import dcmread
-
-        back = dcmread(path)
-        if back.pixel_array.shape != (rows, cols):  # needs pydicom's native pixel handler
-            raise StepFailed("pydicom could not decode the DICOM it wrote")
+            if dcmread(path).pixel_array.shape != (128, 128):  # pydicom's native handler
+                raise StepFailed("pydicom could not decode the DICOM it wrote")
 
 
 def _sync_module(name: str) -> Any:
@@ -306,6 +241,12 @@ def _sync_module(name: str) -> Any:
         return importlib.import_module(f"desktop.sync.{name}")
     except ImportError as exc:
         raise StepFailed(f"sync not available in this build ({exc})") from None
+
+
+def _case_server() -> Any:
+    """The self-test's server speaks the case-server kind (the registry's default)."""
+    registry = _sync_module("registry")
+    return registry.kind(registry.DEFAULT)
 
 
 def _is_blank(image: Any) -> bool:

@@ -531,7 +531,7 @@ class Workspace:
             case = matches[0] if matches else None
         if case is None:
             raise NotFoundError(
-                f"No case with id {ref!r} in this cache. `casedesk cases list` shows the ids."
+                f"No case with id {ref!r} in this cache.", what="case"
             )
         return case
 
@@ -615,7 +615,7 @@ class Workspace:
         with self.sessions() as session:
             doc = session.get(Document, document_id)
             if doc is None:
-                raise NotFoundError(f"No document with id {document_id!r}.")
+                raise NotFoundError(f"No document with id {document_id!r}.", what="document")
             return DocumentRecord.of(doc)
 
     def set_document_category(self, document_id: str, category: str) -> DocumentRecord:
@@ -623,7 +623,7 @@ class Workspace:
         with self.transaction() as session:
             doc = session.get(Document, document_id)
             if doc is None:
-                raise NotFoundError(f"No document with id {document_id!r}.")
+                raise NotFoundError(f"No document with id {document_id!r}.", what="document")
             doc.category = category
             return DocumentRecord.of(doc)
 
@@ -780,7 +780,7 @@ class Workspace:
         change = session.get(PendingChange, int(change_id))
         if change is None:
             raise NotFoundError(
-                f"No pending change with id {change_id}. `casedesk pending` lists them."
+                f"No pending change with id {change_id}.", what="change"
             )
         return change
 
@@ -810,7 +810,7 @@ class Workspace:
     def resolve_conflict(self, case_id: str, field_name: str, choice: str) -> CaseRecord:
         """Keep mine (it will be pushed over theirs) or take theirs (my edit is dropped)."""
         if choice not in ("mine", "theirs"):
-            raise ValidationError("Choose --mine or --theirs.")
+            raise ValidationError("A conflict is settled by keeping mine or taking theirs.")
         with self.transaction() as session:
             case = self._find(session, case_id)
             conflict = session.scalar(
@@ -822,8 +822,7 @@ class Workspace:
             )
             if conflict is None:
                 raise NotFoundError(
-                    f"No open conflict on field {field_name!r} of this case. "
-                    "`casedesk conflicts` lists them."
+                    f"No open conflict on field {field_name!r} of this case.", what="conflict"
                 )
             base = dict(case.base or {})
             base[field_name] = conflict.server_value

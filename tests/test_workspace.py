@@ -333,7 +333,7 @@ def test_a_first_page_of_a_common_word_walks_the_list_order_and_matches_the_full
 ):
     """Common words read the first page in list order (stopping at the limit), rare ones by
     rowid; either way the page is the head of the full list, archived cases left out."""
-    from desktop.ui.sample_data import bulk_insert
+    from tools.sample_data import bulk_insert
 
     monkeypatch.setattr(workspace_module, "COMMON_HITS", 200)  # "common" in a smaller cache
     bulk_insert(ws, 4000)

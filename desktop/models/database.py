@@ -91,8 +91,7 @@ def open_cache(path: Path) -> tuple[Engine, sessionmaker[Session]]:
         log.exception("cannot open cache")
         raise DataFolderError(
             f"Cannot open the local cache {path}: {exc.__class__.__name__}. "
-            "Check that the disk is not full and that the folder is yours, "
-            "or choose another one with --data-dir."
+            "Check that the disk is not full and that the folder is yours."
         ) from exc
     if not existed:
         for suffix in ("", "-wal", "-shm"):

@@ -43,11 +43,16 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 
 
 class NoKeychainError(CaseDeskError):
-    """This computer has no usable keychain; the token cannot be stored."""
+    """This computer has no usable keychain (or it refused): a secret cannot be stored.
 
+    ``env_fallback``: the secret is a plain token that $CASEDESK_TOKEN can stand in for, for
+    one process; a rotating sign-in (Care360) has no such fallback.
+    """
 
-class NotSignedInError(CaseDeskError):
-    """No token for this server and user: the person must sign in."""
+    def __init__(self, message: str | None = None, *, env_fallback: bool = True) -> None:
+        super().__init__(message or "No keychain is available on this computer, so Case Desk "
+                         "cannot store the sign-in.")
+        self.env_fallback = env_fallback
 
 
 def account(server_url: str, user_id: str, name: str = "token") -> str:
@@ -69,22 +74,15 @@ def keychain_available() -> bool:
     return bool(priority and priority > 0)
 
 
-NO_KEYCHAIN_MESSAGE = (
-    "No keychain is available on this computer, so Case Desk cannot store your token. "
-    f"Set {ENV_TOKEN} in the environment for this session instead (it is not saved), "
-    "or install a keyring backend (e.g. GNOME Keyring / KWallet)."
-)
-
-
 def store_secret(server_url: str, user_id: str, secret: str, name: str = "token") -> None:
     if not keychain_available():
-        raise NoKeychainError(NO_KEYCHAIN_MESSAGE)
+        raise NoKeychainError(env_fallback=name == "token")
     try:
         keyring.set_password(SERVICE, account(server_url, user_id, name), secret)
     except keyring.errors.KeyringError as exc:
         raise NoKeychainError(
-            f"The keychain refused to store the {name}: {exc.__class__.__name__}. "
-            "Unlock the keychain and sign in again."
+            f"The keychain refused to store the sign-in ({exc.__class__.__name__}); it may be "
+            "locked.", env_fallback=name == "token",
         ) from exc
 
 

@@ -174,3 +174,8 @@ class ProtocolError(SyncError):
     locally. On a create or upload ``outcome_unknown`` is set: the server may have stored it."""
 
     retryable = True
+
+
+class NotOffered(SyncError):
+    """The server kind has no way to do this at all (a files-only portal that offers no
+    download of a file's bytes, say). Permanent, and nothing was sent."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import filelock
 
 from desktop.errors import CaseDeskError
-from desktop.sync.engine import SyncEngine, SyncProgress, SyncReport
-from desktop.sync.signin import current_server, open_client
+from desktop.sync import registry
+from desktop.sync.report import SyncProgress, SyncReport
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -28,16 +29,6 @@ class SyncBusyError(CaseDeskError):
         )
 
 
-def engine_for(ws: Workspace) -> type[SyncEngine]:
-    """The engine that speaks the profile's server kind."""
-    profile = current_server(ws)
-    if profile is not None and profile.kind == "care360":
-        from desktop.sync.care360_engine import Care360SyncEngine
-
-        return Care360SyncEngine
-    return SyncEngine
-
-
 def run_sync(
     ws: Workspace,
     wait: float = 0.0,
@@ -52,11 +43,29 @@ def run_sync(
     except filelock.Timeout:
         raise SyncBusyError() from None
     try:
-        with open_client(ws) as client:
-            engine = engine_for(ws)(ws, client, honour_schedule=not manual)
+        profile, kind = registry.configured(ws)
+        with kind.open_client(profile) as client:
+            engine = kind.engine(ws, client, honour_schedule=not manual)
             return engine.run(progress=progress, cancelled=cancelled)
     finally:
         lock.release()
+
+
+def refresh_case(ws: Workspace, case_id: str) -> None:
+    """Fetch one case's files (and insights) now: a person opened it. No sync lock: it only
+    adds what the server lists, as a pull would."""
+    profile, kind = registry.configured(ws)
+    with kind.open_client(profile) as client:
+        kind.engine(ws, client).refresh_case(case_id)
+
+
+def download(
+    ws: Workspace, document_id: str, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Bring a server-only document into the blob store for viewing; its path."""
+    profile, kind = registry.configured(ws)
+    with kind.open_client(profile) as client:
+        return kind.engine(ws, client).download(document_id, progress)
 
 
 def watch(
@@ -79,7 +88,7 @@ def watch(
             on_report(report)
         if report is not None and report.auth_required:
             return
-        failing = report is not None and (report.offline or report.error is not None)
+        failing = report is not None and (report.stop is not None or report.vanished > 0)
         delay = min(max_backoff, delay * 2) if failing else interval
         waited = 0.0
         while waited < delay and not should_stop():

@@ -1,70 +1,48 @@
-"""The main window: case list beside the open case, toolbar, status bar, drops.
+"""The main window: the shell that places the features and runs the open case's actions.
 
-The window owns the Workspace handle and an OperationRunner; every read or write of the cache
-that could take more than a few milliseconds is an operation, and its result updates only the
-views that show it.
+It composes the case list (``cases/``), the open case with its documents (``cases/`` and
+``documents/``), attaching files (``documents/attach.py``) and sync (``sync/``), puts their
+actions in the toolbar and their indicators in the status bar, and owns the one thing they
+share: which case is open, and whether it has unsaved edits. Every write runs as an operation
+that says what it changed; the views listen on the runner's ``changed`` and refresh
+themselves, so nothing here calls another view's refresh by hand.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSizePolicy,
     QSplitter,
     QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop.errors import CaseDeskError
-from desktop.ui.attach_results import AttachResultsDialog, summary
-from desktop.ui.case_list_model import CaseListModel
-from desktop.ui.case_table import CaseTable
-from desktop.ui.case_view import CaseView
-from desktop.ui.drop import DropController, DropTarget
+from desktop.ui.cases.case_list import CaseListPanel
+from desktop.ui.cases.case_view import CaseView
+from desktop.ui.cases.new_case_dialog import NewCase, NewCaseDialog
+from desktop.ui.changes import Changes
+from desktop.ui.documents.attach import AttachController
+from desktop.ui.documents.case_documents import CaseDocuments
+from desktop.ui.documents.drop import DropController, DropTarget
+from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import app_icon
-from desktop.ui.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.operations import OperationRunner, user_message
-from desktop.ui.preview import PreviewWidget
 from desktop.ui.settings import app_settings
-from desktop.ui.sync_panel import SyncPanel
-from desktop.workspace import (
-    KNOWN_STATUSES,
-    AttachProgress,
-    AttachResult,
-    CaseRecord,
-    DocumentRecord,
-    Workspace,
-)
+from desktop.ui.sync.sync_panel import SyncPanel
+from desktop.workspace import CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
-
-SEARCH_DEBOUNCE_MS = 200
-PROGRESS_DELAY_MS = 600  # quick batches finish without flashing a progress bar
-
-# Status filter entries: label → (status, include_archived)
-STATUS_FILTERS: list[tuple[str, str | None, bool]] = [
-    ("All active", None, False),
-    *[(s.capitalize(), s, False) for s in KNOWN_STATUSES if s != "archived"],
-    ("Archived", "archived", True),
-    ("All, including archived", None, True),
-]
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -77,22 +55,21 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Case Desk[*]")
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
-        self._restoring_selection = False
         self._after_save: Callable[[], None] | None = None
         self._after_save_failed: Callable[[], None] | None = None
-        self._select_after_refresh: str | None = None
         self._close_confirmed = False
-        self._cancel_intake = threading.Event()
-        self._intake_running = 0
-        self.result_dialogs: list[AttachResultsDialog] = []
-        self.batches_done = 0  # intake batches finished (tests and the future sync wait on it)
-        self._docs_generation = 0
 
-        self.model = CaseListModel(workspace, self.runner, self)
-        self._build_list()
+        # The features, each with its own widgets, wired below by signals.
+        self.list_panel = CaseListPanel(workspace, self.runner, self)
+        self.model, self.table = self.list_panel.model, self.list_panel.table
         self.preview = PreviewWidget(self.runner)
         self.case_view = CaseView(self.preview)
         self.case_view.setAccessibleName("Open case")
+        self.sync_panel = SyncPanel(workspace, self.runner, self)
+        self.documents = CaseDocuments(workspace, self.runner, self.case_view.documents,
+                                       self.preview, downloader=self.sync_panel.controller)
+        self.attacher = AttachController(workspace, self.runner, self)
+
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.list_panel)
@@ -105,70 +82,29 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.drops = DropController(
             self, self.table, self.case_view, self.splitter,
-            open_case=self._open_case_label, row_label=self._row_label,
+            open_case=self._open_case_label, row_label=self.list_panel.row_label,
         )
-        self.drops.dropped.connect(self.handle_drop)
 
+        self.drops.dropped.connect(self.handle_drop)
+        self.list_panel.case_chosen.connect(self._case_chosen)
+        self.model.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.case_view.save_requested.connect(self._save)
         self.case_view.archive_requested.connect(self.archive_case)
         self.case_view.dirty_changed.connect(self._dirty_changed)
         self.case_view.documents.add_files_requested.connect(self.add_files)
-        self.case_view.documents.document_selected.connect(self._document_selected)
-        self.case_view.documents.model.category_change_requested.connect(self._set_category)
-        self.model.count_changed.connect(self._count_changed)
-        self.model.first_page.connect(
-            lambda n: self.count_label.setText(f"at least {n:,} cases…"))
-        self.model.loading_changed.connect(self._loading_changed)
-        self.model.refreshed.connect(self._after_refresh)
-        # Rows leaving the list (an archived case) must not open the neighbouring case.
-        self.model.removing.connect(self._hold_selection)
-        self.model.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.attacher.attached.connect(self._attached)
+        self.attacher.failed.connect(self._report)
+        self.attacher.message.connect(self.statusBar().showMessage)
+        self.sync_panel.message.connect(self._status_message)
+        self.runner.changed.connect(self._changed)
 
         self._set_tab_order()
         self.resize(1280, 800)
         self._restore_settings()
         self._update_actions()
         self.model.refresh(reset=True)
-        self.refresh_sync_status()
-        self.sync_panel = SyncPanel(self)
 
     # ------------------------------------------------------------ building
-
-    def _build_list(self) -> None:
-        self.list_panel = QWidget(self)
-        self.search = QLineEdit(self.list_panel)
-        self.search.setPlaceholderText("Search names and notes (Ctrl+F)")
-        self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search cases")
-        self.status_filter = QComboBox(self.list_panel)
-        self.status_filter.setAccessibleName("Status filter")
-        for label, status, archived in STATUS_FILTERS:
-            self.status_filter.addItem(label, (status, archived))
-        self.status_filter.currentIndexChanged.connect(self._status_filter_changed)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(lambda: self.model.set_search(self.search.text()))
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-
-        self.table = CaseTable(self.list_panel)
-        self.table.setObjectName("caseTable")
-        self.table.setAccessibleName("Cases")
-        self.table.setModel(self.model)
-        self.table.apply_list_look()
-        self.table.setSortingEnabled(True)
-        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-
-        self.count_label = QLabel(self.list_panel)
-        self.count_label.setAccessibleName("Number of cases shown")
-        top = QHBoxLayout()
-        top.addWidget(self.search, 3)
-        top.addWidget(self.status_filter, 1)
-        layout = QVBoxLayout(self.list_panel)
-        layout.setContentsMargins(6, 6, 0, 6)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.count_label)
 
     def _build_actions(self) -> None:
         style = self.style()
@@ -199,53 +135,36 @@ class MainWindow(QMainWindow):
         self.archive_action = action("Archive", QStyle.StandardPixmap.SP_TrashIcon, None,
                                      lambda: self.archive_case(self.case_view.case_id or ""),
                                      "Archive the open case")
-        self.find_action = action("Find", None, QKeySequence.StandardKey.Find, self.focus_search,
-                                  "Search cases (Ctrl+F)")
-        self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
-                                  self.sync_now, "Sync now (F5)")
+        self.find_action = action("Find", None, QKeySequence.StandardKey.Find,
+                                  self.list_panel.focus_search, "Search cases (Ctrl+F)")
         for act in (self.new_action, self.save_action, self.attach_action, self.archive_action):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
-        self.toolbar.addAction(self.sync_action)
+        for act in self.sync_panel.actions:
+            self.addAction(act)
+            self.toolbar.addAction(act)
         spacer = QWidget(self)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(spacer)
-        # The sync controller (later) drives these two: connection state and pending work.
-        self.online_label = QLabel("Offline — working locally", self)
-        self.online_label.setAccessibleName("Connection state")
-        self.online_label.setStyleSheet("color: #616161; padding: 0 8px;")
-        self.pending_label = QLabel(self)
-        self.pending_label.setAccessibleName("Changes waiting to sync")
-        self.pending_label.setStyleSheet("padding: 0 8px;")
-        self.toolbar.addWidget(self.online_label)
-        self.toolbar.addWidget(self.pending_label)
+        self.toolbar.addWidget(self.sync_panel.online_label)
+        self.toolbar.addWidget(self.sync_panel.pending_label)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.progress = QProgressBar(self)
-        self.progress.setMaximumWidth(220)
-        self.progress.setAccessibleName("Attach progress")
-        self.progress_label = QLabel(self)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setAccessibleName("Cancel attaching")
-        self.cancel_button.clicked.connect(self.cancel_intake)
-        for w in (self.progress_label, self.progress, self.cancel_button):
-            bar.addWidget(w)
-            w.hide()
-        self._progress_timer = QTimer(self)
-        self._progress_timer.setSingleShot(True)
-        self._progress_timer.setInterval(PROGRESS_DELAY_MS)
-        self._progress_timer.timeout.connect(self._show_progress)
-        # Seam for the sync controller: last sync / errors go here.
-        self.sync_status_label = QLabel("Not signed in", self)
-        self.sync_status_label.setAccessibleName("Sync status")
-        bar.addPermanentWidget(self.sync_status_label)
+        for widget in self.attacher.status_widgets:
+            bar.addWidget(widget)
+        bar.addPermanentWidget(self.sync_panel.last_label)
+        bar.addPermanentWidget(self.sync_panel.progress)
+
+    def _status_message(self, text: str, msecs: int) -> None:
+        self.statusBar().showMessage(text, msecs)
 
     def _set_tab_order(self) -> None:
         form = self.case_view.form
-        chain = [self.search, self.status_filter, self.table, form.name, form.age, form.status,
-                 form.notes, self.case_view.save_button, self.case_view.revert_button,
-                 self.case_view.archive_button]
+        panel = self.list_panel
+        chain = [panel.search, panel.status_filter, panel.table, form.name, form.age,
+                 form.status, form.notes, self.case_view.save_button,
+                 self.case_view.revert_button, self.case_view.archive_button]
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
@@ -274,87 +193,15 @@ class MainWindow(QMainWindow):
         settings.setValue("window/caseListHeader", self.table.horizontalHeader().saveState())
         settings.sync()
 
-    # ------------------------------------------------------------ list
+    # ------------------------------------------------------------ the open case
 
-    def focus_search(self) -> None:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search.selectAll()
-
-    def _status_filter_changed(self, index: int) -> None:
-        status, archived = self.status_filter.itemData(index)
-        self.model.set_status_filter(status, archived)
-
-    def _count_changed(self, count: int) -> None:
-        self.count_label.setText(f"{count:,} case{'s' if count != 1 else ''}")
-
-    def _loading_changed(self, loading: bool) -> None:
-        if loading and not self.model.ids:
-            self.count_label.setText("Loading…")
-
-    def _after_refresh(self) -> None:
-        """Keep the open case selected across refreshes, or select a just-created case."""
-        wanted = self._select_after_refresh or self.case_view.case_id
-        self._select_after_refresh = None
-        if wanted is None:
-            return
-        row = self.model.row_of(wanted)
-        current = self.table.currentIndex()
-        if row is None:
-            if current.isValid():
-                self._set_current_row(-1)
-            return
-        if not current.isValid() or current.row() != row:
-            if self.case_view.case_id != wanted:
-                self._set_current_row(row, notify=True)
-            else:
-                self._set_current_row(row)
-        self.table.scrollTo(self.model.index(row, 0))
-
-    def _hold_selection(self, hold: bool) -> None:
-        self._restoring_selection = hold
-
-    def _set_current_row(self, row: int, notify: bool = False) -> None:
-        """Move the list's selection; notify=False keeps the open case untouched."""
-        self._restoring_selection = not notify
-        try:
-            sm = self.table.selectionModel()
-            if row < 0:
-                sm.clearCurrentIndex()
-                sm.clearSelection()
-            else:
-                sm.setCurrentIndex(
-                    self.model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-        finally:
-            self._restoring_selection = False
-
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self._restoring_selection:
-            return
-        case_id = self.model.case_id(current.row()) if current.isValid() else None
-        if case_id is None or case_id == self.case_view.case_id:
-            return
-        self.guard_unsaved(
-            proceed=lambda: self.open_case(case_id),
-            abandon=self._reselect_open_case,
-        )
-
-    def _reselect_open_case(self) -> None:
-        opened = self.case_view.case_id
-        row = self.model.row_of(opened) if opened else None
-        self._set_current_row(-1 if row is None else row)
-
-    def _row_label(self, row: int) -> tuple[str, str] | None:
-        record = self.model.record(row)
-        return (record.id, record.patient_name) if record else None
+    def _case_chosen(self, case_id: str) -> None:
+        self.guard_unsaved(proceed=lambda: self.open_case(case_id),
+                           abandon=self.list_panel.reselect_open_case)
 
     def _open_case_label(self) -> tuple[str, str] | None:
         record = self.case_view.record
         return (record.id, record.patient_name) if record else None
-
-    # ------------------------------------------------------------ the open case
 
     def open_case(self, case_id: str) -> None:
         row = self.model.row_of(case_id)
@@ -367,35 +214,37 @@ class MainWindow(QMainWindow):
 
     def _show_case(self, record: CaseRecord) -> None:
         self.case_view.show_case(record)
+        self.list_panel.open_case_id = record.id
         self._update_actions()
-        self.load_documents(record.id)
-        self.sync_panel.case_opened(record.id, record.server_id)
+        self.documents.show_case(record.id)
+        self.sync_panel.controller.case_opened(record.id, record.server_id)
 
-    def load_documents(self, case_id: str, select: str | None = None) -> None:
-        self._docs_generation += 1
-        generation = self._docs_generation
-
-        def done(docs: list[DocumentRecord]) -> None:
-            if generation != self._docs_generation or self.case_view.case_id != case_id:
-                return
-            self.case_view.documents.model.set_documents(docs)
-            if select:
-                self.case_view.documents.select_document(select)
-
-        self.runner.run(lambda: self.ws.documents(case_id), success=done,
+    def _changed(self, changes: Changes, initiator: object) -> None:
+        """Another operation changed the open case: show it as it is now, unless the person
+        is editing it (their unsaved edits stay)."""
+        case_id = self.case_view.case_id
+        if initiator is self or not changes.touches_case(case_id) or self.case_view.dirty:
+            return
+        if changes.record is not None and changes.record.id == case_id:
+            self._reload_open_case(changes.record)
+            return
+        assert case_id is not None
+        self.runner.run(lambda: self.ws.get_case(case_id), success=self._reload_open_case,
                         failure=self._report, lane="read")
+
+    def _reload_open_case(self, record: CaseRecord) -> None:
+        if self.case_view.case_id == record.id and not self.case_view.dirty:
+            self.case_view.show_case(record)
+            self._update_actions()
 
     def _dirty_changed(self, dirty: bool) -> None:
         self.setWindowModified(dirty)
         self._update_actions()
 
     def _update_actions(self) -> None:
-        has_case = self.case_view.record is not None
-        self.save_action.setEnabled(has_case and self.case_view.dirty)
-        self.archive_action.setEnabled(
-            has_case and self.case_view.record is not None
-            and self.case_view.record.status != "archived"
-        )
+        record = self.case_view.record
+        self.save_action.setEnabled(record is not None and self.case_view.dirty)
+        self.archive_action.setEnabled(record is not None and record.status != "archived")
 
     def save(self) -> None:
         self.case_view.request_save()
@@ -406,14 +255,13 @@ class MainWindow(QMainWindow):
             success=self._saved,
             failure=self._save_failed,
             lane="write",
+            changes=Changes.case_written,
+            initiator=self,
         )
 
     def _saved(self, record: CaseRecord) -> None:
         self.case_view.saved(record)
-        self.model.update_record(record)
-        self.model.refresh()
         self.statusBar().showMessage("Saved on this computer; it will sync when online.", 5000)
-        self._local_change()
         self._update_actions()
         after, self._after_save, self._after_save_failed = self._after_save, None, None
         if after is not None:
@@ -472,16 +320,14 @@ class MainWindow(QMainWindow):
 
         def archive() -> None:
             self.runner.run(lambda: self.ws.archive_case(case_id), success=self._archived,
-                            failure=self._report, lane="write")
+                            failure=self._report, lane="write",
+                            changes=Changes.case_written, initiator=self)
 
         self.guard_unsaved(proceed=archive, abandon=lambda: None)
 
     def _archived(self, record: CaseRecord) -> None:
         if self.case_view.case_id == record.id:
             self.case_view.show_case(record)
-        self.model.update_record(record)
-        self.model.refresh()
-        self._local_change()
         self._update_actions()
         self.statusBar().showMessage(
             "Archived. Archived cases are hidden; choose “Archived” in the filter to see them.", 8000
@@ -513,6 +359,8 @@ class MainWindow(QMainWindow):
                 success=lambda record: self._created(record, then),
                 failure=self._report,
                 lane="write",
+                changes=Changes.case_written,
+                initiator=self,
             )
 
         self.guard_unsaved(proceed=create, abandon=lambda: None)
@@ -520,9 +368,7 @@ class MainWindow(QMainWindow):
     def _created(self, record: CaseRecord, then: Callable[[CaseRecord], None] | None) -> None:
         self.statusBar().showMessage(f"Created {record.patient_name}; it will sync when online.", 5000)
         self._show_case(record)
-        self._select_after_refresh = record.id
-        self.model.refresh()
-        self._local_change()
+        self.list_panel.select_when_listed(record.id)
         if then is not None:
             then(record)
 
@@ -551,159 +397,18 @@ class MainWindow(QMainWindow):
         if target.kind == "new" or target.case_id is None:
             n = len(paths)
             self.new_case(
-                then=lambda record: self.attach(record.id, paths, record.patient_name),
+                then=lambda record: self.attacher.attach(record.id, paths, record.patient_name),
                 reason=f"No case is open. Create one for the {n} dropped item{'s' if n != 1 else ''}.",
             )
             return
         name = target.label.removeprefix("Attach to ").removeprefix("Drop to attach to ")
-        self.attach(target.case_id, paths, name or "the case")
+        self.attacher.attach(target.case_id, paths, name or "the case")
 
-    def attach(self, case_id: str, paths: Sequence[Path], case_name: str) -> None:
-        """Take files in off the GUI thread; per-file progress; one verdict list at the end."""
-        paths = list(paths)
-        cancel = self._cancel_intake
-        if self._intake_running == 0:
-            cancel.clear()
-        self._intake_running += 1
-        ws = self.ws
-
-        def work(report: Callable[[Any], None]) -> tuple[list[AttachResult], bool]:
-            def progress(state: AttachProgress) -> None:
-                last = state.results[-1] if state.results else None
-                report((state.done, state.total, last.path.name if last else ""))
-
-            results = ws.attach(case_id, paths, progress=progress, cancelled=cancel.is_set)
-            return results, cancel.is_set()
-
-        self.progress.setRange(0, 0)
-        self.progress_label.setText(f"Adding files to {case_name}…")
-        self._progress_timer.start()
-        self.runner.run_with_progress(
-            work,
-            progress=self._intake_progress,
-            success=lambda outcome: self._attached(case_id, case_name, *outcome),
-            failure=lambda exc: self._intake_failed(exc),
-            lane="intake",
-        )
-
-    def _show_progress(self) -> None:
-        if self._intake_running:
-            for w in (self.progress_label, self.progress, self.cancel_button):
-                w.show()
-
-    def _intake_progress(self, payload: tuple[int, int, str]) -> None:
-        done, total, name = payload
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress_label.setText(f"Added {done} of {total}" + (f": {name}" if name else ""))
-
-    def _intake_finished(self) -> None:
-        self._intake_running -= 1
-        if self._intake_running == 0:
-            self._progress_timer.stop()
-            for w in (self.progress_label, self.progress, self.cancel_button):
-                w.hide()
-
-    def cancel_intake(self) -> None:
-        self._cancel_intake.set()
-        self.progress_label.setText("Stopping after the current file…")
-
-    def _attached(self, case_id: str, case_name: str, results: list[AttachResult],
-                  cancelled: bool) -> None:
-        self._intake_finished()
-        self.batches_done += 1
-        self.statusBar().showMessage(f"{case_name}: {summary(results, cancelled)}", 8000)
-        dialog = AttachResultsDialog(results, case_name, cancelled, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.destroyed.connect(lambda _=None, d=dialog: self._forget_dialog(d))
-        self.result_dialogs.append(dialog)
-        dialog.show()
-        if self.case_view.case_id == case_id:
-            first = next((r.document.id for r in results if r.document and r.outcome == "attached"), None)
-            self.load_documents(case_id, select=first)
-            if first is not None:
-                self.case_view.tabs.setCurrentWidget(self.case_view.documents)
-        self.model.refresh()
-        self._local_change()
-
-    def _forget_dialog(self, dialog: AttachResultsDialog) -> None:
-        if dialog in self.result_dialogs:
-            self.result_dialogs.remove(dialog)
-
-    def _intake_failed(self, error: BaseException) -> None:
-        self._intake_finished()
-        self.batches_done += 1
-        self._report(error)
-
-    # ------------------------------------------------------------ documents
-
-    def _document_selected(self, doc: DocumentRecord | None) -> None:
-        if doc is None:
-            self.preview.clear()
-            return
-        # Where the bytes are is known from the hash alone: no disk access on the GUI thread
-        # (the preview worker reports a missing file in words).
-        path = self.ws.blobs.path_for(doc.sha256) if doc.sha256 else None
-        self.preview.show_document(doc.name, doc.mime_type, path)
-        if path is None and doc.state == "remote_only":
-            self.sync_panel.download(doc)  # on demand; the preview follows when it lands
-
-    def _set_category(self, document_id: str, category: str) -> None:
-        self.runner.run(
-            lambda: self.ws.set_document_category(document_id, category),
-            success=self.case_view.documents.model.update_document,
-            failure=self._report,
-            lane="write",
-        )
-
-    # ------------------------------------------------------------ sync seams
-
-    def sync_now(self) -> None:
-        self.sync_panel.sync_now()
-
-    def _local_change(self) -> None:
-        """A save, new case, archive or attach landed in the cache: count it, push it soon."""
-        self.refresh_sync_status()
-        self.sync_panel.local_change()
-
-    def refresh_after_sync(self) -> None:
-        """After a pull or push: re-read the list (rows move, no reset), the open case's
-        documents and the pending count. Unsaved edits in the form are left alone."""
-        self.model.refresh()
-        self.refresh_sync_status()
-        self.refresh_open_case()
-
-    def refresh_open_case(self) -> None:
-        """Re-read the open case (insights, fields) and its documents, keeping unsaved edits."""
-        case_id = self.case_view.case_id
-        if case_id is not None:
-            self.load_documents(case_id)
-            if not self.case_view.dirty:
-                self.runner.run(lambda: self.ws.get_case(case_id), success=self._reload_open_case,
-                                failure=self._report, lane="read")
-
-    def _reload_open_case(self, record: CaseRecord) -> None:
-        if self.case_view.case_id == record.id and not self.case_view.dirty:
-            self.case_view.show_case(record)
-            self._update_actions()
-
-    def refresh_sync_status(self) -> None:
-        def counts() -> tuple[int, int]:
-            return self.ws.pending_count(), self.ws.open_conflict_count()
-
-        self.runner.run(counts, success=self._show_counts, failure=self._report, lane="read")
-
-    def _show_counts(self, counts: tuple[int, int]) -> None:
-        pending, conflicts = counts
-        parts = []
-        if pending:
-            parts.append(f"{pending} change{'s' if pending != 1 else ''} waiting to sync")
-        if conflicts:
-            parts.append(f"{conflicts} conflict{'s' if conflicts != 1 else ''}")
-        self.pending_label.setText(" · ".join(parts) if parts else "All changes synced")
-        self.pending_label.setStyleSheet(
-            "padding: 0 8px; color: %s;" % ("#c62828" if conflicts else "#424242")
-        )
+    def _attached(self, case_id: str, first_document: str | None) -> None:
+        """Files went into a case: if it is the open one, show the first new document."""
+        if self.case_view.case_id == case_id and first_document is not None:
+            self.documents.select_when_loaded(first_document)
+            self.case_view.tabs.setCurrentWidget(self.case_view.documents)
 
     # ------------------------------------------------------------ errors and closing
 
@@ -725,8 +430,6 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self.sync_panel.shutdown()
-        self._cancel_intake.set()
-        for dialog in list(self.result_dialogs):
-            dialog.close()
+        self.attacher.close()
         self.runner.wait()
         event.accept()

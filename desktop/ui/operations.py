@@ -1,7 +1,10 @@
-"""Operations: every action that touches the cache runs off the GUI thread.
+"""Task lanes: every action that touches the cache or the network runs off the GUI thread.
 
 An operation is a plain callable run in a worker; its result or its error comes back to the GUI
 thread by a queued signal and is handed to the caller's callbacks. Workers never touch widgets.
+An operation that writes says what it changed (``desktop.ui.changes.Changes``); after its own
+success callback the runner announces that once on ``changed``, and every view listening
+refreshes what it shows (Anki's ``operation_did_execute``).
 
 Lanes keep slow work from holding up quick work: one writer for case edits (SQLite has one
 writer anyway), readers for list queries, previews, a separate lane for intake so a 1 GiB scan
@@ -21,6 +24,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from desktop.errors import CaseDeskError
+from desktop.ui.changes import Changes, changes_of
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ def all_pools() -> list[QThreadPool]:
 class _Job:
     success: Callable[[Any], None] | None
     failure: Callable[[BaseException], None] | None
+    changes: Changes | Callable[[Any], Changes] | None = None
+    initiator: object | None = None
 
 
 class _Bridge(QObject):
@@ -100,6 +106,9 @@ class OperationRunner(QObject):
     """Runs callables in lanes and delivers outcomes to callbacks in the GUI thread."""
 
     busy_changed = Signal(int)  # number of running operations
+    # After an operation that wrote something: (Changes, initiator). The initiator (the view
+    # that asked) may skip refreshing what its own success callback already showed.
+    changed = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,9 +133,15 @@ class OperationRunner(QObject):
         success: Callable[[Any], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
         lane: str = "write",
+        changes: Changes | Callable[[Any], Changes] | None = None,
+        initiator: object | None = None,
     ) -> int:
-        """Run ``fn()`` in ``lane``; ``success(result)`` or ``failure(error)`` follow in the GUI."""
-        return self._start(fn, success, failure, lane, None)
+        """Run ``fn()`` in ``lane``; ``success(result)`` or ``failure(error)`` follow in the GUI.
+
+        ``changes`` (or a function of the result giving them) is announced on ``changed`` once
+        the operation succeeded, after ``success``.
+        """
+        return self._start(fn, success, failure, lane, None, changes, initiator)
 
     def run_with_progress(
         self,
@@ -135,9 +150,11 @@ class OperationRunner(QObject):
         success: Callable[[Any], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
         lane: str = "intake",
+        changes: Changes | Callable[[Any], Changes] | None = None,
+        initiator: object | None = None,
     ) -> int:
         """Like run, but ``fn(report)`` may call ``report(payload)``; ``progress`` gets it in the GUI."""
-        return self._start(fn, success, failure, lane, progress)
+        return self._start(fn, success, failure, lane, progress, changes, initiator)
 
     def _start(
         self,
@@ -146,12 +163,14 @@ class OperationRunner(QObject):
         failure: Callable[[BaseException], None] | None,
         lane: str,
         progress: Callable[[Any], None] | None,
+        changes: Changes | Callable[[Any], Changes] | None,
+        initiator: object | None,
     ) -> int:
         job_id = next(self._ids)
         if self._closed:
             log.debug("operation dropped: the window is closing")
             return job_id
-        self._jobs[job_id] = _Job(success, failure)
+        self._jobs[job_id] = _Job(success, failure, changes, initiator)
         if progress is not None:
             self._progress_cbs[job_id] = progress
         self._pools[lane].start(_Worker(job_id, fn, self._bridge, progress is not None))
@@ -178,8 +197,12 @@ class OperationRunner(QObject):
         if job is None or self._closed:
             return
         if error is None:
-            if job.success is not None:
-                job.success(result)
+            try:
+                if job.success is not None:
+                    job.success(result)
+            finally:
+                if job.changes is not None:
+                    self.changed.emit(changes_of(result, job.changes), job.initiator)
         elif job.failure is not None:
             job.failure(error)
         else:
@@ -201,9 +224,13 @@ class OperationRunner(QObject):
 
 
 def user_message(error: BaseException) -> str:
-    """What to tell a person about an error: our own messages verbatim, anything else calmly."""
+    """What to tell a person about an error: our own messages (with the window's own hint
+    where the remedy is an action here), anything else calmly."""
     if isinstance(error, CaseDeskError):
-        return str(error)
+        from desktop.ui.wording import error_hint
+
+        hint = error_hint(error)
+        return f"{error} {hint}" if hint else str(error)
     return (
         "Something unexpected went wrong; nothing was lost. "
         "Details are in the log file (logs/casedesk.log in the data folder)."

@@ -28,12 +28,12 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from desktop.models.schema_version import HEAD_REVISION
-from desktop.ui.case_columns import COL_AGE, COL_SYNC, COLUMNS, row_texts
+from desktop.ui.cases.case_columns import COL_AGE, COL_SYNC, COLUMNS, row_texts
 from desktop.ui.icons import sync_icon
 from desktop.ui.settings import app_settings
 
 if TYPE_CHECKING:
-    from desktop.ui.case_table import CaseTable
+    from desktop.ui.cases.case_table import CaseTable
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class StartWindow(QMainWindow):
         to show (no cache yet, or one this release must upgrade first)."""
         if self.cache is None:
             return False
-        from desktop.ui.case_table import CaseTable
+        from desktop.ui.cases.case_table import CaseTable
 
         settings = app_settings()
         # The table first: the saved header state says which column the list sorts by.

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop.sync import signin
-from desktop.sync.engine import RetryPolicy, SyncEngine, SyncReport
+from desktop.sync import registry
+from desktop.sync.medmitra.engine import MedMitraEngine
+from desktop.sync.outbox import RetryPolicy
+from desktop.sync.report import SyncReport
 from desktop.workspace import Workspace
+from tests.signin import sign_in
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -22,9 +25,9 @@ class Harness:
     tmp: Path
     sleeps: list[float] = field(default_factory=list)
 
-    def engine(self, client: object | None = None) -> SyncEngine:
-        return SyncEngine(self.ws, client or signin.open_client(self.ws),
-                          policy=RetryPolicy(attempts=4), sleep=self.sleeps.append)
+    def engine(self, client: object | None = None) -> MedMitraEngine:
+        return MedMitraEngine(self.ws, client or registry.open_client(self.ws),
+                              policy=RetryPolicy(attempts=4), sleep=self.sleeps.append)
 
     def sync(self, client: object | None = None) -> SyncReport:
         engine = self.engine(client)
@@ -43,5 +46,5 @@ class Harness:
 @pytest.fixture
 def harness(reference_server, memory_keyring, tmp_path) -> Iterator[Harness]:
     with Workspace.open(tmp_path / "data") as ws:
-        signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+        sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
         yield Harness(ws, reference_server, tmp_path)

@@ -13,26 +13,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from desktop.cli import main
+from desktop.cli import main, sync_summary
 from desktop.errors import ValidationError
 from desktop.models.tables import ChangeKind, PendingChange
-from desktop.sync import credentials, runner, signin
-from desktop.sync.care360 import Care360Client
-from desktop.sync.care360_engine import (
+from desktop.sync import credentials, registry, runner
+from desktop.sync.care360.client import Care360Client
+from desktop.sync.care360.engine import (
     GENERAL_NOTE,
     UNCONFIRMED_GENERAL,
-    Care360SyncEngine,
-    Care360SyncReport,
+    Care360Engine,
     link_case,
 )
-from desktop.sync.care360_signin import (
-    REFRESH,
-    REFRESH_NEXT,
-    Care360Vault,
-    finish_care360_sign_in,
-    start_care360_sign_in,
-)
-from desktop.sync.engine import RetryPolicy, SyncProgress
+from desktop.sync.care360.signin import REFRESH, REFRESH_NEXT, Care360Vault
+from desktop.sync.kind import CodeSent
+from desktop.sync.outbox import RetryPolicy
+from desktop.sync.profile import current_server
+from desktop.sync.report import SyncProgress, SyncReport
 from desktop.workspace import Workspace
 from tests.e2e.conftest import PDF
 from tests.server.care360_store import DEFAULT_API_KEY
@@ -50,14 +46,14 @@ class Care360Harness:
     sleeps: list[float] = field(default_factory=list)
     last_client: Care360Client | None = None
 
-    def engine(self) -> Care360SyncEngine:
-        client = signin.open_client(self.ws)
+    def engine(self) -> Care360Engine:
+        client = registry.open_client(self.ws)
         assert isinstance(client, Care360Client)
         self.last_client = client
-        return Care360SyncEngine(self.ws, client, policy=RetryPolicy(attempts=4),
-                                 sleep=self.sleeps.append, honour_schedule=False)
+        return Care360Engine(self.ws, client, policy=RetryPolicy(attempts=4),
+                             sleep=self.sleeps.append, honour_schedule=False)
 
-    def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> Care360SyncReport:
+    def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
         engine = self.engine()
         try:
             return engine.run(progress=progress)
@@ -99,9 +95,17 @@ class Care360Harness:
         return credentials.load_secret(self.server.url, EMAIL, name)
 
 
+CARE360 = registry.kind("care360")
+
+
+def start(url: str, contact: str, key: str = DEFAULT_API_KEY) -> CodeSent:
+    pending = CARE360.begin_sign_in(None, url, contact, key)  # type: ignore[arg-type]
+    assert isinstance(pending, CodeSent)
+    return pending
+
+
 def sign_in(ws: Workspace, server) -> None:
-    pending = start_care360_sign_in(server.url, DEFAULT_API_KEY, email=EMAIL)
-    finish_care360_sign_in(ws, pending, server.care360_otp(EMAIL))
+    CARE360.finish_sign_in(ws, start(server.url, EMAIL), server.care360_otp(EMAIL))
 
 
 @pytest.fixture
@@ -198,26 +202,25 @@ def test_cli_login_usage_for_care360(reference_server, memory_keyring, tmp_path)
 
 def test_core_two_step_sign_in_by_phone(reference_server, memory_keyring, tmp_path):
     with Workspace.open(tmp_path / "data") as ws:
-        pending = start_care360_sign_in(reference_server.url, DEFAULT_API_KEY,
-                                        phone="+1 555 0100 200")
-        assert pending.user_id == "+15550100200" and DEFAULT_API_KEY not in repr(pending)
+        pending = start(reference_server.url, "+1 555 0100 200")
+        assert pending.account == "+15550100200" and DEFAULT_API_KEY not in repr(pending)
         with pytest.raises(ValidationError, match="did not accept that code"):
             wrong = "000000" if reference_server.care360_otp("+15550100200") != "000000" \
                 else "111111"
-            finish_care360_sign_in(ws, pending, wrong)
-        result = finish_care360_sign_in(ws, pending, reference_server.care360_otp("+15550100200"))
+            CARE360.finish_sign_in(ws, pending, wrong)
+        result = CARE360.finish_sign_in(ws, pending, reference_server.care360_otp("+15550100200"))
         assert (result.profile.kind, result.profile.user_id) == ("care360", "+15550100200")
-        assert signin.current_server(ws).kind == "care360"
+        assert current_server(ws).kind == "care360"
         vault = Care360Vault(reference_server.url, "+15550100200")
         assert vault.api_key() == DEFAULT_API_KEY and vault.refresh_token()
-        with signin.open_client(ws) as client:
+        with registry.open_client(ws) as client:
             assert isinstance(client, Care360Client)
             assert client.list_files() == []
 
 
 def test_wrong_api_key_is_refused_before_a_code_is_sent(reference_server, memory_keyring):
     with pytest.raises(Exception, match="Invalid API key"):
-        start_care360_sign_in(reference_server.url, "not-the-key", email=EMAIL)
+        start(reference_server.url, EMAIL, key="not-the-key")
 
 
 # ---------------------------------------------------------------- tokens
@@ -234,7 +237,7 @@ def test_access_token_expiring_mid_run_is_renewed_transparently(care):
 
     report = care.sync(progress=expire_before_second)
 
-    assert report.ok and report.uploaded == 3, report.summary()
+    assert report.ok and report.uploaded == 3, report
     assert sorted(f["file_name"] for f in care.server_files()) == ["a.pdf", "b.pdf", "c.pdf"]
     assert {f["case_id"] for f in care.server_files()} == {care_id}
     statuses = [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in care.server.requests()]
@@ -270,7 +273,7 @@ def test_replayed_refresh_token_needs_sign_in_and_keeps_the_queue(care):
 
     report = care.sync()
 
-    assert report.auth_required and "sign in again" in report.summary()
+    assert report.auth_required and "sign in again" in sync_summary(report)
     assert "reused" in report.error
     [change] = care.uploads()
     assert change.state == "queued" and not change.in_flight
@@ -302,7 +305,7 @@ def test_crash_between_keychain_writes_keeps_the_sign_in(care):
     care.attach(case_id, "after-crash.pdf")
     report = care.sync()
 
-    assert report.ok and report.uploaded == 1, report.summary()
+    assert report.ok and report.uploaded == 1, report
     assert care.keychain(REFRESH_NEXT) is None
     assert care.keychain(REFRESH) not in (None, old)
 
@@ -317,7 +320,7 @@ def test_validation_error_400_is_parked_with_the_message(care):
 
     report = care.sync()
 
-    assert report.parked == 1 and report.uploaded == 1, report.summary()
+    assert report.parked == 1 and report.uploaded == 1, report
     parked = [c for c in care.uploads() if c.state == "parked"]
     assert len(parked) == 1 and "Care360 refused this" in parked[0].last_error
     assert "injected fault" in parked[0].last_error
@@ -332,7 +335,7 @@ def test_persistent_401_stops_for_sign_in_and_keeps_the_queue(care):
 
     report = care.sync()
 
-    assert report.auth_required, report.summary()
+    assert report.auth_required, report
     [change] = care.uploads()
     assert change.state == "queued"
     assert [d.state for d in care.ws.documents(case_id)] == ["local_only"]
@@ -359,7 +362,7 @@ def test_storage_failure_500_is_retried_and_stored_once(care):
 
     report = care.sync()
 
-    assert report.ok and report.uploaded == 1 and report.adopted == 0, report.summary()
+    assert report.ok and report.uploaded == 1 and report.adopted == 0, report
     assert len(care.sleeps) == 1
     assert len(care.server_files()) == 1
     assert len(care.server_files(include_deleted=True)) == 2  # the rolled-back row
@@ -374,7 +377,7 @@ def test_undocumented_500_after_work_is_reconciled_not_duplicated(care):
 
     report = care.sync()
 
-    assert report.adopted == 1 and report.uploaded == 0, report.summary()
+    assert report.adopted == 1 and report.uploaded == 0, report
     assert len(care.server_files()) == 1
 
 
@@ -385,7 +388,7 @@ def test_dropped_connection_after_the_body_is_reconciled_not_duplicated(care):
 
     report = care.sync()
 
-    assert report.ok and report.adopted == 1 and report.uploaded == 0, report.summary()
+    assert report.ok and report.adopted == 1 and report.uploaded == 0, report
     [stored] = care.server_files()
     [doc] = care.ws.documents(case_id)
     assert (doc.state, doc.server_file_id) == ("uploaded", stored["id"])
@@ -408,7 +411,7 @@ def test_unfinished_upload_from_a_crashed_run_is_reconciled_first(care):
 
     report = care.sync()
 
-    assert report.adopted == 1 and len(care.server_files()) == 1, report.summary()
+    assert report.adopted == 1 and len(care.server_files()) == 1, report
     assert not [r for r in care.server.requests() if r["path"].endswith("/upload")]
 
 
@@ -419,7 +422,7 @@ def test_dropped_general_document_is_set_aside_not_resent(care):
 
     report = care.sync()
 
-    assert report.parked == 1, report.summary()
+    assert report.parked == 1, report
     [change] = care.uploads()
     assert change.last_error == UNCONFIRMED_GENERAL
     assert len(care.server_files()) == 1  # stored once, never sent a second time
@@ -435,7 +438,7 @@ def test_dicom_is_refused_locally_with_the_reason(care):
 
     report = care.sync()
 
-    assert report.parked == 1 and report.uploaded == 1, report.summary()
+    assert report.parked == 1 and report.uploaded == 1, report
     docs = {d.name: d for d in care.ws.documents(case_id)}
     assert docs["ct.dcm"].state == "failed"
     assert docs["ct.dcm"].error == ("Care360 does not accept DICOM images (application/dicom); "
@@ -451,14 +454,14 @@ def test_document_of_an_unlinked_case_goes_as_a_general_document(care):
 
     report = runner.run_sync(care.ws)  # the runner picks the Care360 engine by profile kind
 
-    assert isinstance(report, Care360SyncReport)
+    assert report.files_only and report.server == "Care360"
     assert report.uploaded == 1 and report.general_documents == 1
-    assert "as general document(s), not attached to a case" in report.summary()
+    assert "as general document(s), not attached to a case" in sync_summary(report)
     [doc] = care.ws.documents(case_id)
     assert doc.state == "uploaded" and doc.error == GENERAL_NOTE
     [stored] = care.server_files()
     assert stored["case_id"] is None
-    with signin.open_client(care.ws) as client:
+    with registry.open_client(care.ws) as client:
         assert client.list_files() == []  # Care360 does not list general documents
 
 
@@ -470,8 +473,8 @@ def test_case_creates_and_edits_stay_queued_and_are_not_failures(care):
 
     report = care.sync()
 
-    assert report.ok and report.parked == 0 and report.case_changes_kept == 3, report.summary()
-    assert "3 case change(s) stay on this computer" in report.summary()
+    assert report.ok and report.parked == 0 and report.case_changes_kept == 3, report
+    assert "3 case change(s) stay on this computer" in sync_summary(report)
     kinds = sorted(r.kind for r in care.ws.pending())
     assert kinds == ["create_case", "create_case", "update_case"]
     assert all(r.state == "queued" and r.attempts == 0 for r in care.ws.pending())

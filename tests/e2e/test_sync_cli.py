@@ -16,9 +16,10 @@ import keyring.backends.fail
 import pytest
 
 from desktop.cli import main
-from desktop.sync import credentials, runner, signin
+from desktop.sync import credentials, runner
 from desktop.workspace import Workspace
 from tests.e2e.conftest import PDF
+from tests.signin import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "tok-9f8e7d6c5b4a-very-secret"
@@ -112,7 +113,7 @@ def test_process_killed_mid_upload_resumes_without_duplicate(
 ):
     data = tmp_path / "d"
     with Workspace.open(data) as ws:
-        signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+        sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
         case = ws.create_case("Jane Smith", 32, "female")
         assert runner.run_sync(ws).ok
         server_id = ws.get_case(case.id).server_id
@@ -137,7 +138,7 @@ def test_process_killed_mid_upload_resumes_without_duplicate(
     reference_server.clear_faults()
     with Workspace.open(data) as ws:
         report = runner.run_sync(ws)
-        assert report.ok and report.adopted == 1 and report.uploaded == 0, report.summary()
+        assert report.ok and report.adopted == 1 and report.uploaded == 0, report
         [doc] = ws.documents(case.id)
         assert doc.state == "uploaded"
     assert [f["file_name"] for f in reference_server.files(server_id)] == ["scan.pdf"]
@@ -145,7 +146,7 @@ def test_process_killed_mid_upload_resumes_without_duplicate(
 
 def test_watch_syncs_repeatedly_and_backs_off_offline(memory_keyring, tmp_path):
     with Workspace.open(tmp_path / "d") as ws:
-        signin.sign_in(ws, "http://127.0.0.1:9", "doctor-1", "t", verify=False)
+        sign_in(ws, "http://127.0.0.1:9", "doctor-1", "t", verify=False)
         reports, sleeps = [], []
         runner.watch(ws, interval=2, max_backoff=16, on_report=reports.append,
                      should_stop=lambda: len(reports) >= 4, sleep=sleeps.append)

@@ -8,8 +8,9 @@ import filelock
 import pytest
 from sqlalchemy import select
 
+from desktop.cli import sync_summary
 from desktop.models.tables import PendingChange
-from desktop.sync import runner, signin
+from desktop.sync import registry, runner
 from tests.e2e.conftest import PDF
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
@@ -20,7 +21,7 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 def synced_case(h, name="Jane Smith", summary="Follow-up"):
     case = h.ws.create_case(name, 32, "female", summary)
     report = h.sync()
-    assert report.ok, report.summary()
+    assert report.ok, report
     return h.ws.get_case(case.id)
 
 
@@ -33,7 +34,7 @@ def test_offline_create_edit_attach_then_sync(harness):
 
     report = h.sync()
 
-    assert report.ok and report.created == 1, report.summary()
+    assert report.ok and report.created == 1, report
     [remote] = h.server.cases("doctor-1")
     assert remote["patient_name"] == "Jane Smith"
     assert remote["case_summary"] == "Follow-up, diabetes; HbA1c due"
@@ -56,7 +57,7 @@ def test_attach_after_create_uses_upload_route(harness):
     case = synced_case(h)
     h.ws.attach(case.id, [h.file("later.pdf")])
     report = h.sync()
-    assert report.uploaded == 1, report.summary()
+    assert report.uploaded == 1, report
     assert [f["file_name"] for f in h.server.files(case.server_id)] == ["later.pdf"]
     [doc] = h.ws.documents(case.id)
     assert doc.state == "uploaded" and doc.server_file_id
@@ -79,11 +80,9 @@ def test_a_commit_made_while_the_list_is_fetched_is_not_merged_against_an_old_pi
     case is merged again and gets the server's stamp, not skipped as unchanged."""
     import time
 
-    from desktop.sync import signin as signin_module
-
     h = harness
     case = synced_case(h)
-    client = signin_module.open_client(h.ws)
+    client = registry.open_client(h.ws)
     fetch = client.list_case_records
 
     def slow_listing():
@@ -97,7 +96,7 @@ def test_a_commit_made_while_the_list_is_fetched_is_not_merged_against_an_old_pi
     client.list_case_records = slow_listing
     stamp_before = h.server.case(case.server_id)["case"]["updated_at"]
     report = h.sync(client)
-    assert report.ok, report.summary()
+    assert report.ok, report
     with h.ws.sessions() as s:
         stored = s.connection().exec_driver_sql(
             "SELECT server_updated_at FROM cases WHERE id = ?", (case.id,)).scalar()
@@ -179,7 +178,7 @@ def test_edit_made_while_push_in_flight_stays_pending(harness):
     h = harness
     case = synced_case(h)
     h.ws.edit_case(case.id, case_summary="first")
-    client = signin.open_client(h.ws)
+    client = registry.open_client(h.ws)
     original = client.update_case
 
     def update_while_editing(server_id, changes, numeric_id=None):
@@ -201,7 +200,7 @@ def test_500_then_success_with_retry_after(harness):
     h.ws.edit_case(case.id, case_summary="after outage")
     h.server.fail_next(2, status=503, retry_after=7, path="/cases/cases/", method="PUT")
     report = h.sync()
-    assert report.ok and report.updated == 1, report.summary()
+    assert report.ok and report.updated == 1, report
     assert h.sleeps[-2:] == [7, 7]  # Retry-After honoured
     assert h.server.case(case.server_id)["case"]["case_summary"] == "after outage"
 
@@ -225,7 +224,7 @@ def test_connection_dropped_after_upload_body_gives_one_server_file(harness):
     h.ws.attach(case.id, [h.file("mri.pdf")])
     h.server.drop_after_body(1, path="/cases/upload")
     report = h.sync()
-    assert report.ok, report.summary()
+    assert report.ok, report
     assert [f["file_name"] for f in h.server.files(case.server_id)] == ["mri.pdf"]
     [doc] = h.ws.documents(case.id)
     assert doc.state == "uploaded"
@@ -238,7 +237,7 @@ def test_lost_create_response_gives_one_server_case(harness):
     h.ws.attach(case.id, [h.file("lab.pdf")])
     h.server.drop_after_body(1, path="/cases/create_case")
     report = h.sync()
-    assert report.ok, report.summary()
+    assert report.ok, report
     assert len(h.server.cases("doctor-1")) == 1
     server_id = h.ws.get_case(case.id).server_id
     assert [f["file_name"] for f in h.server.files(server_id)] == ["lab.pdf"]
@@ -274,7 +273,7 @@ def test_401_mid_run_keeps_queue(harness):
     b = h.ws.create_case("B Patient", 31, "female")
     h.server.unauthorized_next(1, path="/cases/create_case")
     report = h.sync()
-    assert report.auth_required and "sign in" in report.summary().lower()
+    assert report.auth_required and "sign in" in sync_summary(report).lower()
     assert [p.case_id for p in h.ws.pending()] == [a.id, b.id]
     assert h.server.cases("doctor-1") == []
     assert h.sync().ok and len(h.server.cases("doctor-1")) == 2
@@ -287,7 +286,7 @@ def test_422_on_uuid_id_parks_that_change_rest_syncs(harness):
     h.ws.edit_case(first.id, case_summary="needs int id")
     second = h.ws.create_case("Second Patient", 40, "male")
     report = h.sync()
-    assert report.parked == 1 and report.created == 1, report.summary()
+    assert report.parked == 1 and report.created == 1, report
     [parked] = [p for p in h.ws.pending() if p.state == "parked"]
     assert parked.case_id == first.id
     assert "integer" in parked.last_error.lower()
@@ -302,7 +301,7 @@ def test_422_quirk_with_numeric_id_retries_once_with_it(harness):
     h.server.set_quirks(int_ids=True)
     h.ws.edit_case(case.id, case_summary="via numeric id")
     report = h.sync()
-    assert report.ok and report.updated == 1, report.summary()
+    assert report.ok and report.updated == 1, report
     assert h.server.case(case.server_id)["case"]["case_summary"] == "via numeric id"
 
 
@@ -368,7 +367,7 @@ def test_offline_run_keeps_everything(harness, tmp_path, memory_keyring):
 
         s.get(SyncMeta, 1).server_url = "http://127.0.0.1:9"
     report = h.sync()
-    assert report.offline and "Offline" in report.summary()
+    assert report.offline and "Offline" in sync_summary(report)
     with h.ws.sessions() as s:
         [change] = s.scalars(select(PendingChange)).all()
         assert change.state == "queued"
@@ -421,7 +420,7 @@ def test_one_refused_file_does_not_keep_a_new_case_off_the_server(harness):
     # The server refuses the combined create (say, a file it will not take) once.
     h.server.fail_next(1, status=400, path="/cases/create_case")
     report = h.sync()
-    assert report.created == 1, report.summary()
+    assert report.created == 1, report
     server_id = h.ws.get_case(case.id).server_id
     assert server_id is not None
     assert sorted(f["file_name"] for f in h.server.files(server_id)) == ["ok.pdf", "scan.png"]
@@ -464,7 +463,7 @@ def test_many_server_edits_merge_in_one_batch_beside_cases_with_local_work(harne
 
     report = h.sync()
 
-    assert report.ok, report.summary()
+    assert report.ok, report
     # The two held cases were merged by the push (each update reads the server's case first).
     assert (report.pulled_changed, report.conflicts) == (count - 2, 1)
     for n, server_id in enumerate(server_ids[2:], start=2):
@@ -518,7 +517,7 @@ def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_stateme
             "UPDATE cases SET server_updated_at = '2000-01-01T00:00:00Z', "
             "patient_gender = 'unknown', base = json_set(base, '$.patient_gender', 'unknown')")
     report = h.sync()
-    assert report.ok, report.summary()
+    assert report.ok, report
     assert report.pulled_changed == count
     with h.ws.sessions() as s:
         assert s.connection().exec_driver_sql(
@@ -561,7 +560,8 @@ def test_mass_disappearance_keeps_every_case(harness):
     for case_id in ids:  # the server misfiles them under another doctor
         h.server.edit_case(case_id, user_id="doctor-2")
     report = h.sync()
-    assert not report.ok and "no longer lists 12 of your 12" in report.error
+    assert not report.ok and (report.vanished, report.known) == (12, 12)
+    assert "no longer lists 12 of your 12" in sync_summary(report)
     cases = h.ws.list_cases()
     assert len(cases) == 12 and {c.sync_state for c in cases} == {"removed_remotely"}
     for case_id in ids:

@@ -50,8 +50,8 @@ def test_no_base_and_different_values_is_a_conflict():
 
 
 def test_a_lost_create_matches_only_a_case_created_after_it_was_sent():
-    from desktop.sync.api import RemoteCase
-    from desktop.sync.engine import matches_sent
+    from desktop.sync.reconcile import matches_sent
+    from desktop.sync.records import RemoteCase
 
     fields = {"patient_name": "Jane", "patient_age": 32, "patient_gender": "female",
               "case_summary": None}

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
 from desktop.models.tables import Case
-from desktop.ui import case_list_model
-from desktop.ui.case_list_model import (
+from desktop.ui.cases import case_list_model
+from desktop.ui.cases.case_list_model import (
     CACHE_LIMIT,
     COL_AGE,
     COL_NAME,
@@ -20,8 +20,8 @@ from desktop.ui.case_list_model import (
     CaseListModel,
 )
 from desktop.ui.operations import OperationRunner
-from desktop.ui.sample_data import bulk_insert
 from desktop.workspace import CaseQuery, Workspace
+from tools.sample_data import bulk_insert
 
 from .conftest import settle
 
@@ -151,14 +151,14 @@ def test_count_label_and_debounced_search(qtbot, window, ws: Workspace) -> None:
     ws.create_case("Bruno Berger", 60, "male")
     with qtbot.waitSignal(window.model.refreshed, timeout=10000):
         window.model.refresh()
-    assert window.count_label.text() == "2 cases"
+    assert window.list_panel.count_label.text() == "2 cases"
     with qtbot.waitSignal(window.model.refreshed, timeout=10000):
-        qtbot.keyClicks(window.search, "Bru")  # one query after the pause, not three
+        qtbot.keyClicks(window.list_panel.search, "Bru")  # one query after the pause, not three
     settle(qtbot, window)
     assert window.model.query.search == "Bru"
-    assert window.count_label.text() == "1 case"
-    window.status_filter.setCurrentIndex(window.status_filter.findText("Archived"))
-    qtbot.waitUntil(lambda: window.count_label.text() == "0 cases", timeout=5000)
+    assert window.list_panel.count_label.text() == "1 case"
+    window.list_panel.status_filter.setCurrentIndex(window.list_panel.status_filter.findText("Archived"))
+    qtbot.waitUntil(lambda: window.list_panel.count_label.text() == "0 cases", timeout=5000)
 
 
 def test_incremental_update_reaches_any_new_order(qtbot, ws: Workspace) -> None:

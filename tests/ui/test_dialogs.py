@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.models.tables import Case
 from desktop.ui import app as app_module
-from desktop.ui.insights_view import NO_INSIGHTS, insights_html
+from desktop.ui.cases.insights_view import NO_INSIGHTS, insights_html
+from desktop.ui.cases.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.main_window import MainWindow
-from desktop.ui.new_case_dialog import NewCase, NewCaseDialog
-from desktop.ui.sample_data import INSIGHTS
 from desktop.workspace import Workspace
+from tools.sample_data import INSIGHTS
 
 from .conftest import select_case
 
@@ -107,7 +107,7 @@ def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> No
     try:
         assert isinstance(window, MainWindow) and window.isVisible()
         qtbot.waitUntil(lambda: window.runner.running == 0 and not window.model.loading)
-        assert window.count_label.text() == "0 cases"
+        assert window.list_panel.count_label.text() == "0 cases"
     finally:
         window._close_confirmed = True
         window.close()

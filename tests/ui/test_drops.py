@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 
-from desktop.ui.documents_view import COL_CATEGORY
+from desktop.ui.cases.new_case_dialog import NewCase
+from desktop.ui.documents.documents_view import COL_CATEGORY
 from desktop.ui.main_window import MainWindow
-from desktop.ui.new_case_dialog import NewCase
-from desktop.ui.sample_data import write_pdf, write_png
+from desktop.ui.sample_files import write_pdf, write_png
 from desktop.workspace import Workspace
 
 from .conftest import drag_enter, drag_leave, drag_move, drop, file_mime, select_case, settle
@@ -35,9 +35,9 @@ def case_view_point(window: MainWindow) -> QPointF:
 
 
 def wait_results(qtbot, window: MainWindow, count: int = 1):
-    qtbot.waitUntil(lambda: window.batches_done >= count, timeout=10000)
+    qtbot.waitUntil(lambda: window.attacher.batches_done >= count, timeout=10000)
     settle(qtbot, window)
-    return window.result_dialogs[-1]
+    return window.attacher.result_dialogs[-1]
 
 
 def test_drop_on_a_row_attaches_to_that_case(qtbot, window: MainWindow, ws: Workspace,
@@ -144,7 +144,7 @@ def test_cancelled_new_case_attaches_nothing(qtbot, window: MainWindow, ws: Work
     drop(window, QPointF(700, 300), file_mime([write_png(tmp_path / "x.png")]))
     qtbot.waitUntil(lambda: not window.drops.window_overlay.isVisible(), timeout=5000)
     settle(qtbot, window)
-    assert ws.count_cases() == 0 and window.result_dialogs == []
+    assert ws.count_cases() == 0 and window.attacher.result_dialogs == []
 
 
 def test_only_local_files_are_accepted(qtbot, window: MainWindow, ws: Workspace) -> None:
@@ -190,20 +190,20 @@ def test_intake_progress_and_cancel(qtbot, window: MainWindow, ws: Workspace,
     a, _b = cases(qtbot, window, ws)
     files = [write_png(tmp_path / f"img{i}.png", text=str(i), size=64) for i in range(30)]
     seen: list[tuple[int, int, str]] = []
-    original = window._intake_progress
+    original = window.attacher._progress
 
     def progress(payload: tuple[int, int, str]) -> None:
         seen.append(payload)
         original(payload)
 
-    window._intake_progress = progress  # type: ignore[method-assign]
-    window.attach(a, files[:3], "Amara Okafor")
+    window.attacher._progress = progress  # type: ignore[method-assign]
+    window.attacher.attach(a, files[:3], "Amara Okafor")
     wait_results(qtbot, window).close()
     assert seen == [(1, 3, "img0.png"), (2, 3, "img1.png"), (3, 3, "img2.png")]
-    assert window.progress.isHidden() and window.cancel_button.isHidden()
+    assert window.attacher.progress.isHidden() and window.attacher.cancel_button.isHidden()
 
-    window.attach(a, files[3:], "Amara Okafor")
-    window.cancel_button.click()  # Cancel really cancels: the worker stops before the next file
+    window.attacher.attach(a, files[3:], "Amara Okafor")
+    window.attacher.cancel_button.click()  # Cancel really cancels: the worker stops before the next file
     dialog = wait_results(qtbot, window, 2)
     assert len(ws.documents(a)) < 30
     assert "stopped before the end" in dialog.summary.text()
@@ -218,8 +218,8 @@ def test_the_drop_filter_sees_only_the_windows_drop_targets(qtbot) -> None:
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-    from desktop.ui.case_table import CaseTable
-    from desktop.ui.drop import DropController
+    from desktop.ui.cases.case_table import CaseTable
+    from desktop.ui.documents.drop import DropController
 
     seen: list[QObject] = []
 

@@ -14,8 +14,9 @@ from PySide6.QtWidgets import (
     QTableView,
 )
 
+from desktop.ui.cases.new_case_dialog import NewCase
+from desktop.ui.changes import Changes
 from desktop.ui.main_window import CANCEL, DISCARD, SAVE, MainWindow
-from desktop.ui.new_case_dialog import NewCase
 from desktop.workspace import Workspace
 
 from .conftest import select_case, settle
@@ -130,7 +131,7 @@ def test_new_case_dialog_flow(qtbot, window: MainWindow, ws: Workspace) -> None:
     assert created is not None and created.patient_name == "Nadia Novak"
     assert ws.get_case(created.id).patient_gender == "female"
     assert window.table.currentIndex().row() == window.model.row_of(created.id)
-    assert "1 change waiting to sync" in window.pending_label.text()
+    assert "1 change waiting to sync" in window.sync_panel.pending_label.text()
 
 
 def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> None:
@@ -141,7 +142,7 @@ def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> Non
     settle(qtbot, window)
     assert ws.get_case(a).status == "archived"
     assert window.case_view.record is not None and window.case_view.record.status == "archived"
-    window.status_filter.setCurrentIndex(window.status_filter.findText("Archived"))
+    window.list_panel.status_filter.setCurrentIndex(window.list_panel.status_filter.findText("Archived"))
     qtbot.waitUntil(lambda: window.model.row_of(a) is not None, timeout=5000)
 
 
@@ -154,10 +155,10 @@ def test_shortcuts_and_sync_seam(qtbot, window: MainWindow) -> None:
     assert keys["Sync"] == "F5"
     assert keys["Sign in…"] == "Ctrl+Shift+L"
     assert keys["Conflicts…"] == "Ctrl+Shift+K"
-    assert window.sync_action.isEnabled() and "F5" in window.sync_action.toolTip()
+    assert window.sync_panel.sync_action.isEnabled() and "F5" in window.sync_panel.sync_action.toolTip()
     window.activateWindow()
     window.find_action.trigger()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.search, timeout=5000)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.list_panel.search, timeout=5000)
 
 
 def test_controls_have_accessible_names(window: MainWindow) -> None:
@@ -195,7 +196,7 @@ def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
-    from desktop.ui.new_case_dialog import NewCaseDialog
+    from desktop.ui.cases.new_case_dialog import NewCaseDialog
 
     a, _b = two_cases(qtbot, window, ws)
     select_case(qtbot, window, a)
@@ -222,10 +223,10 @@ def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
     assert value == NewCase("Real Dialog", 33, "other", None, "pending")
 
 
-def test_refresh_after_sync_reloads_the_open_case(qtbot, window: MainWindow, ws: Workspace) -> None:
+def test_a_finished_sync_reloads_the_open_case(qtbot, window: MainWindow, ws: Workspace) -> None:
     a, _b = two_cases(qtbot, window, ws)
     select_case(qtbot, window, a)
     ws.edit_case(a, patient_name="Changed Elsewhere")  # as a pull would
-    window.refresh_after_sync()
+    window.runner.changed.emit(Changes.everything(), None)  # as a finished sync announces
     qtbot.waitUntil(lambda: window.case_view.form.name.text() == "Changed Elsewhere", timeout=5000)
     settle(qtbot, window)

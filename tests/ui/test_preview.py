@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import update
 
 from desktop.models.tables import Document
-from desktop.ui.documents_view import DocumentsPanel
+from desktop.ui.documents.documents_view import DocumentsPanel
+from desktop.ui.documents.preview import SERVER_ONLY_NOTE, Preview, load_preview
 from desktop.ui.main_window import MainWindow
-from desktop.ui.preview import SERVER_ONLY_NOTE, Preview, load_preview
-from desktop.ui.sample_data import write_dicom, write_pdf, write_png
+from desktop.ui.sample_files import write_dicom, write_pdf, write_png
 from desktop.workspace import Workspace
 
 from .conftest import select_case, settle
@@ -129,7 +129,7 @@ def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path
 
     with ws.transaction() as session:  # as after a pull: the bytes are only on the server
         session.execute(update(Document).where(Document.name == "p.png").values(sha256=None))
-    window.load_documents(case.id)
+    window.documents.reload()
     settle(qtbot, window)
     with qtbot.waitSignal(preview.rendered, timeout=10000):
         docs.table.selectRow(2)
@@ -138,7 +138,7 @@ def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path
 
 
 def test_viewer_copy_is_named_private_and_safe(ws: Workspace, tmp_path: Path) -> None:
-    from desktop.ui.preview import viewer_copy
+    from desktop.ui.documents.preview import viewer_copy
 
     case = ws.create_case("A", 1, "other")
     [result] = ws.attach(case.id, [write_png(tmp_path / "x.png")])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from desktop.ui.case_list_model import CaseListModel
+from desktop.ui.cases.case_list_model import CaseListModel
 from desktop.ui.operations import OperationRunner
 from desktop.ui.start_window import PREVIEW_ROWS, SORT_COLUMNS, StartWindow, first_rows
 from desktop.workspace import SORT_KEYS, CaseQuery, Workspace
@@ -119,8 +119,8 @@ def test_the_first_paint_loads_neither_the_data_layer_nor_the_network_client(tmp
 
 
 def test_the_start_window_sorts_like_the_saved_header(qtbot, cases: Workspace) -> None:
-    from desktop.ui.case_columns import COL_NAME
-    from desktop.ui.case_table import CaseTable
+    from desktop.ui.cases.case_columns import COL_NAME
+    from desktop.ui.cases.case_table import CaseTable
     from desktop.ui.settings import app_settings
     from desktop.ui.start_window import PreviewModel
 
@@ -145,7 +145,7 @@ def test_while_the_app_has_the_cache_open_the_newest_commits_show(cases: Workspa
 
 
 def test_the_preview_has_the_lists_column_widths(qtbot, cases: Workspace) -> None:
-    from desktop.ui.case_columns import DEFAULT_WIDTHS
+    from desktop.ui.cases.case_columns import DEFAULT_WIDTHS
 
     window = StartWindow(cache_of(cases))
     qtbot.addWidget(window)

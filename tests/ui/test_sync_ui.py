@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from desktop.sync import runner, signin
-from desktop.ui.conflicts_dialog import ConflictsDialog
+from desktop.sync import runner
+from desktop.sync.profile import current_server
+from desktop.ui.changes import Changes
 from desktop.ui.main_window import MainWindow
-from desktop.ui.sign_in_dialog import SignInDialog
+from desktop.ui.sync.conflicts_dialog import ConflictsDialog
+from desktop.ui.sync.sign_in_dialog import SignInDialog
 from desktop.workspace import Workspace
 from tests.server.care360_store import DEFAULT_API_KEY
+from tests.signin import sign_in
 
 from .conftest import select_case, settle
 
@@ -28,9 +31,9 @@ def wait_idle(qtbot, window: MainWindow) -> None:
 
 def test_no_server_is_a_calm_complete_mode(qtbot, window: MainWindow) -> None:
     settle(qtbot, window)
-    assert window.online_label.text() == "Offline — working locally"
-    assert "No server" in window.sync_status_label.text()
-    window.sync_action.trigger()  # F5 without a server offers sign-in
+    assert window.sync_panel.online_label.text() == "Offline — working locally"
+    assert "No server" in window.sync_panel.last_label.text()
+    window.sync_panel.sync_action.trigger()  # F5 without a server offers sign-in
     qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=5000)
     dialogs(SignInDialog)[0].reject()
     qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=5000)
@@ -57,9 +60,9 @@ def test_sign_in_dialog_then_sync_and_push_after_save(
     # Signing in syncs at once; the worker reports back; the window shows the outcome.
     qtbot.waitUntil(lambda: len(reference_server.cases("doctor-1")) == 1, timeout=20000)
     wait_idle(qtbot, window)
-    assert window.online_label.text() == "Online"
-    assert window.sync_status_label.text().startswith("Last synced")
-    assert window.pending_label.text() == "All changes synced"
+    assert window.sync_panel.online_label.text() == "Online"
+    assert window.sync_panel.last_label.text().startswith("Last synced")
+    assert window.sync_panel.pending_label.text() == "All changes synced"
     # A save in the window is pushed shortly after, without pressing F5.
     select_case(qtbot, window, case.id)
     window.case_view.form.notes.setPlainText("edited in the window")
@@ -74,14 +77,14 @@ def test_sign_in_dialog_then_sync_and_push_after_save(
 def test_401_opens_sign_in_and_keeps_the_queue(
     qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
 ) -> None:
-    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
     window.sync_panel.controller.load_profile()
     qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
     ws.create_case("Queued Patient", 30, "male")
     reference_server.unauthorized_next(1)
-    window.sync_action.trigger()
+    window.sync_panel.sync_action.trigger()
     qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=20000)
-    assert window.online_label.text() == "Sign-in needed"
+    assert window.sync_panel.online_label.text() == "Sign-in needed"
     assert ws.pending_count() == 1 and reference_server.cases("doctor-1") == []
     dialogs(SignInDialog)[0].reject()
     wait_idle(qtbot, window)
@@ -90,16 +93,16 @@ def test_401_opens_sign_in_and_keeps_the_queue(
 def test_conflicts_dialog_keep_mine(
     qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
 ) -> None:
-    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
     case = ws.create_case("Conflict Patient", 30, "male", "base")
     assert runner.run_sync(ws).ok
     server_id = ws.get_case(case.id).server_id
     reference_server.edit_case(server_id, case_summary="theirs")
     ws.edit_case(case.id, case_summary="mine")
     assert runner.run_sync(ws).conflicts == 1
-    window.refresh_after_sync()
+    window.runner.changed.emit(Changes.everything(), None)  # as a finished sync announces
     settle(qtbot, window)
-    assert "1 conflict" in window.pending_label.text()
+    assert "1 conflict" in window.sync_panel.pending_label.text()
     window.sync_panel.open_conflicts()
     dialog = dialogs(ConflictsDialog)[0]
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=5000)
@@ -121,7 +124,7 @@ def test_server_only_document_downloads_when_selected(
     remote = reference_server.create_case("doctor-1", patient_name="Remote Doc Patient",
                                           patient_age=50, patient_gender="female")
     reference_server.add_file(remote["case_id"], "report.pdf", PDF, "application/pdf", "lab")
-    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
     assert runner.run_sync(ws).ok
     window.sync_panel.controller.load_profile()
     qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
@@ -131,7 +134,7 @@ def test_server_only_document_downloads_when_selected(
     select_case(qtbot, window, case.id)
     [doc] = ws.documents(case.id)
     assert doc.state == "remote_only"
-    window._document_selected(doc)
+    window.case_view.documents.select_document(doc.id)
     qtbot.waitUntil(lambda: ws.documents(case.id)[0].state == "downloaded", timeout=20000)
     settle(qtbot, window)
     assert ws.blob_path(ws.documents(case.id)[0]).read_bytes() == PDF
@@ -154,7 +157,7 @@ def test_care360_sign_in_through_the_dialog(
     dialog.code.setText(reference_server.care360_otp("dr@example.org"))
     dialog.submit()
     qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=10000)
-    assert signin.current_server(ws).kind == "care360"
+    assert current_server(ws).kind == "care360"
     assert DEFAULT_API_KEY in memory_keyring.store.values()
     wait_idle(qtbot, window)
 
@@ -162,7 +165,7 @@ def test_care360_sign_in_through_the_dialog(
 def test_opening_a_case_fetches_its_files_and_insights(
     qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
 ) -> None:
-    signin.sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
+    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
     case = ws.create_case("Opened Patient", 50, "female")
     assert runner.run_sync(ws).ok
     server_id = ws.get_case(case.id).server_id

@@ -1,0 +1,162 @@
+"""Case details and downloads: a case's files (and AI insights) from the server, and a
+document's bytes brought into the blob store for offline viewing.
+
+Files are listed per case, so a sync refreshes only a bounded number of cases whose details
+are stale; opening a case refreshes it at once. Server files are linked to local documents by
+id, or by (name, size) for an upload whose answer was lost; the rest become server-only
+documents. Works for any server kind whose client offers ``case_detail`` and
+``download_chunks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from desktop.errors import NotFoundError
+from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id
+from desktop.sync import errors as err
+from desktop.sync.records import RemoteFile
+from desktop.sync.report import Phase
+
+if TYPE_CHECKING:
+    from desktop.sync.outbox import OutboxEngine
+
+
+def refresh_details(engine: OutboxEngine) -> None:
+    """Refresh the files and insights of up to ``detail_limit`` cases whose details are stale,
+    the most recently changed first."""
+    with engine.ws.sessions() as s:
+        stale = s.execute(
+            select(Case.id, Case.server_id, Case.numeric_id)
+            .where(Case.detail_stale.is_(True), Case.server_id.is_not(None))
+            .order_by(Case.updated_at.desc())
+            .limit(engine.detail_limit)
+        ).all()
+    for index, (case_id, server_id, numeric_id) in enumerate(stale):
+        engine.check_cancel()
+        engine.emit(Phase.FILES, done=index, total=len(stale))
+        try:
+            _refresh_one(engine, case_id, server_id, numeric_id)
+        except err.RemoteNotFound:
+            continue
+
+
+def refresh_case(engine: OutboxEngine, case_id: str) -> None:
+    """Fetch one case's files and insights now (a person opened it)."""
+    with engine.ws.sessions() as s:
+        case = s.get(Case, case_id)
+        if case is None or case.server_id is None:
+            return
+        server_id, numeric_id = case.server_id, case.numeric_id
+    _refresh_one(engine, case_id, server_id, numeric_id)
+
+
+def _refresh_one(
+    engine: OutboxEngine, case_id: str, server_id: str, numeric_id: str | None
+) -> None:
+    detail = engine.call(lambda: engine.client.case_detail(server_id, numeric_id=numeric_id))
+    with engine.ws.transaction() as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            return
+        if detail.insights:
+            case.ai_insights = detail.insights
+        match_files(s, case, detail.files, candidates=None)
+        case.detail_stale = False
+
+
+def match_files(
+    s: Session, case: Case, files: Iterable[RemoteFile], candidates: list[str] | None
+) -> None:
+    """Link server files to local documents by (name, size); the rest become server-only.
+
+    ``candidates``: the documents that went inside a create, the only ones a listed file may
+    stand for besides uploads whose outcome is unknown (None: any document of the case).
+    """
+    docs = list(s.scalars(select(Document).where(Document.case_id == case.id)))
+    by_server = {d.server_file_id: d for d in docs if d.server_file_id}
+    for remote in files:
+        doc = by_server.get(remote.file_id)
+        if doc is None:
+            doc = next(
+                (d for d in docs if d.server_file_id is None and d.name == remote.file_name
+                 and d.size == remote.file_size
+                 and (candidates is None or d.id in candidates or _upload_unsure(s, d))),
+                None,
+            )
+            if doc is not None:
+                doc.server_file_id = remote.file_id
+                doc.state, doc.error = DocumentState.UPLOADED, None
+                s.execute(delete(PendingChange).where(PendingChange.document_id == doc.id))
+                by_server[remote.file_id] = doc
+        if doc is None:
+            doc = Document(
+                id=new_id(), case_id=case.id, server_file_id=remote.file_id,
+                name=safe_name(remote.file_name),
+                mime_type=remote.file_type or "application/octet-stream",
+                size=remote.file_size or 0, sha256=None,
+                category=remote.file_category or "lab", state=DocumentState.REMOTE_ONLY,
+            )
+            s.add(doc)
+            docs.append(doc)
+            by_server[remote.file_id] = doc
+        doc.file_url = remote.file_url
+        doc.uploaded_at = remote.uploaded_at
+        if remote.file_category in ("lab", "radiology"):
+            doc.category = remote.file_category
+    # Files that went inside a create but did not arrive stay queued: mark them unsure so
+    # their upload reconciles first.
+    if candidates:
+        for doc in docs:
+            if doc.id in candidates and doc.server_file_id is None:
+                s.execute(
+                    PendingChange.__table__.update()
+                    .where(PendingChange.document_id == doc.id)
+                    .values(in_flight=True, payload={"name": doc.name, "size": doc.size})
+                )
+                doc.state = DocumentState.LOCAL_ONLY
+
+
+def _upload_unsure(s: Session, doc: Document) -> bool:
+    return bool(s.scalar(select(func.count()).select_from(PendingChange).where(
+        PendingChange.document_id == doc.id, PendingChange.in_flight.is_(True))))
+
+
+def download(
+    engine: OutboxEngine, document_id: str, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Bring a server-only document into the blob store; its path."""
+    ws = engine.ws
+    with ws.sessions() as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            raise NotFoundError(f"No document with id {document_id!r}.")
+        if doc.sha256 and ws.blobs.exists(doc.sha256):
+            return ws.blobs.path_for(doc.sha256)
+        url = doc.file_url
+    blob = ws.blobs.ingest_stream(engine.client.download_chunks(url, progress=progress),
+                                  max_size=None)
+    with ws.transaction() as s:
+        doc = s.get(Document, document_id)
+        if doc is not None:
+            clash = s.scalar(select(Document.id).where(
+                Document.case_id == doc.case_id, Document.sha256 == blob.sha256,
+                Document.id != doc.id))
+            if clash is None:
+                doc.sha256 = blob.sha256
+            doc.size = blob.size
+            if doc.state == DocumentState.REMOTE_ONLY:
+                doc.state = DocumentState.DOWNLOADED
+    return blob.path
+
+
+def safe_name(name: str | None) -> str:
+    """A server file name is untrusted: keep only its last path part, printable, bounded."""
+    raw = (name or "document").replace("\\", "/").split("/")[-1]
+    cleaned = "".join(ch for ch in raw if ch.isprintable() and ch not in '<>:"|?*').strip(" .")
+    return (cleaned or "document")[:255]

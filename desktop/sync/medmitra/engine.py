@@ -1,0 +1,289 @@
+"""Syncing with a MedMitra case server: its three outbox steps, then pull, merge and files.
+
+- **create**: a new case goes in one multipart request with the files attached so far (the
+  deployed backend's only upload path for a case whose id is a UUID); a refused file never
+  keeps the case off the server: it is created bare and the file goes on its own.
+- **update**: the server's copy is read right before writing and merged (the API has no
+  version or If-Match), so a change made there since the last pull becomes a conflict; only
+  the dirty fields are sent, and only what was sent is cleaned.
+- **upload**: a file for a case already on the server, streamed from the blob store.
+
+Every step runs on the shared outbox engine: in flight before a send, reconcile before a
+resend whose outcome is unknown, park refusals, defer what the server could not do now.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from desktop.models.tables import (
+    EDITABLE_FIELDS,
+    Case,
+    ChangeKind,
+    ChangeState,
+    Conflict,
+    Document,
+    PendingChange,
+    utcnow,
+)
+from desktop.sync import errors as err
+from desktop.sync.details import match_files, refresh_details
+from desktop.sync.medmitra.client import Attachment, MedMitraClient
+from desktop.sync.medmitra.records import case_stamp, parse_case
+from desktop.sync.merge import same_value
+from desktop.sync.outbox import OutboxEngine, Sender
+from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull
+from desktop.sync.reconcile import find_sent_file, matches_sent
+from desktop.sync.records import RemoteCase, RemoteFile
+from desktop.sync.report import Phase
+from desktop.workspace import queue_update, settle_sync_state
+
+log = logging.getLogger(__name__)
+
+
+class MedMitraEngine(OutboxEngine):
+    client: MedMitraClient
+
+    def senders(self) -> dict[str, Sender]:
+        return {
+            ChangeKind.CREATE_CASE: self._push_create,
+            ChangeKind.UPDATE_CASE: self._push_update,
+            ChangeKind.UPLOAD_DOCUMENT: self._push_upload,
+        }
+
+    def after_push(self) -> None:
+        """Pull and merge the case list, then refresh files and insights of changed cases."""
+        pull(self, Listing(self.client.list_case_records, case_stamp, parse_case))
+        self.check_cancel()
+        refresh_details(self)
+
+    # ------------------------------------------------------------ create
+
+    def _push_create(self, change_id: int) -> None:
+        with self.ws.sessions() as s:
+            change = s.get(PendingChange, change_id)
+            if change is None:
+                return
+            case = s.get(Case, change.case_id)
+            assert case is not None
+            if case.server_id is not None:  # already created (adopted by a pull)
+                s.delete(change)
+                s.commit()
+                return
+            fields = fields_of(case)
+            was_in_flight, previous = change.in_flight, change.payload
+            uploads = s.execute(
+                select(PendingChange.id, Document)
+                .join(Document, Document.id == PendingChange.document_id)
+                .where(
+                    PendingChange.case_id == case.id,
+                    PendingChange.kind == ChangeKind.UPLOAD_DOCUMENT,
+                    PendingChange.state == ChangeState.QUEUED,
+                )
+                .order_by(PendingChange.id)
+            ).all()
+            attachments: list[tuple[str, Attachment]] = []
+            for _upload_id, doc in uploads:
+                path = self.ws.blob_path_for(doc.sha256)
+                if path is not None:
+                    attachments.append(
+                        (doc.id, Attachment(path=path, name=doc.name, mime=doc.mime_type,
+                                            category=doc.category))
+                    )
+            case_id = case.id
+
+        if was_in_flight and previous:
+            remote = self._find_created(previous)
+            if remote is not None:
+                self._adopt_created(change_id, case_id, previous, remote, files=None)
+                return
+
+        try:
+            remote, files, payload = self._send_create(change_id, fields, attachments)
+        except err.RejectedError:
+            if not attachments:
+                raise
+            # One refused file must not keep the case off the server: create it bare; its
+            # files then go one by one, and a refusal is parked on that file alone.
+            log.info("create refused with attachments; retrying without them")
+            remote, files, payload = self._send_create(change_id, fields, [])
+        self._adopt_created(change_id, case_id, payload, remote, files)
+
+    def _send_create(
+        self, change_id: int, fields: dict[str, Any], attachments: list[tuple[str, Attachment]]
+    ) -> tuple[RemoteCase, list[RemoteFile] | None, dict[str, Any]]:
+        payload = {"fields": fields, "documents": [doc_id for doc_id, _ in attachments],
+                   "sent_at": utcnow().isoformat()}
+        self.mark_in_flight(change_id, payload)
+        total = sum(a.path.stat().st_size for _, a in attachments)
+
+        def send() -> tuple[RemoteCase, list[RemoteFile] | None]:
+            remote, files = self.client.create_case(
+                {k: v for k, v in fields.items() if k != "status"},
+                [a for _, a in attachments],
+                progress=(lambda done, _t: self.emit(
+                    Phase.UPLOAD, bytes_done=done, bytes_total=total)) if attachments else None,
+            )
+            return remote, list(files)
+
+        def reconcile() -> tuple[RemoteCase, list[RemoteFile] | None] | None:
+            found = self._find_created(payload)
+            return (found, None) if found is not None else None
+
+        try:
+            remote, files = self.call(send, reconcile)
+        except err.ProtocolError as exc:
+            # The server answered but the answer was unreadable: it may have stored the case.
+            raise err.OutcomeUnknownError(str(exc)) from exc
+        return remote, files, payload
+
+    def _find_created(self, payload: dict[str, Any]) -> RemoteCase | None:
+        """A server case equal to what we sent that no local case already owns."""
+        remote_cases = self.call(self.client.list_cases)
+        with self.ws.sessions() as s:
+            owned = set(s.scalars(select(Case.server_id).where(Case.server_id.is_not(None))))
+        matches = [r for r in remote_cases
+                   if r.server_id not in owned and matches_sent(r, payload)]
+        if not matches:
+            return None
+        return max(matches, key=lambda r: r.created_at or "")
+
+    def _adopt_created(
+        self,
+        change_id: int,
+        case_id: str,
+        payload: dict[str, Any],
+        remote: RemoteCase,
+        files: list[RemoteFile] | None,
+    ) -> None:
+        sent_docs: list[str] = list(payload.get("documents", []))
+        if files is None:
+            # Adopted after an unknown outcome: find out which files arrived with it.
+            files = list(self.call(lambda: self.client.list_files(
+                remote.server_id, numeric_id=remote.numeric_id)))
+            self.report.adopted += 1
+        else:
+            self.report.created += 1
+        with self.ws.transaction() as s:
+            case = s.get(Case, case_id)
+            change = s.get(PendingChange, change_id)
+            if case is None:
+                return
+            link_case(case, remote)
+            sent = payload.get("fields", {})
+            # Clean only what was sent: fields edited meanwhile (or not sendable, like status)
+            # become an update.
+            differing = [f for f in EDITABLE_FIELDS
+                         if f in sent and not same_value(getattr(case, f), getattr(remote, f))]
+            if change is not None:
+                s.delete(change)
+            s.flush()
+            if differing:
+                queue_update(s, case, differing)
+            match_files(s, case, files, candidates=sent_docs)
+            settle_sync_state(s, case)
+        log.info("case %s created on the server", case_id)
+
+    # ------------------------------------------------------------ update
+
+    def _push_update(self, change_id: int) -> None:
+        with self.ws.sessions() as s:
+            change = s.get(PendingChange, change_id)
+            if change is None:
+                return
+            case = s.get(Case, change.case_id)
+            assert case is not None
+            if case.server_id is None:
+                return  # its create has not gone yet; it carries current values anyway
+            server_id, numeric_id, case_id = case.server_id, case.numeric_id, case.id
+
+        # The API has no version or If-Match: read the server's copy right before writing and
+        # merge it, so a change made there since our last pull becomes a conflict, not a loss.
+        detail = self.call(lambda: self.client.case_detail(server_id, numeric_id=numeric_id))
+        if detail.case is not None:
+            with self.ws.transaction() as s:
+                merge_cases(self, s, [detail.case], count=False)
+        with self.ws.sessions() as s:
+            change = s.get(PendingChange, change_id)
+            case = s.get(Case, case_id)
+            if change is None or case is None:
+                return
+            blocked = set(s.scalars(select(Conflict.field).where(
+                Conflict.case_id == case_id, Conflict.resolved_at.is_(None))))
+            values = {f: getattr(case, f) for f in (change.fields or [])
+                      if f in EDITABLE_FIELDS and f not in blocked}
+        if not values:
+            return
+        self.mark_in_flight(change_id, {"values": values})
+        remote: RemoteCase = self.call(
+            lambda: self.client.update_case(server_id, values, numeric_id=numeric_id)
+        )
+        with self.ws.transaction() as s:
+            case = s.get(Case, case_id)
+            change = s.get(PendingChange, change_id)
+            if case is None:
+                return
+            base = dict(case.base or {})
+            for name in values:
+                base[name] = getattr(remote, name, values[name])
+            case.base = base
+            # server_updated_at is left alone: the next pull merges whatever else changed.
+            if remote.numeric_id:
+                case.numeric_id = remote.numeric_id
+            if change is not None:
+                # Clean only what was sent: a field edited again meanwhile stays dirty.
+                remaining = [f for f in (change.fields or [])
+                             if f not in values or getattr(case, f) != values[f]]
+                if remaining:
+                    change.fields, change.in_flight, change.payload = remaining, False, None
+                else:
+                    s.delete(change)
+            settle_sync_state(s, case)
+        self.report.updated += 1
+
+    # ------------------------------------------------------------ upload
+
+    def _push_upload(self, change_id: int) -> None:
+        with self.ws.sessions() as s:
+            rows = self.upload_rows(s, change_id)
+            if rows is None:
+                return
+            change, doc, case = rows
+            if case.server_id is None:
+                return  # goes inside the case's create
+            path = self.ws.blob_path_for(doc.sha256)
+            server_id, numeric_id = case.server_id, case.numeric_id
+            name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
+            was_in_flight = change.in_flight
+        if path is None:
+            raise err.RejectedError(
+                f"The bytes of {name!r} are missing from the local store; attach the file again."
+            )
+        adopted = False
+
+        def reconcile() -> RemoteFile | None:
+            nonlocal adopted
+            files = self.call(lambda: self.client.list_files(server_id, numeric_id=numeric_id))
+            found = find_sent_file(files, self.owned_file_ids(), name, size)
+            adopted = found is not None
+            return found
+
+        remote = reconcile() if was_in_flight else None
+        if remote is None:
+            self.mark_in_flight(change_id, {"name": name, "size": size})
+
+            def send() -> RemoteFile:
+                return self.client.upload_file(
+                    server_id, path, name, mime, numeric_id=numeric_id,
+                    progress=lambda done, total: self.emit(
+                        Phase.UPLOAD, bytes_done=done, bytes_total=total, name=name),
+                )
+
+            try:
+                remote = self.call(send, reconcile)
+            except err.ProtocolError as exc:
+                raise err.OutcomeUnknownError(str(exc)) from exc
+        self.record_upload(change_id, doc_id, remote, adopted=adopted)

@@ -1,0 +1,169 @@
+"""MedMitra's records and error bodies, read tolerantly (docs/API.md in the shared folder).
+
+Both field spellings of the deployed backend are accepted (``user_id``/``doctor_id``,
+``uploaded_at``/``upload_date``), ids are opaque text, unknown status values are kept, and a
+record without any id is the only shape error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from desktop.sync import errors as err
+from desktop.sync.http import clean_text
+from desktop.sync.records import (
+    RemoteCase,
+    RemoteFile,
+    first_of,
+    id_of,
+    int_of,
+    shape_error,
+    text_of,
+)
+
+DETAIL_LIMIT = 400
+SERVER = "The server"
+
+
+def case_stamp(raw: Any) -> tuple[str, str | None]:
+    """(server id, updated_at) of a case record, read the way :func:`parse_case` reads them."""
+    if type(raw) is dict:  # the usual shape, checked without the general conversions
+        server_id, updated = raw.get("case_id"), raw.get("updated_at")
+        if type(server_id) is str and server_id.strip() == server_id and server_id and (
+            updated is None or type(updated) is str
+        ):
+            return server_id, updated
+    if not isinstance(raw, Mapping):
+        raise bad_shape("a case record is not an object")
+    server_id = id_of(raw.get("case_id")) or id_of(raw.get("id"))
+    if server_id is None:
+        raise bad_shape("a case record has no id")
+    return server_id, text_of(raw.get("updated_at"))
+
+
+def parse_case(raw: Any) -> RemoteCase:
+    """A case record in either spelling; raises ProtocolError when it has no id at all."""
+    if not isinstance(raw, Mapping):
+        raise bad_shape("a case record is not an object")
+    server_id = id_of(raw.get("case_id")) or id_of(raw.get("id"))
+    if server_id is None:
+        raise bad_shape("a case record has no id")
+    numeric_id = id_of(raw.get("id")) if "case_id" in raw else None
+    if numeric_id is not None and not numeric_id.lstrip("-").isdigit():
+        numeric_id = None
+    return RemoteCase(
+        server_id=server_id,
+        numeric_id=numeric_id,
+        user_id=id_of(first_of(raw, "user_id", "doctor_id")),
+        patient_name=text_of(raw.get("patient_name")),
+        patient_age=int_of(raw.get("patient_age")),
+        patient_gender=text_of(raw.get("patient_gender")),
+        case_summary=text_of(raw.get("case_summary")),
+        status=text_of(raw.get("status")),
+        created_at=text_of(raw.get("created_at")),
+        updated_at=text_of(raw.get("updated_at")),
+        raw=dict(raw),
+    )
+
+
+def resolve_url(base_url: str, url: str | None) -> str | None:
+    """Absolute URLs stay; ``/files/1/x.pdf`` and ``lab_files/<case>/x.pdf`` both hang off
+    the server base URL (keeping any path prefix it has, as API routes do)."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    if url.startswith("//"):
+        return f"{urlsplit(base_url).scheme}:{url}"
+    return base_url.rstrip("/") + "/" + url.lstrip("/")
+
+
+def parse_file(raw: Any, base_url: str, case_id: str | None = None) -> RemoteFile:
+    if not isinstance(raw, Mapping):
+        raise bad_shape("a file record is not an object")
+    file_id = id_of(first_of(raw, "file_id", "id"))
+    if file_id is None:
+        raise bad_shape("a file record has no id")
+    return RemoteFile(
+        file_id=file_id,
+        case_id=id_of(raw.get("case_id")) or case_id,
+        file_name=text_of(raw.get("file_name")) or "document",
+        file_type=text_of(raw.get("file_type")),
+        file_size=int_of(raw.get("file_size")),
+        file_url=resolve_url(base_url, text_of(raw.get("file_url"))),
+        file_category=text_of(raw.get("file_category")),
+        uploaded_at=text_of(first_of(raw, "uploaded_at", "upload_date")),
+        raw=dict(raw),
+    )
+
+
+def bad_shape(why: str, creates: bool = False) -> err.ProtocolError:
+    return shape_error(SERVER, why, creates)
+
+
+def list_of(payload: Mapping[str, Any], key: str) -> list[Any]:
+    value = payload.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_shape(f"'{key}' is not a list")
+    return value
+
+
+# ------------------------------------------------------------------ error bodies
+
+
+def _clean(text: str) -> str:
+    return clean_text(text, DETAIL_LIMIT)
+
+
+def _field_name(loc: Any) -> str:
+    if isinstance(loc, (list, tuple)):
+        parts = [str(p) for p in loc if p not in ("body", "query", "path", "form", "header")]
+        return ".".join(parts) or ".".join(str(p) for p in loc)
+    return str(loc) if loc is not None else ""
+
+
+def detail_of(body: Any) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """FastAPI ``detail`` as readable text, plus (field, message) pairs for 422 lists."""
+    if not isinstance(body, Mapping) or "detail" not in body:
+        return None, ()
+    detail = body["detail"]
+    if isinstance(detail, str):
+        return _clean(detail) or None, ()
+    if isinstance(detail, list):
+        pairs: list[tuple[str, str]] = []
+        for item in detail:
+            if isinstance(item, Mapping):
+                name = _field_name(item.get("loc"))
+                msg = _clean(str(item.get("msg") or item.get("type") or "invalid"))
+                pairs.append((name, msg))
+            elif isinstance(item, str):
+                pairs.append(("", _clean(item)))
+        text = "; ".join(f"{n}: {m}" if n else m for n, m in pairs)
+        return (_clean(text) or None), tuple(pairs)
+    if isinstance(detail, Mapping):
+        message = detail.get("message") or detail.get("msg")
+        if isinstance(message, str):
+            return _clean(message) or None, ()
+    return None, ()
+
+
+def int_id_refused(body: Any) -> bool:
+    """Is this the deployed backend's 422 "case_id must be an integer"?"""
+    if not isinstance(body, Mapping) or not isinstance(body.get("detail"), list):
+        return False
+    for item in body["detail"]:
+        if not isinstance(item, Mapping):
+            continue
+        loc = item.get("loc")
+        last = loc[-1] if isinstance(loc, (list, tuple)) and loc else loc
+        kind = str(item.get("type") or "")
+        msg = str(item.get("msg") or "").lower()
+        if last == "case_id" and ("int" in kind or "integer" in msg):
+            return True
+    return False

@@ -1,0 +1,382 @@
+"""The outbox engine every server kind runs on: push the queue exactly once, then the kind's
+own phases (pull and merge, file refresh). A pure function of (cache, client): no Qt, no
+globals; progress goes to a callback and a run can be cancelled between steps.
+
+The decisions live here once:
+
+- **In flight before a send**: a change that may reach the server is marked ``in_flight``
+  (committed) before the request leaves. If its outcome stays unknown (timeout, dropped
+  connection, 5xx, unreadable answer), the next attempt first looks for it on the server
+  (reconcile) and adopts a match instead of sending again.
+- **Retry** what may succeed (network, 429, 5xx) a few times within the run with jittered
+  backoff, honouring Retry-After; then **defer** the change to a later run and stop (the rest
+  of the queue would fail the same way).
+- **Park** what the server refused (4xx): set aside with the server's reason; the queue goes on.
+- **Sign-in** (401) and **offline** stop the run at once and keep the queue untouched.
+
+A server kind subclasses :class:`OutboxEngine`, says which outbox kinds it takes
+(:meth:`senders`) and what runs after the push (:meth:`after_push`). Kinds it does not take
+stay queued (a files-only server keeps case edits here) and are counted, not failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from desktop.models.tables import (
+    Case,
+    ChangeKind,
+    ChangeState,
+    Document,
+    DocumentState,
+    PendingChange,
+    SyncMeta,
+    SyncState,
+    utcnow,
+)
+from desktop.sync import details
+from desktop.sync import errors as err
+from desktop.sync.records import RemoteFile
+from desktop.sync.report import Phase, Stop, SyncProgress, SyncReport
+from desktop.workspace import Workspace, settle_sync_state
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The order kinds go in: a case must exist on the server before its edits and files.
+KIND_ORDER = {ChangeKind.CREATE_CASE: 0, ChangeKind.UPDATE_CASE: 1, ChangeKind.UPLOAD_DOCUMENT: 2}
+
+Sender = Callable[[int], None]
+
+
+class Stopped(Exception):
+    """Ends the run early; the reason is already in the report."""
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with full jitter; Retry-After wins when the server sends it."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 20.0
+    retry_after_cap: float = 120.0
+    later_base: float = 30.0
+    later_cap: float = 3600.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.retry_after_cap))
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+
+    def next_run_delay(self, attempts: int) -> timedelta:
+        seconds = min(self.later_cap, self.later_base * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=random.uniform(seconds / 2, seconds))
+
+
+class OutboxEngine:
+    """``run(progress, cancelled) -> SyncReport`` for one data folder and one server client."""
+
+    #: How the server is named for people in reports ("Care360").
+    server: ClassVar[str] = "the server"
+    #: The server stores documents but no cases: case changes stay on this computer.
+    files_only: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        client: Any,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        detail_limit: int = 25,
+        honour_schedule: bool = True,
+    ) -> None:
+        self.ws = workspace
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.detail_limit = detail_limit
+        # A person pressing "sync now" retries postponed changes at once; periodic runs wait.
+        self.honour_schedule = honour_schedule
+        self._progress: Callable[[SyncProgress], None] | None = None
+        self._cancelled: Callable[[], bool] | None = None
+        self.report = self._new_report()
+
+    # ------------------------------------------------------------ what a server kind provides
+
+    def senders(self) -> dict[str, Sender]:
+        """The outbox kinds this server takes, each with the step that sends one change."""
+        raise NotImplementedError
+
+    def after_push(self) -> None:
+        """This kind's phases after the push (pull and merge, file refresh); none by default."""
+
+    def refresh_case(self, case_id: str) -> None:
+        """Fetch one case's files (and insights) now: a person opened it."""
+        details.refresh_case(self, case_id)
+
+    def download(
+        self, document_id: str, progress: Callable[[int, int], None] | None = None
+    ) -> Path:
+        """Bring a server-only document into the blob store for offline viewing."""
+        return details.download(self, document_id, progress)
+
+    # ------------------------------------------------------------ the run
+
+    def run(
+        self,
+        progress: Callable[[SyncProgress], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> SyncReport:
+        self._progress, self._cancelled = progress, cancelled
+        self.report = report = self._new_report()
+        try:
+            self.push()
+            self.check_cancel()
+            self.after_push()
+            self._record_success()
+        except Stopped:
+            pass
+        except err.AuthError as exc:
+            report.stop, report.error = Stop.SIGN_IN, str(exc)
+        except err.OfflineError:
+            report.stop = Stop.OFFLINE
+        except err.SyncError as exc:
+            report.stop, report.error = Stop.FAILED, str(exc)
+        self._record_outcome()
+        self.emit(Phase.DONE)
+        log.info("%s done stop=%s %s", type(self).__name__, report.stop,
+                 " ".join(f"{k}={v}" for k, v in report.counts().items() if v))
+        return report
+
+    def _new_report(self) -> SyncReport:
+        report = SyncReport(server=self.server, files_only=self.files_only)
+        report.case_changes_kept = self._kept_here() if self.files_only else 0
+        return report
+
+    def _kept_here(self) -> int:
+        """Queued changes of kinds this server does not take: they stay on this computer."""
+        with self.ws.sessions() as s:
+            return int(s.scalar(select(func.count()).select_from(PendingChange).where(
+                PendingChange.kind.not_in(list(self.senders())))) or 0)
+
+    def emit(self, phase: Phase, **counts: Any) -> None:
+        if phase is Phase.UPLOAD:
+            # Called between chunks of a request body: a cancelled run stops mid-file (the
+            # server receives an incomplete body and stores nothing).
+            self.check_cancel()
+        if self._progress is not None:
+            self._progress(SyncProgress(phase, **counts))
+
+    def check_cancel(self) -> None:
+        if self._cancelled is not None and self._cancelled():
+            self.report.stop = Stop.CANCELLED
+            raise Stopped
+
+    def call(self, op: Callable[[], T], reconcile: Callable[[], T | None] | None = None) -> T:
+        """Run one request with in-run retries for transient failures.
+
+        Before retrying a request whose outcome is unknown, *reconcile* looks for the record
+        on the server; a match is adopted instead of sending again.
+        """
+        attempt = 0
+        while True:
+            try:
+                return op()
+            except (err.AuthError, err.OfflineError):
+                raise
+            except err.SyncError as exc:
+                if not exc.retryable:
+                    raise
+                attempt += 1
+                if attempt >= self.policy.attempts:
+                    raise
+                delay = self.policy.delay(attempt, exc.retry_after)
+                log.info("transient failure (%s), retry %d in %.1fs", type(exc).__name__,
+                         attempt, delay)
+                self.sleep(delay)
+                self.check_cancel()
+                if exc.outcome_unknown and reconcile is not None:
+                    found = reconcile()
+                    if found is not None:
+                        return found
+
+    # ------------------------------------------------------------ push
+
+    def due_changes(self) -> list[tuple[int, str]]:
+        """Queued changes this server takes, due now, in send order."""
+        now = utcnow()
+        kinds = list(self.senders())
+        with self.ws.sessions() as s:
+            rows = s.execute(
+                select(PendingChange.id, PendingChange.kind, PendingChange.next_attempt_at)
+                .where(PendingChange.state == ChangeState.QUEUED,
+                       PendingChange.kind.in_(kinds))
+            ).all()
+        due = [(i, k) for i, k, at in rows
+               if at is None or at <= now or not self.honour_schedule]
+        return sorted(due, key=lambda r: (KIND_ORDER.get(ChangeKind(r[1]), 9), r[0]))
+
+    def push(self) -> None:
+        # A push can queue follow-up work (a created case's status goes as an update), so the
+        # outbox is read again until nothing new is due; each change is tried once per run.
+        senders = self.senders()
+        tried: set[int] = set()
+        while True:
+            due = [c for c in self.due_changes() if c[0] not in tried]
+            if not due:
+                return
+            for index, (change_id, kind) in enumerate(due):
+                tried.add(change_id)
+                self.check_cancel()
+                self.emit(Phase.PUSH, done=index, total=len(due))
+                self._push_one(senders[kind], change_id)
+
+    def _push_one(self, send: Sender, change_id: int) -> None:
+        try:
+            send(change_id)
+        except (err.AuthError, err.OfflineError, Stopped):
+            self._interrupted(change_id)
+            raise
+        except err.SyncError as exc:
+            if exc.retryable:
+                self._defer(change_id, exc)
+                # The server is failing; the rest of the queue would fail the same way.
+                self.report.stop, self.report.error = Stop.FAILED, str(exc)
+                raise Stopped from exc
+            self._park(change_id, exc)
+
+    def _defer(self, change_id: int, exc: Exception) -> None:
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is None:
+                return
+            change.next_attempt_at = utcnow() + self.policy.next_run_delay(change.attempts)
+            change.last_error = str(exc)
+            if change.document_id:
+                doc = s.get(Document, change.document_id)
+                if doc is not None and doc.state == DocumentState.UPLOADING:
+                    doc.state, doc.error = DocumentState.LOCAL_ONLY, str(exc)
+        self.report.deferred += 1
+
+    def _interrupted(self, change_id: int) -> None:
+        """The run stopped mid-change: a document shown as uploading goes back to waiting."""
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is not None and change.document_id:
+                doc = s.get(Document, change.document_id)
+                if doc is not None and doc.state == DocumentState.UPLOADING:
+                    doc.state = DocumentState.LOCAL_ONLY
+
+    def _park(self, change_id: int, exc: Exception) -> None:
+        """A refusal (4xx) sets this one change aside with the server's reason; the queue
+        goes on."""
+        message = str(exc)
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is None:
+                return
+            change.state, change.last_error, change.in_flight = ChangeState.PARKED, message, False
+            case = s.get(Case, change.case_id)
+            if case is not None:
+                gone = isinstance(exc, err.RemoteNotFound) and case.server_id is not None
+                case.sync_state = SyncState.REMOVED_REMOTELY if gone else SyncState.ERROR
+                case.sync_error = message
+            if change.document_id:
+                doc = s.get(Document, change.document_id)
+                if doc is not None:
+                    doc.state, doc.error = DocumentState.FAILED, message
+        self.report.parked += 1
+        self.report.problems.append(message)
+        log.warning("change %d parked: %s", change_id, type(exc).__name__)
+
+    def mark_in_flight(self, change_id: int, payload: dict[str, Any]) -> None:
+        """Committed before a request that may reach the server: what was sent, and that an
+        answer is owed. A document shows as uploading meanwhile."""
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            assert change is not None
+            change.in_flight, change.payload = True, payload
+            change.attempts += 1
+            if change.document_id:
+                doc = s.get(Document, change.document_id)
+                if doc is not None:
+                    doc.state, doc.error = DocumentState.UPLOADING, None
+
+    def clear_in_flight(self, change_id: int) -> None:
+        """The request provably did nothing (refused sign-in, no connection): no reconcile
+        is owed before the next attempt."""
+        with self.ws.transaction() as s:
+            change = s.get(PendingChange, change_id)
+            if change is not None:
+                change.in_flight = False
+
+    @staticmethod
+    def upload_rows(s: Session, change_id: int) -> tuple[PendingChange, Document, Case] | None:
+        """A queued upload's change, document and case; None once any of them is gone."""
+        change = s.get(PendingChange, change_id)
+        if change is None or change.document_id is None:
+            return None
+        doc = s.get(Document, change.document_id)
+        case = s.get(Case, change.case_id)
+        if doc is None or case is None:
+            return None
+        return change, doc, case
+
+    def owned_file_ids(self) -> set[str]:
+        """Server files some local document already stands for: never adopted twice."""
+        with self.ws.sessions() as s:
+            return set(s.scalars(select(Document.server_file_id).where(
+                Document.server_file_id.is_not(None))))
+
+    def record_upload(
+        self, change_id: int, doc_id: str, remote: RemoteFile, *, adopted: bool,
+        note: str | None = None,
+    ) -> None:
+        """The server holds the document now: link it, drop the change, settle the case."""
+        with self.ws.transaction() as s:
+            doc = s.get(Document, doc_id)
+            if doc is not None:
+                doc.server_file_id = remote.file_id
+                doc.file_url = remote.file_url
+                doc.uploaded_at = remote.uploaded_at
+                doc.state, doc.error = DocumentState.UPLOADED, note
+                if remote.file_category in ("lab", "radiology"):
+                    doc.category = remote.file_category
+            s.execute(delete(PendingChange).where(PendingChange.id == change_id))
+            case = s.get(Case, doc.case_id) if doc else None
+            if case is not None:
+                settle_sync_state(s, case)
+        if adopted:
+            self.report.adopted += 1
+        else:
+            self.report.uploaded += 1
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _record_success(self) -> None:
+        with self.ws.transaction() as s:
+            meta = s.get(SyncMeta, 1) or SyncMeta(id=1)
+            s.add(meta)
+            meta.last_pull_at = meta.last_success_at = utcnow()
+            meta.last_error = None
+
+    def _record_outcome(self) -> None:
+        report = self.report
+        if report.ok:
+            return
+        with self.ws.transaction() as s:
+            meta = s.get(SyncMeta, 1) or SyncMeta(id=1)
+            s.add(meta)
+            meta.last_error = report.error or (report.stop.value if report.stop else None)

@@ -1,0 +1,453 @@
+"""The case list as a windowed table model over SQL.
+
+The model holds only the ordered case ids (one cheap query, run off the GUI thread) and fetches
+row records lazily, a block at a time, into a bounded cache: 100,000 cases cost 100,000 short
+strings, not 100,000 widgets. Filtering and sorting happen in SQL through CaseQuery. A refresh
+after an edit moves, inserts or removes rows instead of resetting the model, so the selection
+and the scroll position survive.
+
+A new query (filter or sort) loads in two phases: the first FIRST_PAGE ids (a few ms) replace the
+list at once, then the full id list (up to ~100 ms at 100,000 cases) extends it with rows
+inserted at the end. A keystroke thus updates the visible rows without waiting for ids nobody
+sees yet.
+
+The model listens to the runner's ``changed``: a written case shows at once, and the list is
+re-read when members or order may have moved (after a save, an attach, a sync).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor
+
+from desktop.ui.cases.case_columns import (  # noqa: F401 - the column names are part of this API
+    COL_AGE,
+    COL_GENDER,
+    COL_NAME,
+    COL_STATUS,
+    COL_SYNC,
+    COL_UPDATED,
+    COLUMNS,
+    row_texts,
+)
+from desktop.ui.changes import Changes
+from desktop.ui.icons import SYNC_LABELS, sync_icon
+from desktop.ui.operations import OperationRunner
+from desktop.workspace import CaseQuery, CaseRecord, Workspace
+
+log = logging.getLogger(__name__)
+
+BLOCK = 64  # rows fetched per lazy read: two screenfuls, ~1.5 ms
+CACHE_LIMIT = 4096  # records kept; the rest are re-read when scrolled back into view
+MAX_INCREMENTAL = 64  # more changed rows than this and a reset is cheaper than row moves
+FIRST_PAGE = 256  # ids read first after a query change: several screenfuls, a few ms of SQL
+# The full list is read this long after the first page is shown: the view lays out and paints
+# the page first, without a worker building 100,000 strings competing for the GIL.
+REST_DELAY_MS = 16
+
+CaseIdRole = Qt.ItemDataRole.UserRole + 1
+RecordRole = Qt.ItemDataRole.UserRole + 2
+
+_ModelIndex = QModelIndex | QPersistentModelIndex
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _FOREGROUND, RecordRole,
+                    CaseIdRole})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ARCHIVED = QColor("#757575")
+
+
+def sync_tooltip(record: CaseRecord) -> str:
+    label = SYNC_LABELS.get(record.sync_state, record.sync_state)
+    if record.sync_error:
+        return f"{label}: {record.sync_error}"
+    if record.sync_state == "pending":
+        return f"{label}: changes are kept on this computer until the next sync"
+    if record.sync_state == "conflict":
+        return f"{label}: this case was changed here and on the server; open it to choose"
+    if record.sync_state == "removed_remotely":
+        return f"{label}: the case was deleted on the server; your local copy is kept"
+    return label
+
+
+class CaseListModel(QAbstractTableModel):
+    """Rows are case ids in query order; columns are the fields a clinician scans for."""
+
+    count_changed = Signal(int)  # the exact number of rows, once the full list is in
+    loading_changed = Signal(bool)  # True until the full list of the latest query is applied
+    # A new query's first page is shown: at least this many rows match; the rest follow, then
+    # count_changed and refreshed. Not emitted when the first page is already the whole list.
+    first_page = Signal(int)
+    refreshed = Signal()  # after a full query result was applied (tests and selection restore)
+    failed = Signal(str)
+    # Around row removals: a view keeps its open case rather than follow the selection to a
+    # neighbour (the selection model moves "current" before rowsAboutToBeRemoved reaches others).
+    removing = Signal(bool)
+
+    def __init__(
+        self, workspace: Workspace, runner: OperationRunner, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._ws = workspace
+        self._runner = runner
+        self._ids: list[str] = []
+        self._rows: dict[str, int] | None = {}  # id → row, built on first need
+        self._cache: OrderedDict[str, CaseRecord] = OrderedDict()
+        self._texts: dict[str, tuple[str, ...]] = {}  # display strings per cached record
+        self._query = CaseQuery()
+        self._generation = 0
+        self._loading = False
+        self._reset_pending = False  # a query change whose first page is not shown yet
+        self._partial = False  # _ids is a first page; the full list is on its way
+        self._records_stale = False  # a refresh was asked for: cached records may be outdated
+        runner.changed.connect(self._changed)
+
+    def _changed(self, changes: Changes, _initiator: object) -> None:
+        """Another operation wrote: show its record now, then re-read what may have moved."""
+        if changes.record is not None:
+            self.update_record(changes.record)
+        if changes.case_list or changes.cases is None:
+            self.refresh()
+        elif changes.cases:
+            self.forget(changes.cases)
+
+    # ------------------------------------------------------------ query
+
+    @property
+    def query(self) -> CaseQuery:
+        return self._query
+
+    def set_query(self, query: CaseQuery) -> None:
+        if query != self._query:
+            self._query = query
+            # The cached records stay: they are as current as the rows on screen (every change
+            # arrives through update_record or refresh), and a narrowed search shows mostly the
+            # same cases, painted without a read.
+            self._load(reset=True)
+
+    def set_search(self, text: str) -> None:
+        self.set_query(replace(self._query, search=text.strip() or None))
+
+    def set_status_filter(self, status: str | None, include_archived: bool = False) -> None:
+        self.set_query(replace(self._query, status=status, include_archived=include_archived))
+
+    def refresh(self, reset: bool = False) -> None:
+        """Re-read the ids (and, once shown, the records) after the cases changed."""
+        self._records_stale = True
+        self._load(reset)
+
+    def _load(self, reset: bool) -> None:
+        """Re-run the id query off the GUI thread; a newer load makes older results stale.
+
+        ``reset`` (a new query) shows the first page first and then extends it; a plain refresh
+        (after an edit or a sync) reads the full list and moves rows, keeping the scroll
+        position deep in the list.
+        """
+        self._generation += 1
+        generation = self._generation
+        # A refresh overtaking a query change still owes the view that new query's reset.
+        reset = reset or self._reset_pending
+        self._reset_pending = reset
+        self._set_loading(True)
+        if reset:
+            self._read_ids(
+                generation, FIRST_PAGE, lambda ids: self._apply_first_page(generation, ids)
+            )
+        else:
+            self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
+
+    def _read_ids(
+        self, generation: int, limit: int | None, success: Callable[[list[str]], None]
+    ) -> None:
+        query = self._query
+        ws = self._ws
+
+        def read() -> list[str] | None:
+            if generation != self._generation:
+                return None  # overtaken while queued behind another read: skip the SQL
+            return ws.case_ids(query, limit=limit)
+
+        self._runner.run(
+            read,
+            success=success,
+            failure=lambda exc: self._failed(generation, exc),
+            lane="read",
+        )
+
+    def _set_loading(self, loading: bool) -> None:
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._set_loading(False)
+        self.failed.emit(str(exc))
+
+    def _apply_first_page(self, generation: int, ids: list[str]) -> None:
+        """Phase one of a new query: show its first rows now, then read the full list."""
+        if generation != self._generation:
+            return  # a newer query is on its way; this answer is stale
+        self._reset_pending = False
+        self._reset_to(ids, forget=self._records_stale)
+        self._records_stale = False
+        if len(ids) < FIRST_PAGE:
+            self._finish()  # the first page is the whole answer
+            return
+        self._partial = True
+        self.first_page.emit(len(ids))
+        QTimer.singleShot(REST_DELAY_MS, self, lambda: self._read_rest(generation))
+
+    def _read_rest(self, generation: int) -> None:
+        if generation == self._generation:
+            self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
+
+    def _apply(self, generation: int, ids: list[str], reset: bool) -> None:
+        if generation != self._generation:
+            return  # a newer query is on its way; this answer is stale
+        shown = len(self._ids)
+        if reset:
+            self._reset_to(ids)
+        elif self._partial and ids[:shown] == self._ids:
+            # Phase two: the rows on screen are unchanged, the rest go below them (an insert,
+            # not a reset: the selection and the scroll position stay).
+            if self._records_stale and shown:  # a refresh overtook phase two: re-read values
+                self._forget_all()
+                self.dataChanged.emit(self.index(0, 0), self.index(shown - 1, len(COLUMNS) - 1))
+            if len(ids) > shown:
+                self.beginInsertRows(QModelIndex(), shown, len(ids) - 1)
+                self._set_ids(ids)
+                self.endInsertRows()
+        elif not self._apply_incremental(ids):
+            self._reset_to(ids)  # includes a first page that changed (an edit) meanwhile
+        self._records_stale = False  # every path above re-reads what is shown
+        self._finish()
+
+    def _reset_to(self, ids: list[str], forget: bool = True) -> None:
+        self.beginResetModel()
+        self._set_ids(ids)
+        if forget:
+            self._forget_all()
+        self.endResetModel()
+
+    def _finish(self) -> None:
+        self._partial = False
+        self._set_loading(False)
+        self.count_changed.emit(len(self._ids))
+        self.refreshed.emit()
+
+    def _set_ids(self, ids: list[str]) -> None:
+        self._ids = ids
+        self._rows = None  # 100,000 entries cost ~15 ms: build only when a lookup needs it
+
+    def _row_index(self) -> dict[str, int]:
+        if self._rows is None:
+            self._rows = {case_id: row for row, case_id in enumerate(self._ids)}
+        return self._rows
+
+    def _apply_incremental(self, new: list[str]) -> bool:
+        """Turn old ids into new ones with row removals, insertions and moves; False = reset."""
+        old = self._ids
+        if old == new:
+            self._forget_all()  # values may have changed (a sync); re-read what is visible
+            if new:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
+            return True
+        new_set = set(new)
+        removed = [i for i in old if i not in new_set]
+        old_set = set(old)
+        added = [i for i in new if i not in old_set]
+        if len(removed) + len(added) > MAX_INCREMENTAL:
+            return False
+        if removed:
+            self.removing.emit(True)
+        for case_id in removed:
+            row = self._row_index()[case_id]
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._ids[row]
+            self._set_ids(self._ids)
+            self._cache.pop(case_id, None)
+            self._texts.pop(case_id, None)
+            self.endRemoveRows()
+        if removed:
+            self.removing.emit(False)
+        added_set = set(added)
+        kept_order = [i for i in new if i not in added_set]
+        if kept_order != self._ids:
+            self._reorder(kept_order)
+        for case_id in added:
+            row = new.index(case_id)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._ids.insert(row, case_id)
+            self._set_ids(self._ids)
+            self.endInsertRows()
+        self._forget_all()  # moved rows were edited somewhere: re-read what is visible
+        if new:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
+        return self._ids == new
+
+    def _reorder(self, order: list[str]) -> None:
+        """Same rows, new order: a layout change keeps persistent indexes (the selection)."""
+        self.layoutAboutToBeChanged.emit()
+        old_ids = list(self._ids)
+        persistent = self.persistentIndexList()
+        self._set_ids(order)
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._row_index()[old_ids[p.row()]], p.column()) for p in persistent],
+        )
+        self.layoutChanged.emit()
+
+    # ------------------------------------------------------------ records
+
+    def update_record(self, record: CaseRecord) -> None:
+        """Show an edit at once (the caller refreshes afterwards for order and filter)."""
+        row = self._row_index().get(record.id)
+        if row is None:
+            return
+        self._remember(record)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def forget(self, case_ids: frozenset[str]) -> None:
+        """These cases changed in ways the list does not order by: re-read them when shown."""
+        index = self._row_index()
+        for case_id in case_ids:
+            row = index.get(case_id)
+            self._cache.pop(case_id, None)
+            self._texts.pop(case_id, None)
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def case_id(self, row: int) -> str | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, case_id: str) -> int | None:
+        if self._rows is not None:
+            return self._rows.get(case_id)
+        try:
+            return self._ids.index(case_id)  # one lookup: a C scan beats building the index
+        except ValueError:
+            return None
+
+    def record(self, row: int) -> CaseRecord | None:
+        case_id = self.case_id(row)
+        if case_id is None:
+            return None
+        record = self._cache.get(case_id)
+        if record is None:
+            self._fetch_block(row)
+            record = self._cache.get(case_id)
+        else:
+            self._cache.move_to_end(case_id)
+        return record
+
+    def _fetch_block(self, row: int) -> None:
+        """Read the block of rows around ``row``: one primary-key query, a few ms."""
+        start = row - row % BLOCK
+        wanted = [i for i in self._ids[start : start + BLOCK] if i not in self._cache]
+        try:
+            found = self._ws.cases_by_id(wanted)
+        except Exception:  # noqa: BLE001 - a row shows empty rather than break painting
+            log.exception("reading a block of cases failed")
+            return
+        for case_id in wanted:
+            if case_id in found:
+                self._remember(found[case_id])
+
+    def _remember(self, record: CaseRecord) -> None:
+        self._cache[record.id] = record
+        self._cache.move_to_end(record.id)
+        self._texts[record.id] = row_texts(  # formatted once, not on every paint of every cell
+            record.patient_name, record.patient_age, record.patient_gender, record.status,
+            record.updated_at, record.sync_state,
+        )
+        while len(self._cache) > CACHE_LIMIT:
+            old, _record = self._cache.popitem(last=False)
+            self._texts.pop(old, None)
+
+    def _forget_all(self) -> None:
+        self._cache.clear()
+        self._texts.clear()
+
+    @property
+    def ids(self) -> Sequence[str]:
+        return self._ids
+
+    # ------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # Called ~800 times per repaint of the list: constants, no enum lookups, and the
+        # cache's recency updated once per row (its name cell), not once per call.
+        if role not in _ROLES:
+            return None  # the view asks ~10 roles per cell; most are not ours
+        row = index.row()
+        if not 0 <= row < len(self._ids) or not index.isValid():
+            return None
+        case_id = self._ids[row]
+        if role == CaseIdRole:
+            return case_id
+        column = index.column()
+        record = self._cache.get(case_id)
+        if record is None:
+            record = self.record(row)
+            if record is None:
+                return "…" if role == _DISPLAY and column == COL_NAME else None
+        elif role == _DISPLAY and column == COL_NAME:
+            self._cache.move_to_end(case_id)
+        if role == _DISPLAY:
+            return self._texts[case_id][column]
+        if role == RecordRole:
+            return record
+        if role == _DECORATION and column == COL_SYNC:
+            return sync_icon(record.sync_state)
+        if role == _TOOLTIP and column == COL_SYNC:
+            return sync_tooltip(record)
+        if role == _ALIGNMENT and column == COL_AGE:
+            return _RIGHT
+        if role == _FOREGROUND and column == COL_STATUS and record.status == "archived":
+            return _ARCHIVED
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        self.set_query(
+            replace(
+                self._query,
+                sort=COLUMNS[column][1],
+                descending=order == Qt.SortOrder.DescendingOrder,
+            )
+        )

@@ -1,0 +1,196 @@
+"""Sync in the window: the Sync (F5), Sign in and Conflicts actions, the connection, pending
+and last-sync indicators, and the sign-in dialog when the server asks for it.
+
+It owns its actions and widgets and hands them to the window to place; it hears about local
+changes and finished runs on the runner's ``changed``, and speaks to the window only through
+its ``message`` signal (status bar text). The engine itself runs on the sync lane, driven by
+the SyncController.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QProgressBar, QStyle, QWidget
+
+from desktop.sync.report import Phase, SyncProgress, SyncReport
+from desktop.ui.changes import Changes
+from desktop.ui.operations import OperationRunner
+from desktop.ui.sync.conflicts_dialog import ConflictsDialog
+from desktop.ui.sync.sign_in_dialog import SignInDialog
+from desktop.ui.sync.sync_controller import SyncController
+from desktop.ui.wording import CONNECTION_TEXT, progress_text, report_text
+from desktop.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class SyncPanel(QObject):
+    message = Signal(str, int)  # status bar text, milliseconds (0: until replaced)
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        runner: OperationRunner,
+        parent: QWidget,
+        controller: SyncController | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ws, self.runner, self._parent = workspace, runner, parent
+        self.controller = controller or SyncController(workspace, runner, self)
+        self.sign_in_dialog: SignInDialog | None = None
+        self.conflicts_dialog: ConflictsDialog | None = None
+        style = parent.style()
+
+        def action(text: str, icon: QStyle.StandardPixmap, keys: str, tip: str) -> QAction:
+            act = QAction(text, parent)
+            act.setIcon(style.standardIcon(icon))
+            act.setShortcut(QKeySequence(keys))
+            act.setToolTip(tip)
+            return act
+
+        self.sign_in_action = action("Sign in…", QStyle.StandardPixmap.SP_DialogYesButton,
+                                     "Ctrl+Shift+L", "Sign in to a server (Ctrl+Shift+L)")
+        self.sign_in_action.triggered.connect(lambda _c=False: self.open_sign_in())
+        self.conflicts_action = action(
+            "Conflicts…", QStyle.StandardPixmap.SP_MessageBoxWarning, "Ctrl+Shift+K",
+            "Resolve fields changed here and on the server (Ctrl+Shift+K)")
+        self.conflicts_action.triggered.connect(lambda _c=False: self.open_conflicts())
+        self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
+                                  "Sync now (F5)")
+        self.sync_action.triggered.connect(lambda _c=False: self.sync_now())
+        self.actions = [self.sign_in_action, self.conflicts_action, self.sync_action]
+
+        # Toolbar indicators: the connection state and the work waiting.
+        self.online_label = QLabel(CONNECTION_TEXT["offline"], parent)
+        self.online_label.setAccessibleName("Connection state")
+        self.pending_label = QLabel(parent)
+        self.pending_label.setAccessibleName("Changes waiting to sync")
+        self.pending_label.setStyleSheet("padding: 0 8px;")
+        # Status bar indicators: progress while a run is on, the last successful sync.
+        self.progress = QProgressBar(parent)
+        self.progress.setMaximumWidth(160)
+        self.progress.setAccessibleName("Sync progress")
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.last_label = QLabel(parent)
+        self.last_label.setAccessibleName("Last successful sync")
+
+        c = self.controller
+        c.state_changed.connect(self._state)
+        c.progress.connect(self._progress)
+        c.finished.connect(self._finished)
+        c.failed.connect(lambda text: self.message.emit(text, 10000))
+        c.message.connect(self.message)
+        c.sign_in_needed.connect(self.open_sign_in)
+        runner.changed.connect(self._changed)
+        self._state(c.state)
+        self.refresh_counts()
+        c.load_profile()
+
+    # ------------------------------------------------------------ actions
+
+    def sync_now(self) -> None:
+        self.controller.sync(manual=True)
+
+    def open_sign_in(self, reason: str | None = None) -> None:
+        if self.sign_in_dialog is not None:
+            self.sign_in_dialog.raise_()
+            return
+        dialog = SignInDialog(self.ws, self.runner, self._parent, reason=reason or None,
+                              profile=self.controller.profile)
+        self.sign_in_dialog = dialog
+
+        def finished(result: int) -> None:
+            self.sign_in_dialog = None
+            dialog.deleteLater()
+            if result:
+                self.message.emit(dialog.result_note, 8000)
+                self.controller.load_profile(then_sync=True)
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    def open_conflicts(self) -> None:
+        if self.conflicts_dialog is not None:
+            self.conflicts_dialog.raise_()
+            return
+        dialog = ConflictsDialog(self.ws, self.runner, self._parent)
+        self.conflicts_dialog = dialog
+
+        def finished(_result: int) -> None:
+            self.conflicts_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+
+    # ------------------------------------------------------------ what the panel shows
+
+    def _changed(self, changes: Changes, _initiator: object) -> None:
+        if changes.outbox:
+            self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        """Changes waiting and open conflicts, read in the read lane."""
+
+        def counts() -> tuple[int, int]:
+            return self.ws.pending_count(), self.ws.open_conflict_count()
+
+        self.runner.run(counts, success=self._show_counts,
+                        failure=lambda _e: None, lane="read")
+
+    def _show_counts(self, counts: tuple[int, int]) -> None:
+        pending, conflicts = counts
+        parts = []
+        if pending:
+            parts.append(f"{pending} change{'s' if pending != 1 else ''} waiting to sync")
+        if conflicts:
+            parts.append(f"{conflicts} conflict{'s' if conflicts != 1 else ''}")
+        self.pending_label.setText(" · ".join(parts) if parts else "All changes synced")
+        self.pending_label.setStyleSheet(
+            "padding: 0 8px; color: %s;" % ("#c62828" if conflicts else "#424242")
+        )
+
+    def _state(self, state: str) -> None:
+        self.online_label.setText(CONNECTION_TEXT.get(state, state))
+        color = {"online": "#2e7d32", "syncing": "#1565c0", "sign-in": "#c62828"}.get(
+            state, "#616161")
+        self.online_label.setStyleSheet(f"color: {color}; padding: 0 8px;")
+        self.progress.setVisible(state == "syncing")
+        if state == "syncing":
+            self.progress.setRange(0, 0)
+        self._show_last()
+        self.sign_in_action.setText("Sign in…" if not self.controller.configured
+                                    else "Account…")
+
+    def _show_last(self) -> None:
+        c = self.controller
+        if not c.configured:
+            self.last_label.setText("No server — everything stays on this computer")
+        elif c.last_success is not None:
+            self.last_label.setText(
+                f"Last synced {c.last_success.astimezone().strftime('%d %b %H:%M')}")
+        else:
+            self.last_label.setText("Not synced yet")
+
+    def _progress(self, p: SyncProgress) -> None:
+        if p.bytes_total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * p.bytes_done / max(1, p.bytes_total)))
+        elif p.total:
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
+        text = progress_text(p)
+        self.progress.setToolTip(text)
+        if p.phase is not Phase.DONE:
+            self.message.emit(text, 0)
+
+    def _finished(self, report: SyncReport) -> None:
+        self.message.emit(report_text(report), 15000)
+        self._show_last()

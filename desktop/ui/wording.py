@@ -1,0 +1,60 @@
+"""The window's own words for what the core reports as data: sync states and progress, a sync
+run's outcome, and the next step for errors whose remedy is an action in this window.
+
+The command line has its own (with its commands); the core has none of either.
+"""
+
+from __future__ import annotations
+
+from desktop.cli import sync_summary
+from desktop.errors import CaseDeskError
+from desktop.sync.credentials import NoKeychainError
+from desktop.sync.profile import NotConfiguredError, NotSignedInError
+from desktop.sync.report import Phase, SyncProgress, SyncReport
+
+CONNECTION_TEXT = {
+    "offline": "Offline — working locally",
+    "online": "Online",
+    "syncing": "Syncing…",
+    "sign-in": "Sign-in needed",
+}
+
+NO_KEYCHAIN_SESSION = ("There is no keychain on this computer, so the sign-in lasts until Case "
+                       "Desk closes.")
+
+
+def error_hint(error: CaseDeskError) -> str:
+    """What to do next, in this window's terms (never a command line)."""
+    if isinstance(error, NotConfiguredError):
+        return "Sign in to a server to sync."
+    if isinstance(error, NotSignedInError):
+        return "Sign in again to sync." + ("" if error.keychain else " " + NO_KEYCHAIN_SESSION)
+    if isinstance(error, NoKeychainError):
+        if error.env_fallback:
+            return NO_KEYCHAIN_SESSION
+        return "Install a keychain (GNOME Keyring or KWallet) to sign in to this server."
+    return ""
+
+
+def progress_text(progress: SyncProgress) -> str:
+    if progress.phase is Phase.PUSH:
+        return "Sending your changes"
+    if progress.phase is Phase.UPLOAD:
+        return f"Uploading {progress.name}" if progress.name else "Sending a new case with its files"
+    if progress.phase is Phase.PULL:
+        return "Fetching the server's cases"
+    if progress.phase is Phase.FILES:
+        return "Refreshing documents"
+    if progress.phase is Phase.DOWNLOAD:
+        return "Downloading"
+    return ""
+
+
+WINDOW_NEXT_STEPS = {"sign_in": "Sign in…", "conflicts": "Conflicts…",
+                     "set_aside": "the case shows why"}
+
+
+def report_text(report: SyncReport) -> str:
+    """One line for the status bar after a sync: the command line's summary, with this
+    window's next steps instead of commands."""
+    return sync_summary(report, WINDOW_NEXT_STEPS)

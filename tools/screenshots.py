@@ -1,0 +1,187 @@
+"""Render the window with made-up data to PNG files: `python -m tools.screenshots OUTDIR`.
+
+Runs offscreen (no display needed). Writes main window, drop highlights, PDF and DICOM
+previews, AI insights, the new-case dialog and an intake result list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _wait(app: object, done: Callable[[], bool], timeout: float = 20.0) -> None:
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    assert isinstance(app, QApplication)
+    end = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not settle in time")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    app.processEvents()
+
+
+def drag(widget: object, pos: object, mime: object, enter: bool = False,
+         leave: bool = False) -> None:
+    """Simulate a file drag the way Qt delivers one: enter once, then moves, then leave."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent
+    from PySide6.QtWidgets import QApplication
+
+    args = (pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    if enter:
+        QApplication.sendEvent(widget, QDragEnterEvent(*args))  # type: ignore[arg-type]
+    if leave:
+        QApplication.sendEvent(widget, QDragLeaveEvent())  # type: ignore[arg-type]
+        return
+    QApplication.sendEvent(widget, QDragMoveEvent(*args))  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots")
+    parser.add_argument("outdir", type=Path)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    out: Path = args.outdir
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, QUrl
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.models.tables import Case
+    from desktop.ui.app import make_application
+    from desktop.ui.cases.new_case_dialog import NewCaseDialog
+    from desktop.ui.documents.attach_results import AttachResultsDialog
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.sample_files import write_dicom, write_pdf, write_png
+    from desktop.workspace import Workspace
+    from tools.sample_data import INSIGHTS, bulk_insert
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+        app = make_application([sys.argv[0]])
+        assert isinstance(app, QApplication)
+        ws = Workspace.open(tmp / "data")
+        bulk_insert(ws, 40)
+        files = tmp / "files"
+        files.mkdir()
+        pdf = write_pdf(files / "blood-panel.pdf")
+        dcm = write_dicom(files / "chest-ct.dcm")
+        png = write_png(files / "hand-xray.png", "Left hand, PA")
+        case = ws.create_case("Amara Okafor", 47, "female",
+                              "Productive cough for three weeks, mild breathlessness.", "completed")
+        ws.attach(case.id, [pdf, dcm, png])
+        with ws.transaction() as session:
+            row = session.get(Case, case.id)
+            assert row is not None
+            row.ai_insights = INSIGHTS
+        window = MainWindow(ws)
+        window.resize(1360, 820)
+        window.show()
+        _wait(app, lambda: window.model.rowCount() > 0 and not window.model.loading)
+        shots: list[Path] = []
+
+        def shot(widget: object, name: str) -> None:
+            _wait(app, lambda: window.runner.running == 0)
+            path = out / name
+            widget.grab().save(str(path))  # type: ignore[attr-defined]
+            shots.append(path)
+
+        shot(window, "01-main-window.png")
+        first_pdf = QMimeData()
+        first_pdf.setUrls([QUrl.fromLocalFile(str(pdf))])
+        drag(window, QPointF(900, 400), first_pdf, enter=True)
+        shot(window, "11-drop-no-case-open.png")
+        drag(window, QPointF(900, 400), first_pdf, leave=True)
+
+        row = window.model.row_of(case.id)
+        assert row is not None
+        window.table.selectRow(row)
+        _wait(app, lambda: window.case_view.case_id == case.id)
+        window.case_view.form.notes.appendPlainText("Seen again today.")  # shows the unsaved mark
+        shot(window, "02-case-unsaved.png")
+        window.case_view.discard()
+
+        docs = window.case_view.documents
+        window.case_view.tabs.setCurrentWidget(docs)
+        _wait(app, lambda: docs.model.rowCount() == 3)
+        for index, name in ((0, "03-pdf-preview.png"), (1, "04-dicom-preview.png"),
+                            (2, "05-png-preview.png")):
+            docs.table.selectRow(index)
+            _wait(app, lambda: window.preview.preview is not None)
+            shot(window, name)
+
+        window.case_view.tabs.setCurrentWidget(window.case_view.insights)
+        shot(window, "06-ai-insights.png")
+
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(pdf))])
+        viewport = window.table.viewport()
+        target = QPointF(40, window.table.rowViewportPosition(3) + 5)
+        drag(viewport, target, mime, enter=True)
+        shot(window, "07-drop-on-row.png")
+        drag(window, QPointF(window.case_view.mapTo(window, QPoint(300, 300))), mime)
+        shot(window, "08-drop-on-open-case.png")
+        drag(window, QPointF(5, 5), mime, leave=True)
+        window.drops.clear()
+
+        dialog = NewCaseDialog(window)
+        dialog.name.setText("")
+        dialog.validate()
+        dialog.show()
+        shot(dialog, "09-new-case-dialog.png")
+        dialog.close()
+
+        results = ws.attach(case.id, [pdf, files / "missing.pdf", files])
+        rd = AttachResultsDialog(results, case.patient_name, parent=window)
+        rd.show()
+        shot(rd, "10-attach-results.png")
+        rd.close()
+
+        # Conflicts as a pull records them (no server needed to show the dialog).
+        from desktop.models.tables import Conflict
+        from desktop.ui.sync.conflicts_dialog import ConflictsDialog
+        from desktop.ui.sync.sign_in_dialog import SignInDialog
+
+        with ws.transaction() as session:
+            session.add(Conflict(case_id=case.id, field="case_summary",
+                                 base_value="Productive cough for three weeks.",
+                                 local_value="Productive cough for three weeks, mild "
+                                             "breathlessness.",
+                                 server_value="Cough resolving; chest X-ray clear."))
+            session.add(Conflict(case_id=case.id, field="status", base_value="processing",
+                                 local_value="completed", server_value="analyzing"))
+        conflicts = ConflictsDialog(ws, window.runner, window)
+        conflicts.show()
+        _wait(app, lambda: conflicts.model.rowCount() == 2)
+        shot(conflicts, "12-conflicts-dialog.png")
+        conflicts.close()
+        sign_in = SignInDialog(ws, window.runner, window)
+        sign_in.server.setText("https://cases.example.org")
+        sign_in.user.setText("doctor-1")
+        sign_in.token.setText("example-token")
+        sign_in.show()
+        shot(sign_in, "13-sign-in-dialog.png")
+        sign_in.close()
+
+        window.case_view.show_case(None)
+        window._close_confirmed = True
+        window.close()
+        window.runner.shutdown()
+        ws.close()
+    for path in shots:
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
