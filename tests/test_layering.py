@@ -44,3 +44,103 @@ def test_core_imports_without_loading_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _import_cycles() -> list[list[str]]:
+    """Strongly connected groups of desktop modules, type-checking imports included."""
+    import grimp
+
+    graph = grimp.build_graph("desktop", exclude_type_checking_imports=False)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = [0]
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = counter[0]
+        counter[0] += 1
+        stack.append(module)
+        on_stack.add(module)
+        for other in graph.find_modules_directly_imported_by(module):
+            if other not in graph.modules:
+                continue
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycles():
+    assert _import_cycles() == []
+
+
+def _string_constants(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string literal that is not a docstring."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings]
+
+
+def test_only_the_registry_names_the_server_kinds():
+    """Kinds are chosen through the registry, never by comparing their names elsewhere: a
+    kind's name appears only in the registry and in the kind's own package."""
+    from desktop.sync import registry
+
+    offenders = []
+    for path in sorted((ROOT / "desktop").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel == Path("desktop/sync/registry.py"):
+            continue
+        for line, text in _string_constants(path):
+            for name in registry.names():
+                own = rel.parts[:3] == ("desktop", "sync", name)
+                if text == name and not own:
+                    offenders.append(f"{rel}:{line} names {name!r}")
+    assert offenders == []
+
+
+def test_no_command_line_in_the_core_or_the_window():
+    """The core's messages and the window's words never tell a person to type a command:
+    only the command line adds its own commands and flags."""
+    import re
+
+    command = re.compile(r"casedesk (login|logout|sync|pending|conflicts|resolve|retry|"
+                         r"discard|cases|attach)\b|(^|\s)--[a-z]")
+    places = ["desktop/ui", "desktop/sync", "desktop/workspace.py", "desktop/intake.py",
+              "desktop/models", "desktop/datafolder.py", "desktop/errors.py"]
+    offenders = []
+    for entry in places:
+        path = ROOT / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if "migrations" in file.parts:
+                continue
+            for line, text in _string_constants(file):
+                if command.search(text):
+                    offenders.append(f"{file.relative_to(ROOT)}:{line}: {text[:60]!r}")
+    assert offenders == []

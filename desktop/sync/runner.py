@@ -10,7 +10,7 @@ from pathlib import Path
 import filelock
 
 from desktop.errors import CaseDeskError
-from desktop.sync import registry
+from desktop.sync import details, registry
 from desktop.sync.report import SyncProgress, SyncReport
 from desktop.workspace import Workspace
 
@@ -56,7 +56,7 @@ def refresh_case(ws: Workspace, case_id: str) -> None:
     adds what the server lists, as a pull would."""
     profile, kind = registry.configured(ws)
     with kind.open_client(profile) as client:
-        kind.engine(ws, client).refresh_case(case_id)
+        details.refresh_case(kind.engine(ws, client), case_id)
 
 
 def download(
@@ -65,7 +65,7 @@ def download(
     """Bring a server-only document into the blob store for viewing; its path."""
     profile, kind = registry.configured(ws)
     with kind.open_client(profile) as client:
-        return kind.engine(ws, client).download(document_id, progress)
+        return details.download(kind.engine(ws, client), document_id, progress)
 
 
 def watch(

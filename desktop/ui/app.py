@@ -118,7 +118,9 @@ def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
     try:
         window, workspace = start(data_dir, profile)
     except CaseDeskError as exc:
-        QMessageBox.critical(None, "Case Desk", str(exc))
+        from desktop.ui.operations import user_message
+
+        QMessageBox.critical(None, "Case Desk", user_message(exc))
         return 1
     from desktop.ui.main_window import MainWindow
 

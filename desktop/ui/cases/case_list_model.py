@@ -46,7 +46,7 @@ from desktop.ui.cases.case_columns import (  # noqa: F401 - the column names are
 )
 from desktop.ui.changes import Changes
 from desktop.ui.icons import SYNC_LABELS, sync_icon
-from desktop.ui.operations import OperationRunner
+from desktop.ui.operations import OperationRunner, user_message
 from desktop.workspace import CaseQuery, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class CaseListModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._set_loading(False)
-        self.failed.emit(str(exc))
+        self.failed.emit(user_message(exc))
 
     def _apply_first_page(self, generation: int, ids: list[str]) -> None:
         """Phase one of a new query: show its first rows now, then read the full list."""

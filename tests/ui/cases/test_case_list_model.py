@@ -23,7 +23,7 @@ from desktop.ui.operations import OperationRunner
 from desktop.workspace import CaseQuery, Workspace
 from tools.sample_data import bulk_insert
 
-from .conftest import settle
+from ..conftest import settle
 
 
 def names(model: CaseListModel) -> list[str]:

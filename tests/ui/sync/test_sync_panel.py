@@ -1,5 +1,5 @@
 """Sync driven from the window against the reference server: sign-in, F5, push after save,
-401 → sign-in, conflicts, download on demand, Care360 sign-in."""
+401 → sign-in, conflicts, Care360 sign-in."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from desktop.workspace import Workspace
 from tests.server.care360_store import DEFAULT_API_KEY
 from tests.signin import sign_in
 
-from .conftest import select_case, settle
+from ..conftest import select_case, settle
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -118,28 +118,6 @@ def test_conflicts_dialog_keep_mine(
     assert reference_server.case(server_id)["case"]["case_summary"] == "mine"
 
 
-def test_server_only_document_downloads_when_selected(
-    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
-) -> None:
-    remote = reference_server.create_case("doctor-1", patient_name="Remote Doc Patient",
-                                          patient_age=50, patient_gender="female")
-    reference_server.add_file(remote["case_id"], "report.pdf", PDF, "application/pdf", "lab")
-    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
-    assert runner.run_sync(ws).ok
-    window.sync_panel.controller.load_profile()
-    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
-    window.model.refresh()
-    settle(qtbot, window)
-    [case] = ws.list_cases()
-    select_case(qtbot, window, case.id)
-    [doc] = ws.documents(case.id)
-    assert doc.state == "remote_only"
-    window.case_view.documents.select_document(doc.id)
-    qtbot.waitUntil(lambda: ws.documents(case.id)[0].state == "downloaded", timeout=20000)
-    settle(qtbot, window)
-    assert ws.blob_path(ws.documents(case.id)[0]).read_bytes() == PDF
-
-
 def test_care360_sign_in_through_the_dialog(
     qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
 ) -> None:
@@ -160,26 +138,3 @@ def test_care360_sign_in_through_the_dialog(
     assert current_server(ws).kind == "care360"
     assert DEFAULT_API_KEY in memory_keyring.store.values()
     wait_idle(qtbot, window)
-
-
-def test_opening_a_case_fetches_its_files_and_insights(
-    qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring
-) -> None:
-    sign_in(ws, reference_server.url, "doctor-1", "token-doctor-1")
-    case = ws.create_case("Opened Patient", 50, "female")
-    assert runner.run_sync(ws).ok
-    server_id = ws.get_case(case.id).server_id
-    # Added on the server after the last sync: only opening the case brings them now.
-    reference_server.add_file(server_id, "late-report.pdf", PDF, "application/pdf", "lab")
-    reference_server.set_insights(server_id, {"comprehensive_summary": "Stable",
-                                              "icd_code": "E11.9"})
-    window.sync_panel.controller.load_profile()
-    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
-    window.model.refresh()
-    settle(qtbot, window)
-    select_case(qtbot, window, case.id)
-    docs = window.case_view.documents
-    qtbot.waitUntil(lambda: docs.model.rowCount() == 1, timeout=20000)
-    settle(qtbot, window)
-    assert ws.get_case(case.id).ai_insights["icd_code"] == "E11.9"
-    assert [d.name for d in ws.documents(case.id)] == ["late-report.pdf"]

@@ -13,7 +13,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.sample_files import write_pdf, write_png
 from desktop.workspace import Workspace
 
-from .conftest import drag_enter, drag_leave, drag_move, drop, file_mime, select_case, settle
+from ..conftest import drag_enter, drag_leave, drag_move, drop, file_mime, select_case, settle
 
 
 def cases(qtbot, window: MainWindow, ws: Workspace) -> tuple[str, str]:

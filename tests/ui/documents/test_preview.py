@@ -14,7 +14,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.sample_files import write_dicom, write_pdf, write_png
 from desktop.workspace import Workspace
 
-from .conftest import select_case, settle
+from ..conftest import select_case, settle
 
 
 def test_png(tmp_path: Path) -> None:

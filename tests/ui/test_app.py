@@ -1,0 +1,67 @@
+"""The app entry point's safety nets: a calm message for unexpected errors, an unusable data
+folder in words, and the window opening after its placeholder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.ui import app as app_module
+from desktop.ui.main_window import MainWindow
+
+
+def test_excepthook_logs_and_shows_a_calm_message(qtbot, monkeypatch) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    previous = sys.excepthook
+    try:
+        app_module.install_excepthook()
+        try:
+            raise RuntimeError("internal detail")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = previous
+    assert shown == [app_module.CALM_MESSAGE]
+    assert "internal detail" not in shown[0]
+
+
+def test_run_reports_an_unusable_data_folder(qtbot, monkeypatch, tmp_path: Path) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    previous = sys.excepthook
+    try:
+        assert app_module.run(data_dir=not_a_folder) == 1
+    finally:
+        sys.excepthook = previous
+    assert shown and "is a file, not a folder" in shown[0]
+
+
+@pytest.mark.parametrize("argv", [[], ["gui"]])
+def test_casedesk_opens_the_window(monkeypatch, tmp_path: Path, argv: list[str]) -> None:
+    import desktop.__main__ as entry
+
+    calls: list[dict] = []
+    monkeypatch.setattr(app_module, "run", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(sys, "argv", ["casedesk", "--data-dir", str(tmp_path / "d"), *argv])
+    assert entry.main() == 0
+    assert calls and calls[0]["data_dir"] == str(tmp_path / "d")
+
+
+def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> None:
+    window, workspace = app_module.start(tmp_path / "data")
+    try:
+        assert isinstance(window, MainWindow) and window.isVisible()
+        qtbot.waitUntil(lambda: window.runner.running == 0 and not window.model.loading)
+        assert window.list_panel.count_label.text() == "0 cases"
+    finally:
+        window._close_confirmed = True
+        window.close()
+        window.runner.shutdown()
+        window.deleteLater()
+        workspace.close()
