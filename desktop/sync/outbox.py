@@ -26,8 +26,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import delete, func, select
@@ -44,7 +43,6 @@ from desktop.models.tables import (
     SyncState,
     utcnow,
 )
-from desktop.sync import details
 from desktop.sync import errors as err
 from desktop.sync.records import RemoteFile
 from desktop.sync.report import Phase, Stop, SyncProgress, SyncReport
@@ -121,16 +119,6 @@ class OutboxEngine:
 
     def after_push(self) -> None:
         """This kind's phases after the push (pull and merge, file refresh); none by default."""
-
-    def refresh_case(self, case_id: str) -> None:
-        """Fetch one case's files (and insights) now: a person opened it."""
-        details.refresh_case(self, case_id)
-
-    def download(
-        self, document_id: str, progress: Callable[[int, int], None] | None = None
-    ) -> Path:
-        """Bring a server-only document into the blob store for offline viewing."""
-        return details.download(self, document_id, progress)
 
     # ------------------------------------------------------------ the run
 
@@ -214,31 +202,34 @@ class OutboxEngine:
 
     # ------------------------------------------------------------ push
 
-    def due_changes(self) -> list[tuple[int, str]]:
-        """Queued changes this server takes, due now, in send order."""
+    def due_changes(self) -> list[tuple[int, str, datetime]]:
+        """Queued changes this server takes, due now, in send order: (id, kind, created)."""
         now = utcnow()
         kinds = list(self.senders())
         with self.ws.sessions() as s:
             rows = s.execute(
-                select(PendingChange.id, PendingChange.kind, PendingChange.next_attempt_at)
+                select(PendingChange.id, PendingChange.kind, PendingChange.next_attempt_at,
+                       PendingChange.created_at)
                 .where(PendingChange.state == ChangeState.QUEUED,
                        PendingChange.kind.in_(kinds))
             ).all()
-        due = [(i, k) for i, k, at in rows
+        due = [(i, k, made) for i, k, at, made in rows
                if at is None or at <= now or not self.honour_schedule]
         return sorted(due, key=lambda r: (KIND_ORDER.get(ChangeKind(r[1]), 9), r[0]))
 
     def push(self) -> None:
         # A push can queue follow-up work (a created case's status goes as an update), so the
         # outbox is read again until nothing new is due; each change is tried once per run.
+        # A change is known by its id and creation time: SQLite hands a deleted row's id to
+        # the next row (a follow-up written right after its create was cleared).
         senders = self.senders()
-        tried: set[int] = set()
+        tried: set[tuple[int, datetime]] = set()
         while True:
-            due = [c for c in self.due_changes() if c[0] not in tried]
+            due = [c for c in self.due_changes() if (c[0], c[2]) not in tried]
             if not due:
                 return
-            for index, (change_id, kind) in enumerate(due):
-                tried.add(change_id)
+            for index, (change_id, kind, made) in enumerate(due):
+                tried.add((change_id, made))
                 self.check_cancel()
                 self.emit(Phase.PUSH, done=index, total=len(due))
                 self._push_one(senders[kind], change_id)
