@@ -140,14 +140,17 @@ class MainWindow(QMainWindow):
         for act in (self.new_action, self.save_action, self.attach_action, self.archive_action):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
-        for act in self.sync_panel.actions:
+        panel = self.sync_panel
+        for act in panel.actions:
             self.addAction(act)
-            self.toolbar.addAction(act)
+        self.toolbar.addAction(panel.sign_in_action)
+        self.toolbar.addAction(panel.conflicts_action)
         spacer = QWidget(self)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(spacer)
-        self.toolbar.addWidget(self.sync_panel.online_label)
-        self.toolbar.addWidget(self.sync_panel.pending_label)
+        self.toolbar.addWidget(panel.online_label)
+        self.toolbar.addWidget(panel.pending_label)
+        self.toolbar.addAction(panel.sync_action)  # beside the state it changes
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
