@@ -141,23 +141,21 @@ class MainWindow(QMainWindow):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
         panel = self.sync_panel
-        for act in panel.actions:
-            self.addAction(act)
-        self.toolbar.addAction(panel.sign_in_action)
-        self.toolbar.addAction(panel.conflicts_action)
+        self.addActions(panel.actions)  # their shortcuts work anywhere in the window
+        self.toolbar.addActions(panel.leading_actions)
         spacer = QWidget(self)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(spacer)
-        self.toolbar.addWidget(panel.online_label)
-        self.toolbar.addWidget(panel.pending_label)
-        self.toolbar.addAction(panel.sync_action)  # beside the state it changes
+        for widget in panel.indicators:
+            self.toolbar.addWidget(widget)
+        self.toolbar.addActions(panel.trailing_actions)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         for widget in self.attacher.status_widgets:
             bar.addWidget(widget)
-        bar.addPermanentWidget(self.sync_panel.last_label)
-        bar.addPermanentWidget(self.sync_panel.progress)
+        for widget in self.sync_panel.status_widgets:
+            bar.addPermanentWidget(widget)
 
     def _status_message(self, text: str, msecs: int) -> None:
         self.statusBar().showMessage(text, msecs)

@@ -61,7 +61,11 @@ class SyncPanel(QObject):
         self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
                                   "Sync now (F5)")
         self.sync_action.triggered.connect(lambda _c=False: self.sync_now())
+        # What the window places: actions before its spacer, indicators, then Sync beside
+        # the state it changes; and the status bar's widgets.
         self.actions = [self.sign_in_action, self.conflicts_action, self.sync_action]
+        self.leading_actions = [self.sign_in_action, self.conflicts_action]
+        self.trailing_actions = [self.sync_action]
 
         # Toolbar indicators: the connection state and the work waiting.
         self.online_label = QLabel(CONNECTION_TEXT["offline"], parent)
@@ -77,6 +81,8 @@ class SyncPanel(QObject):
         self.progress.hide()
         self.last_label = QLabel(parent)
         self.last_label.setAccessibleName("Last successful sync")
+        self.indicators: list[QWidget] = [self.online_label, self.pending_label]
+        self.status_widgets: list[QWidget] = [self.last_label, self.progress]
 
         c = self.controller
         c.state_changed.connect(self._state)
