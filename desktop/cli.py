@@ -242,7 +242,7 @@ def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     kind = registry.kind(a.kind)
     account = _account_from_flags(kind, a)
     word = SECRET_WORDS.get(kind.sign_in.secret, kind.sign_in.secret)
-    secret = _read_line(f"{kind.short_title} {word} (input hidden): ", True,
+    secret = _read_line(f"{word} (input hidden): ", True,
                         f"No {word} given: type it at the prompt or pipe it on standard input.")
     keychain = credentials.keychain_available()
     step = kind.begin_sign_in(ws, a.server, account, secret,

@@ -109,7 +109,8 @@ class OutboxEngine:
         self.honour_schedule = honour_schedule
         self._progress: Callable[[SyncProgress], None] | None = None
         self._cancelled: Callable[[], bool] | None = None
-        self.report = self._new_report()
+        # Replaced at each run; outside a run (a case's files, a download) it only counts.
+        self.report = SyncReport(server=self.server, files_only=self.files_only)
 
     # ------------------------------------------------------------ what a server kind provides
 

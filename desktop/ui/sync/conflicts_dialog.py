@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -71,8 +71,6 @@ class ConflictModel(QAbstractTableModel):
 
 
 class ConflictsDialog(QDialog):
-    resolved = Signal(str)  # case id
-
     def __init__(self, workspace: Workspace, runner: OperationRunner,
                  parent: QWidget | None = None, case_id: str | None = None) -> None:
         super().__init__(parent)
@@ -139,11 +137,8 @@ class ConflictsDialog(QDialog):
         if conflict is None:
             return
 
-        def done(_record: Any) -> None:
-            self.resolved.emit(conflict.case_id)
-            self.reload()
-
         self.runner.run(
-            lambda: self.ws.resolve_conflict(conflict.case_id, conflict.field, choice), done,
+            lambda: self.ws.resolve_conflict(conflict.case_id, conflict.field, choice),
+            lambda _record: self.reload(),
             lambda error: self.status.setText(user_message(error)), lane="write",
             changes=lambda record: Changes.case_written(record), initiator=self)
