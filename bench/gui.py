@@ -216,8 +216,9 @@ def bench_filter(cases: int, keystrokes: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from desktop.ui.app import make_application
+    from desktop.ui.cases.case_list import SEARCH_DEBOUNCE_MS
     from desktop.ui.cases.case_list_model import FIRST_PAGE
-    from desktop.ui.main_window import SEARCH_DEBOUNCE_MS, MainWindow
+    from desktop.ui.main_window import MainWindow
     from desktop.workspace import CaseQuery, Workspace
     from tools.sample_data import FIRST, LAST, bulk_insert
 
