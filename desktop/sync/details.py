@@ -60,6 +60,9 @@ def _refresh_one(
     engine: OutboxEngine, case_id: str, server_id: str, numeric_id: str | None
 ) -> None:
     detail = engine.call(lambda: engine.client.case_detail(server_id, numeric_id=numeric_id))
+    for exc in detail.set_aside:  # logged by the client; the rest of the detail is used
+        engine.report.set_aside += 1
+        engine.report.problems.append(str(exc))
     with engine.ws.transaction() as s:
         case = s.get(Case, case_id)
         if case is None:

@@ -179,3 +179,8 @@ class ProtocolError(SyncError):
 class NotOffered(SyncError):
     """The server kind has no way to do this at all (a files-only portal that offers no
     download of a file's bytes, say). Permanent, and nothing was sent."""
+
+
+class DownloadRefused(SyncError):
+    """A document's bytes from the server did not check out (more or fewer than declared, a
+    type Case Desk does not take, a program): they were not kept as the server's file."""

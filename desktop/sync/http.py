@@ -3,28 +3,40 @@ transport failures as typed errors, Retry-After, bounded readable text and safe 
 
 A dialect's client builds its requests and maps its own status answers; everything that does
 not depend on what the server speaks lives here once.
+
+Nothing a server sends is unbounded (a hostile or broken server must not exhaust memory, disk
+or time): every answer is read through :func:`send_bounded` or :func:`download_bounded`,
+which decode gzip/deflate themselves in bounded pieces and stop at a byte cap *after*
+decompression, before anything is parsed; and every request runs under an overall deadline
+that is checked at every socket read and write (a server dripping one byte a second defeats a
+read timeout, never the deadline).
 """
 
 from __future__ import annotations
 
 import email.utils
 import io
-import json
 import logging
 import math
 import os
 import ssl
+import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpcore
 import httpx
 
 from desktop.sync import errors as err
+from desktop.sync.json_answer import decode_json
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=60.0, pool=5.0)
 
@@ -47,15 +59,20 @@ def new_http_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """A client that never follows redirects on its own (a token must not travel with one)."""
-    return httpx.Client(
+    """A client that never follows redirects on its own (a token must not travel with one),
+    asks only for encodings :class:`BoundedDecoder` can bound, and whose every socket read and
+    write is held to the running request's deadline (:func:`deadline`)."""
+    client = httpx.Client(
         base_url=base_url,
         timeout=timeout,
         transport=transport,
         follow_redirects=False,
-        headers={"Accept": "application/json", "User-Agent": "CaseDesk"},
+        headers={"Accept": "application/json", "User-Agent": "CaseDesk",
+                 "Accept-Encoding": "gzip, deflate"},
         verify=shared_tls_context(),
     )
+    _hold_to_deadlines(client)
+    return client
 
 
 def log_answer(log: logging.Logger, method: str, route: str, status: int, started: float) -> None:
@@ -66,8 +83,9 @@ def log_answer(log: logging.Logger, method: str, route: str, status: int, starte
 
 
 def safe_json(response: httpx.Response) -> Any:
+    """The answer's JSON (over-deep values set aside, see json_answer), or None."""
     try:
-        return json.loads(response.content)
+        return decode_json(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -263,3 +281,260 @@ def open_progress_file(path: Path, counter: SentCounter) -> ProgressFile:
         return ProgressFile(path, counter)
     except OSError:
         raise local_file_missing() from None
+
+
+# ------------------------------------------------------------------ bounded answers
+
+MIB = 1 << 20
+# The case list of a big clinic: 100,000 cases at up to ~1 KiB each as the server lists them
+# (measured: 380-520 bytes a case with a short note, ~1 KiB with a long one), and a margin.
+LIST_LIMIT = 128 * MIB
+# Any other JSON answer: one case with its file list and AI insights (a few KiB to ~1 MiB).
+ANSWER_LIMIT = 8 * MIB
+# An error answer is only read for its short explanation.
+ERROR_LIMIT = 64 * 1024
+# A download stops at its declared size plus this, and never goes past DOWNLOAD_LIMIT.
+DOWNLOAD_MARGIN = 64 * 1024
+DOWNLOAD_LIMIT = 1 << 30  # as intake's largest file
+# Overall time for one request, whatever the server sends meanwhile.
+REQUEST_DEADLINE = 120.0
+LIST_DEADLINE = 300.0
+# Transfers also get this much time per byte (a slow clinic line: 256 KiB/s).
+SECONDS_PER_BYTE = 1 / (256 * 1024)
+DECODE_PIECE = 256 * 1024
+
+# Tests and support may lower (never raise) a cap through the environment.
+_LOWER_ONLY = {
+    "list": "CASEDESK_MAX_LIST_BYTES",
+    "answer": "CASEDESK_MAX_ANSWER_BYTES",
+    "download": "CASEDESK_MAX_DOWNLOAD_BYTES",
+    "deadline": "CASEDESK_REQUEST_DEADLINE",
+}
+
+
+def limit(name: str, default: float) -> float:
+    """``default``, or the environment's lower value for it (a higher one is ignored)."""
+    raw = os.environ.get(_LOWER_ONLY[name], "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if 0 < value < default else default
+
+
+def transfer_deadline(size: int | None, base: float = REQUEST_DEADLINE) -> float:
+    """Time allowed for a request that moves ``size`` bytes (unknown: the largest download)."""
+    size = DOWNLOAD_LIMIT if size is None else max(0, size)
+    return limit("deadline", base + size * SECONDS_PER_BYTE)
+
+
+_current = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every socket operation of this thread inside the block ends by ``seconds`` from now."""
+    previous = getattr(_current, "at", None)
+    _current.at = time.monotonic() + limit("deadline", seconds)
+    try:
+        yield
+    finally:
+        _current.at = previous
+
+
+def _time_left(timeout: float | None, kind: type[Exception]) -> float | None:
+    at = getattr(_current, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise kind("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write waits at most until the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(
+            ssl_context, server_hostname, _time_left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(
+            host, port, _time_left(timeout, httpcore.ConnectTimeout), local_address,
+            socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(
+            path, _time_left(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _hold_to_deadlines(client: httpx.Client) -> None:
+    """Put every connection pool of ``client`` (direct and through proxies) on deadline
+    sockets. httpx offers no hook for this, so the pool's backend is wrapped in place; a
+    transport without one (a test's in-memory transport) has no sockets to hold."""
+    transports = [getattr(client, "_transport", None),
+                  *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+
+
+class BoundedDecoder:
+    """Undoes gzip/deflate in pieces of at most :data:`DECODE_PIECE` bytes, so a small
+    compressed body cannot expand in one step (httpx's own decoder inflates a whole network
+    read at once: 64 KiB of gzip can become 64 MiB)."""
+
+    def __init__(self, encoding: str | None) -> None:
+        encoding = (encoding or "identity").strip().lower()
+        self._raw_deflate = False
+        if encoding in ("identity", ""):
+            self._z = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._raw_deflate = True  # retried as raw deflate if the zlib header is missing
+        else:
+            raise ValueError(f"unsupported content encoding {encoding!r}")
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            for start in range(0, len(data), DECODE_PIECE):
+                yield data[start:start + DECODE_PIECE]
+            return
+        while data:
+            before = data
+            try:
+                piece = self._z.decompress(data, DECODE_PIECE)
+            except zlib.error:
+                if not self._raw_deflate:
+                    raise ValueError("damaged compressed answer") from None
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._raw_deflate = False
+                continue
+            self._raw_deflate = False
+            data = self._z.unconsumed_tail
+            if piece:
+                yield piece
+            elif data == before:
+                return  # nothing more comes out of this input
+
+    def flush(self) -> bytes:
+        return self._z.flush(DECODE_PIECE) if self._z is not None else b""
+
+
+@dataclass
+class TooLarge(Exception):
+    """An answer went past its cap (counted after decompression); nothing was parsed."""
+
+    cap: int
+
+
+def iter_bounded(response: httpx.Response, cap: int) -> Iterator[bytes]:
+    """The decoded body of a streamed ``response`` in pieces, stopping at ``cap`` bytes."""
+    try:
+        decoder = BoundedDecoder(response.headers.get("content-encoding"))
+    except ValueError as exc:
+        raise httpx.DecodingError(str(exc)) from None
+    total = 0
+    try:
+        for raw in response.iter_raw():
+            for piece in decoder.feed(raw):
+                total += len(piece)
+                if total > cap:
+                    raise TooLarge(cap)
+                yield piece
+        tail = decoder.flush()
+    except ValueError as exc:
+        raise httpx.DecodingError(str(exc)) from None
+    total += len(tail)
+    if total > cap:
+        raise TooLarge(cap)
+    if tail:
+        yield tail
+
+
+def send_bounded(
+    client: httpx.Client, method: str, url: str, *, cap: int, seconds: float,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request and read its answer whole, within ``cap`` bytes and ``seconds``.
+
+    The response returned holds the decoded body (its encoding headers removed). Raises
+    :class:`TooLarge`, or httpx's errors (a passed deadline is a timeout).
+    """
+    with deadline(seconds):
+        request = client.build_request(method, url, **kwargs)
+        response = client.send(request, stream=True)
+        try:
+            if not response.is_success:
+                return error_answer(response)
+            body = bytearray()
+            for piece in iter_bounded(response, cap):
+                body += piece
+        finally:
+            response.close()
+    return _decoded_copy(response, bytes(body))
+
+
+def error_answer(response: httpx.Response) -> httpx.Response:
+    """A streamed error answer read for its explanation only: at most :data:`ERROR_LIMIT`
+    bytes are kept, the rest is not read."""
+    body = bytearray()
+    try:
+        for piece in iter_bounded(response, ERROR_LIMIT):
+            body += piece
+    except (TooLarge, httpx.DecodingError):
+        body = bytearray()  # too long or damaged to be an explanation
+    return _decoded_copy(response, bytes(body))
+
+
+def _decoded_copy(response: httpx.Response, body: bytes) -> httpx.Response:
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=body,
+                          request=response.request)
+
+
+def too_large(exc: TooLarge, *, creates: bool, server: str = "the server",
+              route: str | None = None) -> err.ProtocolError:
+    """What an oversized answer means: nothing applied; for a create, maybe stored there."""
+    who = _sentence(server)
+    size = f"{exc.cap // MIB} MiB" if exc.cap >= MIB else f"{exc.cap // 1024} KiB"
+    tail = (" It may have saved this; Case Desk checks the server before sending it again."
+            if creates else " Nothing was applied here.")
+    return err.ProtocolError(
+        f"{who}'s answer was larger than Case Desk accepts ({size}), so it was not read."
+        + tail, route=route, retryable=False, outcome_unknown=creates)

@@ -38,7 +38,7 @@ from desktop.models.tables import (
 )
 from desktop.sync.merge import merge_case, same_value
 from desktop.sync.reconcile import matches_sent
-from desktop.sync.records import RemoteCase
+from desktop.sync.records import RemoteCase, UnreadableRecord
 from desktop.sync.report import Phase
 from desktop.workspace import queue_update, settle_sync_state
 
@@ -130,22 +130,31 @@ def _apply_listing(
     changed: list[RemoteCase] = []
     seen: set[str] = set()
     now = utcnow()
+    set_aside: list[UnreadableRecord] = []
     # Most records are unchanged: only their (id, updated_at) stamp is read.
     for raw in records:
-        server_id, updated = listing.stamp(raw)
-        if server_id in seen:
-            continue  # listed twice by the server: the first (newest) wins
-        seen.add(server_id)
-        if server_id not in known:
-            remote = listing.parse(raw)
-            claim = _claim_unsure_create(remote, unsure_creates)
-            if claim is not None:
-                unsure_creates.remove(claim)
-                _adopt_in_pull(engine, s, claim, remote)
-                continue
-            fresh.append(_new_case_row(remote, now))
-        elif known[server_id] != updated or server_id in marked_gone:
-            changed.append(listing.parse(raw))
+        try:
+            server_id, updated = listing.stamp(raw)
+            if server_id in seen:
+                continue  # listed twice by the server: the first (newest) wins
+            seen.add(server_id)
+            if server_id not in known:
+                remote = listing.parse(raw)
+                claim = _claim_unsure_create(remote, unsure_creates)
+                if claim is not None:
+                    unsure_creates.remove(claim)
+                    _adopt_in_pull(engine, s, claim, remote)
+                    continue
+                fresh.append(_new_case_row(remote, now))
+            elif known[server_id] != updated or server_id in marked_gone:
+                changed.append(listing.parse(raw))
+        except UnreadableRecord as exc:
+            # One bad record is set aside; the rest of the list (and the sync) goes on.
+            if exc.server_id is not None:
+                seen.add(exc.server_id)  # still listed: never taken for removed
+            set_aside.append(exc)
+    if set_aside:
+        _set_aside(engine, s, set_aside, known)
     if fresh:
         insert_cases(s, fresh)
         report.pulled_new += len(fresh)
@@ -159,6 +168,27 @@ def _apply_listing(
         _removed_remotely(engine, s, server_id, keep=suspicious)
     if suspicious:
         report.vanished, report.known = len(missing), len(known)
+
+
+def _set_aside(
+    engine: OutboxEngine, s: Session, set_aside: list[UnreadableRecord],
+    known: dict[str, str | None],
+) -> None:
+    """Count and log each unreadable record; a case already here keeps its own copy and shows
+    the reason in its sync state (its stamp is left as it was, so the record is read again
+    once the server changes it)."""
+    report = engine.report
+    for exc in set_aside:
+        log.warning("pull: %s record set aside: %s", exc.what, exc.reason)
+        report.set_aside += 1
+        report.problems.append(str(exc))
+        if exc.server_id is None or exc.server_id not in known:
+            continue
+        case = s.scalar(select(Case).where(Case.server_id == exc.server_id))
+        if case is not None:
+            case.sync_state = SyncState.ERROR
+            case.sync_error = (f"The server's copy of this case could not be read ({exc.reason}); "
+                               "it was set aside and this computer's copy kept.")
 
 
 def _new_case_row(remote: RemoteCase, now: datetime) -> dict[str, Any]:

@@ -8,11 +8,20 @@ send 12, 12.0 or "12" for an id, and an unknown value is kept as text, never an 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from desktop.sync import errors as err
+from desktop.sync.json_answer import is_too_deep, nesting_exceeds
+
+T = TypeVar("T")
+
+# Values a record may hold; anything else sets that one record aside (see UnreadableRecord).
+INSIGHTS_DEPTH = 16  # AI insights are stored and shown: lists of text, a level or two deep
+AGE_RANGE = (0, 150)
+SIZE_RANGE = (0, 1 << 53)
+MAX_ID_LENGTH = 200
 
 
 @dataclass(slots=True)
@@ -57,6 +66,8 @@ class CaseDetail:
     case: RemoteCase | None
     files: list[RemoteFile]
     insights: dict[str, Any] | None
+    # Records of the answer that could not be used (the rest of it was).
+    set_aside: list[UnreadableRecord] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ tolerant scalars
@@ -75,13 +86,23 @@ def text_of(value: Any) -> str | None:
 
 
 def id_of(value: Any) -> str | None:
-    """Ids are opaque text; the server may send 12, 12.0 or "12"."""
+    """Ids are opaque text; the server may send 12, 12.0 or "12". One that is too long or
+    not printable is no usable id."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer() or abs(value) > 2**63:
+            return None
         value = int(value)
+    if isinstance(value, int) and abs(value) > 2**63:
+        return None
     text = text_of(value)
-    return text.strip() or None if text is not None else None
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or len(text) > MAX_ID_LENGTH or not text.isprintable():
+        return None
+    return text
 
 
 def int_of(value: Any) -> int | None:
@@ -100,6 +121,20 @@ def int_of(value: Any) -> int | None:
     return None
 
 
+def int_within(value: Any, bounds: tuple[int, int], what: str, field_name: str) -> int | None:
+    """A whole number within ``bounds``; None when absent or not a number (read tolerantly,
+    as :func:`int_of`); a number outside them (10^20, 1e300) sets the record aside."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnreadableRecord(what, f"its {field_name} is not a finite number")
+    number = int_of(value)
+    if number is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None  # 12.5: not a whole number, read as unknown
+    if number is not None and not bounds[0] <= number <= bounds[1]:
+        raise UnreadableRecord(
+            what, f"its {field_name} is out of range ({bounds[0]} to {bounds[1]})")
+    return number
+
+
 def first_of(raw: Mapping[str, Any], *names: str) -> Any:
     """The first present value among a field's spellings (the deployed backend renames some)."""
     for name in names:
@@ -116,3 +151,47 @@ def shape_error(server: str, why: str, creates: bool = False) -> err.ProtocolErr
         "The server may be a different version than Case Desk expects.",
         retryable=False, outcome_unknown=creates,
     )
+
+
+class UnreadableRecord(err.ProtocolError):
+    """One record of an answer cannot be used (a number out of range, no usable id, an
+    address that is no address, nesting too deep): that record is set aside with this reason
+    and the rest of the answer is used. The reason names fields, never their values, so it
+    can go to the log.
+
+    ``what`` is the kind of record ("case", "file", "AI insights"); ``server_id`` its id on
+    the server when that much could be read.
+    """
+
+    def __init__(self, what: str, reason: str, server_id: str | None = None) -> None:
+        super().__init__(f"A {what} record from the server was set aside: {reason}.",
+                         retryable=False)
+        self.what = what
+        self.reason = reason
+        self.server_id = server_id
+
+
+def check_depth(raw: Any, what: str) -> None:
+    if is_too_deep(raw):
+        raise UnreadableRecord(what, "it is nested too deeply to read")
+
+
+def usable(parse: Callable[[Any], T], raws: list[Any], set_aside: list[UnreadableRecord]) -> list[T]:
+    """Each raw record parsed, the unreadable ones left out and added to ``set_aside``."""
+    out: list[T] = []
+    for raw in raws:
+        try:
+            out.append(parse(raw))
+        except UnreadableRecord as exc:
+            set_aside.append(exc)
+    return out
+
+
+def insights_of(value: Any, set_aside: list[UnreadableRecord]) -> dict[str, Any] | None:
+    """AI insights to store, or None; insights nested too deeply are set aside."""
+    if not isinstance(value, Mapping):
+        return None
+    if nesting_exceeds(value, INSIGHTS_DEPTH):
+        set_aside.append(UnreadableRecord("AI insights", "they are nested too deeply to read"))
+        return None
+    return dict(value)

@@ -61,6 +61,9 @@ class SyncReport:
     removed_remotely: int = 0
     general_documents: int = 0
     case_changes_kept: int = 0
+    # Server records that could not be read (a number out of range, no usable id, ...): each
+    # was set aside with its reason in ``problems``; the rest of the sync went on.
+    set_aside: int = 0
     # A pull that found this many of the known cases gone at once kept them all (marked).
     vanished: int = 0
     known: int = 0

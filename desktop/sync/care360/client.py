@@ -37,15 +37,22 @@ from desktop.sync.care360.records import (
 )
 from desktop.sync.care360.upload import Base64JsonBody, check_upload, is_uuid, upload_timeout
 from desktop.sync.http import (
+    ANSWER_LIMIT,
     DEFAULT_TIMEOUT,
+    REQUEST_DEADLINE,
     Progress,
+    TooLarge,
+    limit,
     log_answer,
     new_http_client,
     parse_retry_after,
     safe_json,
+    send_bounded,
+    too_large,
+    transfer_deadline,
     transport_error,
 )
-from desktop.sync.records import CaseDetail, RemoteFile
+from desktop.sync.records import CaseDetail, RemoteFile, UnreadableRecord, usable
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +189,8 @@ class Care360Client:
                             "Content-Length": str(stream.content_length)}
 
         data = self._authenticated("POST", ROUTE_UPLOAD, body=body, creates=True,
-                                   timeout=upload_timeout(size))
+                                   timeout=upload_timeout(size),
+                                   seconds=transfer_deadline(size * 4 // 3))
         if not isinstance(data, Mapping):
             raise bad_shape("the upload answer holds no file", creates=True)
         return parse_file(data, creates=True)
@@ -200,7 +208,11 @@ class Care360Client:
             return []
         if not isinstance(files, list):
             raise bad_shape("'files' is not a list")
-        return [parse_file(f) for f in files]
+        set_aside: list[UnreadableRecord] = []
+        listed = usable(parse_file, files, set_aside)
+        for exc in set_aside:  # the reason names fields only, never values
+            log.warning("%s record set aside: %s", exc.what, exc.reason)
+        return listed
 
     def case_detail(self, server_id: str, numeric_id: str | None = None) -> CaseDetail:
         """A linked case's files as Care360 lists them; Care360 keeps no case record or
@@ -208,7 +220,8 @@ class Care360Client:
         return CaseDetail(None, self.list_files(case_id=server_id), None)
 
     def download_chunks(
-        self, file_url: str | None, progress: Progress | None = None
+        self, file_url: str | None, progress: Progress | None = None,
+        declared: int | None = None,
     ) -> Iterator[bytes]:
         """Care360's API has no route that hands out a file's bytes (only the portal shows
         them), so a file that is only there cannot be downloaded here."""
@@ -235,6 +248,7 @@ class Care360Client:
         body: Callable[[], tuple[Any, dict[str, str]]] | None = None,
         creates: bool = False,
         timeout: httpx.Timeout | None = None,
+        seconds: float = REQUEST_DEADLINE,
     ) -> Any:
         """One request with the Bearer token; on a 401 the token is renewed once and the
         request sent again (a 401 means the server did nothing, so resending is safe)."""
@@ -246,7 +260,8 @@ class Care360Client:
                 content, extra = body()
                 headers.update(extra)
             response = self._send(method, route, headers=headers, params=params,
-                                  content=content, creates=creates, timeout=timeout)
+                                  content=content, creates=creates, timeout=timeout,
+                                  seconds=seconds)
             if response.status_code == 401 and attempt == 1:
                 log.info("%s %s -> 401; renewing the access token once", method, route)
                 self._access = None
@@ -267,13 +282,19 @@ class Care360Client:
         content: Any = None,
         creates: bool,
         timeout: httpx.Timeout | None = None,
+        seconds: float = REQUEST_DEADLINE,
     ) -> httpx.Response:
         headers = {"cv-api-key": self._api_key, **headers}
         started = time.monotonic()
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            response = self._http.request(method, route, params=params or None, json=json_body,
-                                          content=content, headers=headers, **extra)
+            response = send_bounded(
+                self._http, method, route, cap=int(limit("answer", ANSWER_LIMIT)),
+                seconds=seconds, params=params or None, json=json_body, content=content,
+                headers=headers, **extra)
+        except TooLarge as exc:
+            log.info("%s %s: answer over %d bytes", method, route, exc.cap)
+            raise too_large(exc, creates=creates, server=SERVER, route=route) from None
         except httpx.HTTPError as exc:
             log.info("%s %s failed: %s", method, route, type(exc).__name__)
             raise self._transport_error(exc, method, route, creates) from None

@@ -16,7 +16,17 @@ from typing import Any
 
 from desktop.sync import errors as err
 from desktop.sync.http import clean_text
-from desktop.sync.records import RemoteFile, first_of, id_of, int_of, shape_error, text_of
+from desktop.sync.records import (
+    SIZE_RANGE,
+    RemoteFile,
+    UnreadableRecord,
+    check_depth,
+    first_of,
+    id_of,
+    int_within,
+    shape_error,
+    text_of,
+)
 
 SERVER = "Care360"
 ACCESS_TTL_DEFAULT = 15 * 60
@@ -35,17 +45,25 @@ def bad_shape(why: str, creates: bool = False) -> err.ProtocolError:
 
 
 def parse_file(raw: Any, creates: bool = False) -> RemoteFile:
-    if not isinstance(raw, Mapping):
-        raise bad_shape("a file record is not an object", creates)
-    file_id = id_of(raw.get("id"))
-    if not file_id:
-        raise bad_shape("a file record has no id", creates)
+    """A file record; :class:`UnreadableRecord` (an unknown outcome on a create) for one that
+    cannot be used."""
+    try:
+        if not isinstance(raw, Mapping):
+            raise UnreadableRecord("file", "it is not an object")
+        file_id = id_of(raw.get("id"))
+        if not file_id:
+            raise UnreadableRecord("file", "it has no usable id")
+        check_depth(raw, "file")
+        size = int_within(first_of(raw, "fileSize", "size"), SIZE_RANGE, "file", "file size")
+    except UnreadableRecord as exc:
+        exc.outcome_unknown = creates
+        raise
     return RemoteFile(
         file_id=file_id,
         case_id=id_of(raw.get("caseId")),
         file_name=text_of(raw.get("fileName")) or text_of(raw.get("name")) or "document",
         file_type=text_of(raw.get("mimeType")),
-        file_size=int_of(first_of(raw, "fileSize", "size")),
+        file_size=size,
         file_url=None,  # Care360 offers no download of a file's bytes
         file_category=None,
         uploaded_at=text_of(raw.get("createdAt")),

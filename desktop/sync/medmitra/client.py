@@ -11,7 +11,6 @@ patient data, URLs with file names, or the token.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,10 +22,21 @@ import httpx
 
 from desktop.sync import errors as err
 from desktop.sync.http import (
+    ANSWER_LIMIT,
     DEFAULT_TIMEOUT,
+    DOWNLOAD_LIMIT,
+    DOWNLOAD_MARGIN,
+    LIST_DEADLINE,
+    LIST_LIMIT,
+    REQUEST_DEADLINE,
     Progress,
     ProgressFile,
     SentCounter,
+    TooLarge,
+    deadline,
+    error_answer,
+    iter_bounded,
+    limit,
     log_answer,
     new_http_client,
     open_progress_file,
@@ -34,10 +44,14 @@ from desktop.sync.http import (
     parse_retry_after,
     path_segment,
     safe_json,
+    send_bounded,
     size_of,
+    too_large,
+    transfer_deadline,
     transport_error,
     unreadable_answer,
 )
+from desktop.sync.json_answer import decode_json
 from desktop.sync.medmitra.records import (
     bad_shape,
     detail_of,
@@ -47,7 +61,15 @@ from desktop.sync.medmitra.records import (
     parse_file,
     resolve_url,
 )
-from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile, int_of
+from desktop.sync.records import (
+    CaseDetail,
+    RemoteCase,
+    RemoteFile,
+    UnreadableRecord,
+    insights_of,
+    int_of,
+    usable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +121,17 @@ class MedMitraClient:
 
     def list_cases(self) -> list[RemoteCase]:
         """The doctor's cases, newest first as the server sends them."""
-        return [parse_case(item) for item in self.list_case_records()]
+        set_aside: list[UnreadableRecord] = []
+        cases = usable(parse_case, self.list_case_records(), set_aside)
+        _log_set_aside(set_aside)
+        return cases
 
     def list_case_records(self) -> list[Any]:
         """The same list unparsed: a pull reads :func:`case_stamp` of each and parses only
         the new and changed ones (10,000 records parse in ~50 ms; most are unchanged)."""
         payload = self._json("GET", "/cases/all_cases", "/cases/all_cases",
-                             params={"user_id": self.user_id})
+                             params={"user_id": self.user_id},
+                             cap=int(limit("list", LIST_LIMIT)), seconds=LIST_DEADLINE)
         return list_of(payload, "cases")
 
     def case_detail(self, server_id: str, numeric_id: str | None = None) -> CaseDetail:
@@ -114,11 +140,18 @@ class MedMitraClient:
             "GET", "/cases/cases/{case_id}", lambda cid: f"/cases/cases/{path_segment(cid)}",
             case_ids=(server_id, numeric_id),
         )
-        case = parse_case(payload.get("case"))
-        files = [parse_file(f, self.base_url, case.server_id)
-                 for f in list_of(payload, "files")]
-        insights = payload.get("ai_insights")
-        return CaseDetail(case, files, dict(insights) if isinstance(insights, Mapping) else None)
+        set_aside: list[UnreadableRecord] = []
+        case: RemoteCase | None
+        try:
+            case = parse_case(payload.get("case"))
+        except UnreadableRecord as exc:
+            set_aside.append(exc)
+            case = None
+        files = usable(lambda f: parse_file(f, self.base_url, server_id),
+                       list_of(payload, "files"), set_aside)
+        insights = insights_of(payload.get("ai_insights"), set_aside)
+        _log_set_aside(set_aside)
+        return CaseDetail(case, files, insights, set_aside)
 
     def create_case(
         self,
@@ -158,6 +191,7 @@ class MedMitraClient:
             payload = self._json(
                 "POST", "/cases/create_case", "/cases/create_case",
                 data=data, files=files, creates=True,
+                seconds=transfer_deadline(counter.total),
             )
         finally:
             for handle in opened:
@@ -207,7 +241,7 @@ class MedMitraClient:
                 "POST", "/cases/upload", "/cases/upload",
                 case_ids=(server_id, numeric_id), case_id_in_form=True,
                 data={}, files=[("file", (name, handle, mime or "application/octet-stream"))],
-                creates=True,
+                creates=True, seconds=transfer_deadline(counter.total),
             )
         finally:
             handle.close()
@@ -220,7 +254,11 @@ class MedMitraClient:
             "GET", "/cases/files/{case_id}", lambda cid: f"/cases/files/{path_segment(cid)}",
             case_ids=(server_id, numeric_id),
         )
-        return [parse_file(f, self.base_url, server_id) for f in list_of(payload, "files")]
+        set_aside: list[UnreadableRecord] = []
+        files = usable(lambda f: parse_file(f, self.base_url, server_id),
+                       list_of(payload, "files"), set_aside)
+        _log_set_aside(set_aside)
+        return files
 
     def get_file(self, file_id: str) -> RemoteFile:
         payload = self._json("GET", "/cases/file/{file_id}", f"/cases/file/{path_segment(file_id)}")
@@ -235,40 +273,55 @@ class MedMitraClient:
     # -------------------------------------------------------------- downloads
 
     def download_chunks(
-        self, file_url: str | None, progress: Progress | None = None
+        self, file_url: str | None, progress: Progress | None = None,
+        declared: int | None = None,
     ) -> Iterator[bytes]:
         """Yield a file's bytes as they arrive (never the whole body in memory).
 
         The token goes only to the API's own origin; an absolute URL elsewhere (public
-        storage) is fetched without it, and redirects drop it too.
+        storage) is fetched without it, and redirects drop it too. The bytes stop at the
+        ``declared`` size plus a small margin (and at the largest download), within a deadline
+        that grows with the size.
         """
-        url = resolve_url(self.base_url, file_url)
+        try:
+            url = resolve_url(self.base_url, file_url)
+        except ValueError:
+            url = None
         if url is None:
-            raise err.SyncError("This document has no download address on the server.")
+            raise err.SyncError("This document has no usable download address on the server.")
         same_origin = origin(url) == self._origin
         headers = {"Accept": "*/*"}
         if same_origin:
             headers["Authorization"] = f"Bearer {self._token}"
         route = "download"
         started = time.monotonic()
+        hard = int(limit("download", DOWNLOAD_LIMIT))
+        cap = min(hard, declared + DOWNLOAD_MARGIN) if declared else hard
         try:
-            with self._http.stream("GET", url, headers=headers, follow_redirects=True) as resp:
+            with deadline(transfer_deadline(declared)), self._http.stream(
+                    "GET", url, headers=headers, follow_redirects=True) as resp:
                 if resp.status_code >= 300:
-                    resp.read()
+                    answer = error_answer(resp)
                     log_answer(log, "GET", route, resp.status_code, started)
-                    raise self._status_error(resp, "GET", route, creates=False)
+                    raise self._status_error(answer, "GET", route, creates=False)
                 # With a content encoding the length counts compressed bytes: unknown total.
                 encoded = resp.headers.get("content-encoding", "identity") != "identity"
-                total = 0 if encoded else int_of(resp.headers.get("content-length")) or 0
+                total = declared or (0 if encoded else
+                                     int_of(resp.headers.get("content-length")) or 0)
                 done = 0
-                for chunk in resp.iter_bytes():
-                    if not chunk:
-                        continue
+                for chunk in iter_bounded(resp, cap):
                     done += len(chunk)
                     if progress is not None:
                         progress(done, total)
                     yield chunk
                 log_answer(log, "GET", route, resp.status_code, started)
+        except TooLarge:
+            log.info("GET %s: more bytes than declared or allowed", route)
+            raise err.DownloadRefused(
+                "The server sent more than it declared for this document"
+                if declared and cap < hard else
+                "The server sent more than Case Desk accepts for one document", route=route,
+            ) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, "GET", route, creates=False) from None
 
@@ -305,6 +358,8 @@ class MedMitraClient:
         files: list[tuple[str, tuple[str, Any, str]]] | None = None,
         json_body: dict[str, Any] | None = None,
         creates: bool = False,
+        cap: int = ANSWER_LIMIT,
+        seconds: float = REQUEST_DEADLINE,
     ) -> dict[str, Any]:
         """Send one request (plus at most one retry with the numeric case id) and return its
         JSON object, or raise the typed error for whatever went wrong."""
@@ -325,7 +380,7 @@ class MedMitraClient:
                 form["case_id"] = case_id
             response = self._send(
                 method, route, url, params=query or None, data=form, files=files,
-                json_body=json_body, creates=creates,
+                json_body=json_body, creates=creates, cap=cap, seconds=seconds,
             )
             if response.is_success:
                 return self._decode(response, method, route, creates)
@@ -352,14 +407,20 @@ class MedMitraClient:
         files: list[tuple[str, tuple[str, Any, str]]] | None,
         json_body: dict[str, Any] | None,
         creates: bool,
+        cap: int = ANSWER_LIMIT,
+        seconds: float = REQUEST_DEADLINE,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"}
         started = time.monotonic()
         try:
-            response = self._http.request(
-                method, url, params=params, data=data, files=files, json=json_body,
-                headers=headers,
+            response = send_bounded(
+                self._http, method, url, cap=int(limit("answer", cap)) if cap == ANSWER_LIMIT
+                else cap, seconds=seconds, params=params, data=data, files=files,
+                json=json_body, headers=headers,
             )
+        except TooLarge as exc:
+            log.info("%s %s: answer over %d bytes", method, route, exc.cap)
+            raise too_large(exc, creates=creates, route=route) from None
         except httpx.HTTPError as exc:
             log.info("%s %s failed: %s", method, route, type(exc).__name__)
             raise self._transport_error(exc, method, route, creates) from None
@@ -378,7 +439,7 @@ class MedMitraClient:
         self, response: httpx.Response, method: str, route: str, creates: bool
     ) -> dict[str, Any]:
         try:
-            payload = json.loads(response.content)
+            payload = decode_json(response.content)
         except (ValueError, UnicodeDecodeError):
             log.info("%s %s: unreadable JSON answer", method, route)
             raise err.ProtocolError(
@@ -450,6 +511,11 @@ class MedMitraClient:
         self, exc: httpx.HTTPError, method: str, route: str, creates: bool
     ) -> err.SyncError:
         return transport_error(exc, route=route, repeatable=method == "GET", creates=creates)
+
+
+def _log_set_aside(set_aside: list[UnreadableRecord]) -> None:
+    for exc in set_aside:  # the reason names fields only, never values
+        log.warning("%s record set aside: %s", exc.what, exc.reason)
 
 
 @contextlib.contextmanager

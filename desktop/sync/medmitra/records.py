@@ -14,11 +14,16 @@ from urllib.parse import urlsplit
 from desktop.sync import errors as err
 from desktop.sync.http import clean_text
 from desktop.sync.records import (
+    AGE_RANGE,
+    MAX_ID_LENGTH,
+    SIZE_RANGE,
     RemoteCase,
     RemoteFile,
+    UnreadableRecord,
+    check_depth,
     first_of,
     id_of,
-    int_of,
+    int_within,
     shape_error,
     text_of,
 )
@@ -28,37 +33,50 @@ SERVER = "The server"
 
 
 def case_stamp(raw: Any) -> tuple[str, str | None]:
-    """(server id, updated_at) of a case record, read the way :func:`parse_case` reads them."""
+    """(server id, updated_at) of a case record, read the way :func:`parse_case` reads them;
+    :class:`UnreadableRecord` (with the id when there is one) for a record that cannot be."""
     if type(raw) is dict:  # the usual shape, checked without the general conversions
         server_id, updated = raw.get("case_id"), raw.get("updated_at")
         if type(server_id) is str and server_id.strip() == server_id and server_id and (
             updated is None or type(updated) is str
-        ):
+        ) and len(server_id) <= MAX_ID_LENGTH and server_id.isprintable():
             return server_id, updated
-    if not isinstance(raw, Mapping):
-        raise bad_shape("a case record is not an object")
-    server_id = id_of(raw.get("case_id")) or id_of(raw.get("id"))
-    if server_id is None:
-        raise bad_shape("a case record has no id")
+    server_id = _case_id(raw)
     return server_id, text_of(raw.get("updated_at"))
 
 
-def parse_case(raw: Any) -> RemoteCase:
-    """A case record in either spelling; raises ProtocolError when it has no id at all."""
+def _case_id(raw: Any) -> str:
     if not isinstance(raw, Mapping):
-        raise bad_shape("a case record is not an object")
+        raise UnreadableRecord("case", "it is not an object")
     server_id = id_of(raw.get("case_id")) or id_of(raw.get("id"))
     if server_id is None:
-        raise bad_shape("a case record has no id")
+        raise UnreadableRecord("case", "it has no usable id")
+    try:
+        check_depth(raw, "case")
+    except UnreadableRecord as exc:
+        exc.server_id = server_id
+        raise
+    return server_id
+
+
+def parse_case(raw: Any) -> RemoteCase:
+    """A case record in either spelling; :class:`UnreadableRecord` when it has no usable id
+    or a value that cannot be taken (an age out of range, nesting too deep)."""
+    server_id = _case_id(raw)
     numeric_id = id_of(raw.get("id")) if "case_id" in raw else None
     if numeric_id is not None and not numeric_id.lstrip("-").isdigit():
         numeric_id = None
+    try:
+        age = int_within(raw.get("patient_age"), AGE_RANGE, "case", "patient age")
+    except UnreadableRecord as exc:
+        exc.server_id = server_id
+        raise
     return RemoteCase(
         server_id=server_id,
         numeric_id=numeric_id,
         user_id=id_of(first_of(raw, "user_id", "doctor_id")),
         patient_name=text_of(raw.get("patient_name")),
-        patient_age=int_of(raw.get("patient_age")),
+        patient_age=age,
         patient_gender=text_of(raw.get("patient_gender")),
         case_summary=text_of(raw.get("case_summary")),
         status=text_of(raw.get("status")),
@@ -74,7 +92,8 @@ def resolve_url(base_url: str, url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    parts = urlsplit(url)
+    parts = urlsplit(url)  # ValueError for what is no address at all ("http://[::1/x")
+    _ = parts.port  # ValueError for a port that is no number
     if parts.scheme in ("http", "https") and parts.netloc:
         return url
     if url.startswith("//"):
@@ -83,18 +102,29 @@ def resolve_url(base_url: str, url: str | None) -> str | None:
 
 
 def parse_file(raw: Any, base_url: str, case_id: str | None = None) -> RemoteFile:
+    """A file record; :class:`UnreadableRecord` for one that cannot be used."""
     if not isinstance(raw, Mapping):
-        raise bad_shape("a file record is not an object")
+        raise UnreadableRecord("file", "it is not an object")
     file_id = id_of(first_of(raw, "file_id", "id"))
     if file_id is None:
-        raise bad_shape("a file record has no id")
+        raise UnreadableRecord("file", "it has no usable id")
+    try:
+        check_depth(raw, "file")
+        size = int_within(raw.get("file_size"), SIZE_RANGE, "file", "file size")
+        try:
+            url = resolve_url(base_url, text_of(raw.get("file_url")))
+        except ValueError:
+            raise UnreadableRecord("file", "its download address is not a web address") from None
+    except UnreadableRecord as exc:
+        exc.server_id = file_id
+        raise
     return RemoteFile(
         file_id=file_id,
         case_id=id_of(raw.get("case_id")) or case_id,
         file_name=text_of(raw.get("file_name")) or "document",
         file_type=text_of(raw.get("file_type")),
-        file_size=int_of(raw.get("file_size")),
-        file_url=resolve_url(base_url, text_of(raw.get("file_url"))),
+        file_size=size,
+        file_url=url,
         file_category=text_of(raw.get("file_category")),
         uploaded_at=text_of(first_of(raw, "uploaded_at", "upload_date")),
         raw=dict(raw),
