@@ -325,12 +325,21 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
         parts.append(f"{report.deferred} will retry later")
     if report.removed_remotely:
         parts.append(f"{report.removed_remotely} removed on the server")
+    if report.set_aside:
+        reasons = report.set_aside_reasons
+        more = f"; {len(reasons) - 1} more in the log" if len(reasons) > 1 else ""
+        parts.append(f"{report.set_aside} unreadable server record(s) set aside"
+                     + (f" ({reasons[0]}{more})" if reasons else ""))
     head = f"Synced with {report.server}" if report.files_only else "Synced"
     if report.cancelled:
         head = "Sync cancelled"
     if report.error:
         head = f"Sync incomplete: {report.error}"
     line = f"{head}: " + ", ".join(parts) + "."
+    if report.retry_after:
+        minutes = max(1, round(report.retry_after / 60))
+        line += (f" {report.server[:1].upper() + report.server[1:]} asked to be left alone for "
+                 f"{minutes} min; the waiting work is tried again after that.")
     if report.vanished:
         line += (f" The server no longer lists {report.vanished} of your {report.known} cases. "
                  "They are kept on this computer, marked 'removed on the server'; check that "

@@ -350,11 +350,13 @@ class BlobStore:
             raise
 
     def ingest_stream(
-        self, chunks: Iterable[bytes], max_size: int | None = None
+        self, chunks: Iterable[bytes], max_size: int | None = None,
+        check: Callable[[Path, int], None] | None = None,
     ) -> StoredBlob:
         """Store bytes that arrive piecewise (a download), with the same atomicity as ingest.
 
         Exceptions from ``chunks`` (network errors) propagate unchanged; no temp file is left.
+        ``check(temp_path, size)`` may refuse the bytes (by raising) before they are kept.
         """
 
         def write_all(out: int, digest: hashlib._Hash) -> int:
@@ -369,7 +371,7 @@ class BlobStore:
                 _write_all(out, memoryview(chunk))
             return size
 
-        return self._store(write_all)
+        return self._store(write_all, check)
 
     def discard_temp_files(self, older_than_s: float = 3600.0) -> int:
         """Remove temp files a crash left behind (older than ``older_than_s``); return the count."""
@@ -431,7 +433,10 @@ class BlobStore:
 
         return self._store(write_all)
 
-    def _store(self, write_all: Callable[[int, hashlib._Hash], int]) -> StoredBlob:
+    def _store(
+        self, write_all: Callable[[int, hashlib._Hash], int],
+        check: Callable[[Path, int], None] | None = None,
+    ) -> StoredBlob:
         """Temp file in the store → write + hash → fsync → rename into place → fsync folder.
 
         Only our own disk operations become BlobStoreError; whatever the producer raises
@@ -452,6 +457,8 @@ class BlobStore:
                     _fsync(out)
             finally:
                 os.close(out)
+            if check is not None:
+                check(tmp, size)
             sha = digest.hexdigest()
             final = self.path_for(sha)
             with _storing():
@@ -674,3 +681,12 @@ def prepare(
         blob=blob,
         category=category or kind.category,
     )
+
+
+def sniff_file(path: Path) -> FileKind:
+    """The type of a stored file, judged as intake judges it (:class:`IntakeRefused` if it is
+    none Case Desk takes)."""
+    with _open_source(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        head = _read_head(f)
+        return sniff(head, len(head) >= size, lambda: f)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -22,8 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
-    UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -200,7 +201,9 @@ class Document(Base):
 
     case: Mapped[Case] = relationship(back_populates="documents")
 
-    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+    # Not unique: two server files with equal bytes are two documents (attach still finds
+    # a duplicate of a case's document through this index).
+    __table_args__ = (Index("ix_documents_case_id_sha256", "case_id", "sha256"),)
 
 
 class PendingChange(Base):
@@ -267,3 +270,7 @@ class SyncMeta(Base):
     last_success_at: Mapped[datetime | None] = mapped_column()
     clock_offset_seconds: Mapped[float | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The person allowed plain http:// to this (non-loopback) server, knowing what crosses
+    # the network in clear.
+    allow_plain_http: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=sa_false())

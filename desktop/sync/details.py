@@ -10,6 +10,7 @@ documents. Works for any server kind whose client offers ``case_detail`` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from desktop.errors import NotFoundError
+from desktop.intake import FileKind, IntakeRefused, sniff_file
 from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id
 from desktop.sync import errors as err
 from desktop.sync.records import RemoteFile
@@ -25,6 +27,8 @@ from desktop.sync.report import Phase
 
 if TYPE_CHECKING:
     from desktop.sync.outbox import OutboxEngine
+
+log = logging.getLogger(__name__)
 
 
 def refresh_details(engine: OutboxEngine) -> None:
@@ -63,6 +67,7 @@ def _refresh_one(
     for exc in detail.set_aside:  # logged by the client; the rest of the detail is used
         engine.report.set_aside += 1
         engine.report.problems.append(str(exc))
+        engine.report.set_aside_reasons.append(f"{exc.what} record: {exc.reason}")
     with engine.ws.transaction() as s:
         case = s.get(Case, case_id)
         if case is None:
@@ -133,7 +138,13 @@ def _upload_unsure(s: Session, doc: Document) -> bool:
 def download(
     engine: OutboxEngine, document_id: str, progress: Callable[[int, int], None] | None = None
 ) -> Path:
-    """Bring a server-only document into the blob store; its path."""
+    """Bring a server-only document into the blob store; its path.
+
+    Checked as intake checks a file: the bytes must be as many as the server declared, of a
+    type Case Desk takes (sniffed from the content, which also sets the recorded type), and
+    their SHA-256 is recorded. Bytes that fail are not kept; the document stays "only on the
+    server" with the reason (:class:`~desktop.sync.errors.DownloadRefused`).
+    """
     ws = engine.ws
     with ws.sessions() as s:
         doc = s.get(Document, document_id)
@@ -141,18 +152,36 @@ def download(
             raise NotFoundError(f"No document with id {document_id!r}.")
         if doc.sha256 and ws.blobs.exists(doc.sha256):
             return ws.blobs.path_for(doc.sha256)
-        url = doc.file_url
-    blob = ws.blobs.ingest_stream(engine.client.download_chunks(url, progress=progress),
-                                  max_size=None)
+        url, declared = doc.file_url, doc.size or None
+    kinds: list[FileKind] = []
+
+    def check(path: Path, size: int) -> None:
+        if declared is not None and size != declared:
+            raise err.DownloadRefused(
+                f"The server sent {size} bytes for this document but declared {declared}, so "
+                "they were not kept as the server's file. Ask the server's keeper to check it.")
+        try:
+            kinds.append(sniff_file(path))
+        except IntakeRefused as exc:
+            raise err.DownloadRefused(
+                f"The server's copy of this document was not kept: {exc.reason}.") from None
+
+    try:
+        blob = ws.blobs.ingest_stream(
+            engine.client.download_chunks(url, progress=progress, declared=declared),
+            max_size=None, check=check)
+    except err.DownloadRefused as exc:
+        log.warning("download of document refused: %s", type(exc).__name__)
+        with ws.transaction() as s:
+            doc = s.get(Document, document_id)
+            if doc is not None:
+                doc.error = str(exc)
+        raise
     with ws.transaction() as s:
         doc = s.get(Document, document_id)
         if doc is not None:
-            clash = s.scalar(select(Document.id).where(
-                Document.case_id == doc.case_id, Document.sha256 == blob.sha256,
-                Document.id != doc.id))
-            if clash is None:
-                doc.sha256 = blob.sha256
-            doc.size = blob.size
+            doc.sha256, doc.size, doc.error = blob.sha256, blob.size, None
+            doc.mime_type = kinds[0].mime
             if doc.state == DocumentState.REMOTE_ONLY:
                 doc.state = DocumentState.DOWNLOADED
     return blob.path

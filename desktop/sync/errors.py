@@ -33,6 +33,9 @@ class SyncError(CaseDeskError):
 
     retryable: bool = False
     outcome_unknown: bool = False
+    # False: retry in a later run only (the server used up this run's patience: an answer
+    # past its deadline, a long Retry-After).
+    again_in_run: bool = True
 
     def __init__(
         self,
@@ -44,8 +47,11 @@ class SyncError(CaseDeskError):
         retryable: bool | None = None,
         outcome_unknown: bool | None = None,
         route: str | None = None,
+        again_in_run: bool | None = None,
     ) -> None:
         super().__init__(message)
+        if again_in_run is not None:
+            self.again_in_run = again_in_run
         self.status = status
         self.detail = detail
         self.retry_after = retry_after

@@ -82,7 +82,7 @@ def log_answer(log: logging.Logger, method: str, route: str, status: int, starte
             (time.monotonic() - started) * 1000)
 
 
-def safe_json(response: httpx.Response) -> Any:
+def safe_json(response: httpx.Response | Answer) -> Any:
     """The answer's JSON (over-deep values set aside, see json_answer), or None."""
     try:
         return decode_json(response.content)
@@ -161,6 +161,16 @@ def transport_error(
     unknown outcome: the request may have been received.
     """
     who = _sentence(server)
+    if isinstance(exc, DeadlineExceeded):
+        # Asking again at once would wait as long again: the next run tries.
+        if repeatable:
+            return err.NetworkError(
+                f"{who} took longer than Case Desk waits for one answer; it will be tried "
+                "again later.", route=route, again_in_run=False)
+        return err.OutcomeUnknownError(
+            f"{who} took longer than Case Desk waits for one answer; this change may or may "
+            "not have been saved. Case Desk checks the server before sending it again.",
+            route=route, again_in_run=False)
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         return err.OfflineError(route=route)
     if isinstance(exc, httpx.PoolTimeout):
@@ -331,13 +341,22 @@ def transfer_deadline(size: int | None, base: float = REQUEST_DEADLINE) -> float
 _current = threading.local()
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """The request's overall deadline passed (whatever the server was still sending)."""
+
+
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Every socket operation of this thread inside the block ends by ``seconds`` from now."""
+    """Every socket operation of this thread inside the block ends by ``seconds`` from now;
+    a timeout once that time has come is :class:`DeadlineExceeded`."""
     previous = getattr(_current, "at", None)
-    _current.at = time.monotonic() + limit("deadline", seconds)
+    at = _current.at = time.monotonic() + limit("deadline", seconds)
     try:
         yield
+    except httpx.TimeoutException as exc:
+        if isinstance(exc, DeadlineExceeded) or time.monotonic() < at - 0.05:
+            raise
+        raise DeadlineExceeded("the request's deadline passed") from exc
     finally:
         _current.at = previous
 
@@ -486,14 +505,28 @@ def iter_bounded(response: httpx.Response, cap: int) -> Iterator[bytes]:
         yield tail
 
 
+@dataclass
+class Answer:
+    """A whole answer read within its bounds: what the clients read of an httpx.Response.
+    The body stays the bytearray it was read into (a copy of a 100 MiB list costs 100 MiB)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes | bytearray
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
 def send_bounded(
     client: httpx.Client, method: str, url: str, *, cap: int, seconds: float,
     **kwargs: Any,
-) -> httpx.Response:
+) -> Answer:
     """Send one request and read its answer whole, within ``cap`` bytes and ``seconds``.
 
-    The response returned holds the decoded body (its encoding headers removed). Raises
-    :class:`TooLarge`, or httpx's errors (a passed deadline is a timeout).
+    The answer holds the decoded body. Raises :class:`TooLarge`, or httpx's errors (a passed
+    deadline is a timeout).
     """
     with deadline(seconds):
         request = client.build_request(method, url, **kwargs)
@@ -506,10 +539,10 @@ def send_bounded(
                 body += piece
         finally:
             response.close()
-    return _decoded_copy(response, bytes(body))
+    return Answer(response.status_code, response.headers, body)
 
 
-def error_answer(response: httpx.Response) -> httpx.Response:
+def error_answer(response: httpx.Response) -> Answer:
     """A streamed error answer read for its explanation only: at most :data:`ERROR_LIMIT`
     bytes are kept, the rest is not read."""
     body = bytearray()
@@ -518,14 +551,7 @@ def error_answer(response: httpx.Response) -> httpx.Response:
             body += piece
     except (TooLarge, httpx.DecodingError):
         body = bytearray()  # too long or damaged to be an explanation
-    return _decoded_copy(response, bytes(body))
-
-
-def _decoded_copy(response: httpx.Response, body: bytes) -> httpx.Response:
-    headers = [(k, v) for k, v in response.headers.multi_items()
-               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-    return httpx.Response(response.status_code, headers=headers, content=body,
-                          request=response.request)
+    return Answer(response.status_code, response.headers, body)
 
 
 def too_large(exc: TooLarge, *, creates: bool, server: str = "the server",

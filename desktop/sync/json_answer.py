@@ -48,14 +48,14 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+')
 
 
-def decode_json(body: bytes | str) -> Any:
+def decode_json(body: bytes | bytearray | str) -> Any:
     """``json.loads``, except that values nested too deeply become :data:`TOO_DEEP` in tainted
     containers instead of failing the whole answer. Raises ValueError for what is not JSON."""
     try:
         return json.loads(body)
     except RecursionError:
         pass
-    text = body.decode(json.detect_encoding(body)) if isinstance(body, bytes) else body
+    text = body if isinstance(body, str) else body.decode(json.detect_encoding(body))
     text = text.removeprefix("\ufeff")
     try:
         value, end = _walk(text, _skip_space(text, 0), 0)

@@ -9,8 +9,10 @@ The decisions live here once:
   connection, 5xx, unreadable answer), the next attempt first looks for it on the server
   (reconcile) and adopts a match instead of sending again.
 - **Retry** what may succeed (network, 429, 5xx) a few times within the run with jittered
-  backoff, honouring Retry-After; then **defer** the change to a later run and stop (the rest
-  of the queue would fail the same way).
+  backoff, honouring a short Retry-After; then **defer** the change to a later run and stop
+  (the rest of the queue would fail the same way). A Retry-After longer than a short wait is
+  never slept through inside the run: the change is deferred to that time at once, and the
+  report says when the server asked to be tried again (``retry_after``).
 - **Park** what the server refused (4xx): set aside with the server's reason; the queue goes on.
 - **Sign-in** (401) and **offline** stop the run at once and keep the queue untouched.
 
@@ -68,18 +70,27 @@ class RetryPolicy:
     attempts: int = 4
     base: float = 0.5
     cap: float = 20.0
-    retry_after_cap: float = 120.0
+    # A Retry-After up to this is waited for inside the run; a longer one ends the try.
+    short_wait: float = 10.0
+    # The longest wait a server may ask for; beyond it the change is tried then anyway.
+    retry_after_max: float = 6 * 3600.0
     later_base: float = 30.0
     later_cap: float = 3600.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return max(0.0, min(retry_after, self.retry_after_cap))
+            return max(0.0, min(retry_after, self.short_wait))
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
-    def next_run_delay(self, attempts: int) -> timedelta:
+    def waits_long(self, retry_after: float | None) -> bool:
+        return retry_after is not None and retry_after > self.short_wait
+
+    def next_run_delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
         seconds = min(self.later_cap, self.later_base * 2 ** max(0, attempts - 1))
-        return timedelta(seconds=random.uniform(seconds / 2, seconds))
+        delay = random.uniform(seconds / 2, seconds)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.retry_after_max))
+        return timedelta(seconds=delay)
 
 
 class OutboxEngine:
@@ -188,6 +199,15 @@ class OutboxEngine:
             except err.SyncError as exc:
                 if not exc.retryable:
                     raise
+                if self.policy.waits_long(exc.retry_after):
+                    # The server asked for a long wait: try again then, not asleep in here.
+                    assert exc.retry_after is not None
+                    self.report.retry_after = min(exc.retry_after, self.policy.retry_after_max)
+                    log.info("server asked to wait %.0fs; not retrying in this run",
+                             exc.retry_after)
+                    raise
+                if not exc.again_in_run:
+                    raise
                 attempt += 1
                 if attempt >= self.policy.attempts:
                     raise
@@ -254,7 +274,8 @@ class OutboxEngine:
             change = s.get(PendingChange, change_id)
             if change is None:
                 return
-            change.next_attempt_at = utcnow() + self.policy.next_run_delay(change.attempts)
+            change.next_attempt_at = utcnow() + self.policy.next_run_delay(
+                change.attempts, getattr(exc, "retry_after", None))
             change.last_error = str(exc)
             if change.document_id:
                 doc = s.get(Document, change.document_id)

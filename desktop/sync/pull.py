@@ -182,6 +182,7 @@ def _set_aside(
         log.warning("pull: %s record set aside: %s", exc.what, exc.reason)
         report.set_aside += 1
         report.problems.append(str(exc))
+        report.set_aside_reasons.append(f"{exc.what} record: {exc.reason}")
         if exc.server_id is None or exc.server_id not in known:
             continue
         case = s.scalar(select(Case).where(Case.server_id == exc.server_id))

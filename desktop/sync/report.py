@@ -64,11 +64,14 @@ class SyncReport:
     # Server records that could not be read (a number out of range, no usable id, ...): each
     # was set aside with its reason in ``problems``; the rest of the sync went on.
     set_aside: int = 0
+    set_aside_reasons: list[str] = field(default_factory=list)  # "case record: its …"
     # A pull that found this many of the known cases gone at once kept them all (marked).
     vanished: int = 0
     known: int = 0
     stop: Stop | None = None
     error: str | None = None  # the message of what stopped the run (or made it incomplete)
+    # Seconds the server asked to be left alone (a long Retry-After); the next run waits.
+    retry_after: float | None = None
     problems: list[str] = field(default_factory=list)
 
     @property

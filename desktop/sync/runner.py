@@ -90,6 +90,8 @@ def watch(
             return
         failing = report is not None and (report.stop is not None or report.vanished > 0)
         delay = min(max_backoff, delay * 2) if failing else interval
+        if report is not None and report.retry_after:
+            delay = max(delay, report.retry_after)  # the server asked for that long
         waited = 0.0
         while waited < delay and not should_stop():
             sleep(min(1.0, delay - waited))

@@ -21,6 +21,7 @@ from tests.server.care360 import (
 )
 from tests.server.care360_store import Care360Store
 from tests.server.faults import FaultBoard, FaultMiddleware
+from tests.server.hostile import HostileBoard, HostileMiddleware, build_hostile_router
 from tests.server.medmitra import (
     MedMitraService,
     build_medmitra_router,
@@ -72,6 +73,9 @@ def create_app(data_dir: Path | str) -> FastAPI:
         return JSONResponse(status_code=500, content={"detail": f"Internal server error: {exc}"})
 
     app.add_exception_handler(Exception, on_unexpected)
+    hostile = HostileBoard()
+    app.include_router(build_hostile_router(hostile))
+    app.add_middleware(HostileMiddleware, board=hostile)  # inside the fault layer
     # Outermost user middleware: it must receive uvicorn's own `receive` to drop connections.
     app.add_middleware(FaultMiddleware, board=state.board)
     return app

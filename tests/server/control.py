@@ -125,6 +125,7 @@ class ReferenceServer:
     def reset(self) -> None:
         """Wipe all cases, files, faults, quirks and the request log; restore default users."""
         self._call("POST", "/reset")
+        self.clear_hostile()
 
     def add_user(self, token: str, user_id: str) -> None:
         self._call("POST", "/users", json={"token": token, "user_id": user_id})
@@ -187,6 +188,15 @@ class ReferenceServer:
     ) -> int:
         """Answer 401 (before any work) to the next `n` matching requests."""
         return self._fault(kind="unauthorized", n=n, path=path, method=method)
+
+    def hostile(self, mode: str, path: str | None = None, n: int | None = None,
+                size: int = 1 << 20, seconds: float = 1.0, record: str | None = None) -> None:
+        """Answer matching requests as an attacker would (tests/server/hostile.py)."""
+        self._call("POST", "/hostile", json={"mode": mode, "path": path, "n": n, "size": size,
+                                             "seconds": seconds, "record": record})
+
+    def clear_hostile(self) -> None:
+        self._call("DELETE", "/hostile")
 
     def faults(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/faults")["faults"]

@@ -40,6 +40,7 @@ from desktop.sync.http import (
     ANSWER_LIMIT,
     DEFAULT_TIMEOUT,
     REQUEST_DEADLINE,
+    Answer,
     Progress,
     TooLarge,
     limit,
@@ -283,7 +284,7 @@ class Care360Client:
         creates: bool,
         timeout: httpx.Timeout | None = None,
         seconds: float = REQUEST_DEADLINE,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {"cv-api-key": self._api_key, **headers}
         started = time.monotonic()
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
@@ -307,7 +308,7 @@ class Care360Client:
         log_answer(log, method, route, response.status_code, started)
         return response
 
-    def _data(self, response: httpx.Response, route: str, creates: bool) -> Any:
+    def _data(self, response: Answer, route: str, creates: bool) -> Any:
         body = safe_json(response)
         if body is None:
             raise err.ProtocolError(
@@ -324,7 +325,7 @@ class Care360Client:
 
     def _status_error(
         self,
-        response: httpx.Response,
+        response: Answer,
         method: str,
         route: str,
         creates: bool,

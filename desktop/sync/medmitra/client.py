@@ -29,6 +29,7 @@ from desktop.sync.http import (
     LIST_DEADLINE,
     LIST_LIMIT,
     REQUEST_DEADLINE,
+    Answer,
     Progress,
     ProgressFile,
     SentCounter,
@@ -409,7 +410,7 @@ class MedMitraClient:
         creates: bool,
         cap: int = ANSWER_LIMIT,
         seconds: float = REQUEST_DEADLINE,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {"Authorization": f"Bearer {self._token}"}
         started = time.monotonic()
         try:
@@ -436,7 +437,7 @@ class MedMitraClient:
         return response
 
     def _decode(
-        self, response: httpx.Response, method: str, route: str, creates: bool
+        self, response: Answer, method: str, route: str, creates: bool
     ) -> dict[str, Any]:
         try:
             payload = decode_json(response.content)
@@ -454,7 +455,7 @@ class MedMitraClient:
 
     def _status_error(
         self,
-        response: httpx.Response,
+        response: Answer,
         method: str,
         route: str,
         creates: bool,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,7 @@ class SyncController(QObject):
         self._push.timeout.connect(lambda: self.sync(manual=False))
         self.profile: ServerProfile | None = None
         self._opened: str | None = None  # the last case opened (read by its worker)
+        self._quiet_until: float | None = None  # a long Retry-After: no periodic run before
         runner.changed.connect(self._changed)
 
     # ------------------------------------------------------------ configuration
@@ -108,6 +110,8 @@ class SyncController(QObject):
             if manual:
                 self.sign_in_needed.emit("Sign in to a server to sync.")
             return
+        if not manual and self._quiet_until is not None and time.monotonic() < self._quiet_until:
+            return  # the server asked to be left alone until then; a person may still ask
         if self.running:
             self._again = self._again or manual
             return
@@ -170,6 +174,8 @@ class SyncController(QObject):
     def _done(self, report: SyncReport) -> None:
         self.running = False
         self.last_report = report
+        self._quiet_until = (time.monotonic() + report.retry_after
+                             if report.retry_after else None)
         if report.auth_required:
             self._set_state("sign-in")
             self.sign_in_needed.emit(report.error or "Please sign in again.")
