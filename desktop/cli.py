@@ -235,18 +235,20 @@ def _account_from_flags(kind: Any, a: argparse.Namespace) -> str:
 
 
 def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
-    from desktop.sync import credentials, registry
+    from desktop.sync import registry
     from desktop.sync.credentials import NoKeychainError
     from desktop.sync.kind import CodeSent
 
     kind = registry.kind(a.kind)
     account = _account_from_flags(kind, a)
+    if a.no_verify and kind.sign_in.one_time_code:
+        raise UsageError(f"--no-verify is not for --kind {kind.name}: its sign-in needs a "
+                         "one-time code from the server")
     word = SECRET_WORDS.get(kind.sign_in.secret, kind.sign_in.secret)
     secret = _read_line(f"{word} (input hidden): ", True,
                         f"No {word} given: type it at the prompt or pipe it on standard input.")
-    keychain = credentials.keychain_available()
-    step = kind.begin_sign_in(ws, a.server, account, secret,
-                              verify=not a.no_verify or not keychain)
+    step = kind.begin_sign_in(ws, a.server, account, secret, verify=not a.no_verify,
+                              allow_plain_http=a.allow_plain_http)
     if isinstance(step, CodeSent):
         where = "the email address" if step.channel == "email" else "the phone"
         out.write(f"A 6-digit code was sent to {where} {step.address}.\n")
@@ -256,6 +258,8 @@ def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
         result = kind.finish_sign_in(ws, step, code)
     else:
         result = step
+    if result.profile.plain_http_allowed:
+        out.write(PLAIN_HTTP_WARNING.format(url=result.profile.url) + "\n")
     if not result.stored_in_keychain:
         out.write(f"{NoKeychainError()} {_no_keychain_hint(True)}\n")
         out.write("Server saved; the token was NOT stored. Set CASEDESK_TOKEN to sync.\n")
@@ -274,6 +278,13 @@ def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     out.write(f"Signed in to {profile.url} as {profile.user_id} ({word.lower()} {note}; "
               "stored in the system keychain).\n")
     return 0
+
+
+PLAIN_HTTP_WARNING = (
+    "Warning: {url} is not encrypted (http://). Your sign-in token and every patient's "
+    "names, ages, notes and documents cross the network in clear, readable and changeable by "
+    "anyone on the way. Use https:// as soon as the server offers it."
+)
 
 
 def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
@@ -429,8 +440,16 @@ def error_hint(exc: CaseDeskError) -> str:
     messages say what is wrong; only the command line knows its own commands."""
     from desktop.errors import DataFolderError, NotFoundError
     from desktop.sync.credentials import NoKeychainError
-    from desktop.sync.profile import AccountMismatchError, NotConfiguredError, NotSignedInError
+    from desktop.sync.profile import (
+        AccountMismatchError,
+        NotConfiguredError,
+        NotSignedInError,
+        PlainHttpRefused,
+    )
 
+    if isinstance(exc, PlainHttpRefused):
+        return ("Only if this server has no https:// address and its network is one you trust: "
+                "casedesk login ... --allow-plain-http")
     if isinstance(exc, NotFoundError):
         return LOOK_HERE.get(exc.what, "")
     if isinstance(exc, DataFolderError):
@@ -541,7 +560,11 @@ def build_parser() -> Parser:
     who = login.add_mutually_exclusive_group()
     who.add_argument("--email", help="the email address a one-time code goes to")
     who.add_argument("--phone", help="the phone number a one-time code goes to (SMS)")
-    login.add_argument("--no-verify", action="store_true", help="do not check the token now")
+    login.add_argument("--no-verify", action="store_true",
+                       help="save without contacting the server (the token is checked on sync)")
+    login.add_argument("--allow-plain-http", action="store_true",
+                       help="allow an unencrypted http:// server on another computer (the token "
+                            "and patient data cross the network in clear)")
     login.set_defaults(func=cmd_login)
 
     logout = sub.add_parser("logout", help="forget the token; queued work stays")

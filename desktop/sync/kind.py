@@ -65,6 +65,7 @@ class CodeSent:
     channel: Channel
     address: str
     secret: str = field(repr=False)
+    allow_plain_http: bool = False
 
     @property
     def account(self) -> str:
@@ -84,9 +85,12 @@ class ServerKind(ABC):
     @abstractmethod
     def begin_sign_in(
         self, ws: Workspace, url: str, account: str, secret: str, *, verify: bool = True,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None, allow_plain_http: bool = False,
     ) -> SignInResult | CodeSent:
-        """Check the inputs and sign in, or (one-time code) send the code and wait for it."""
+        """Check the inputs and sign in, or (one-time code) send the code and wait for it.
+
+        ``verify=False`` never contacts the server (a kind that cannot sign in without it
+        refuses); ``allow_plain_http``: the person allowed http:// to this server."""
 
     def finish_sign_in(
         self, ws: Workspace, pending: CodeSent, code: str,

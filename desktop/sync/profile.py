@@ -6,6 +6,7 @@ live in the keychain (``credentials``), never here.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -23,6 +24,13 @@ class ServerProfile:
     kind: str  # a registry name
     url: str
     user_id: str  # the account on that server: a doctor id, an email address or a phone
+    # The person allowed plain http:// to this server although it is not on this computer.
+    plain_http_allowed: bool = False
+
+    @property
+    def plain_http(self) -> bool:
+        """Does this profile talk to its server unencrypted (http://, loopback or not)?"""
+        return urlsplit(self.url).scheme.lower() == "http"
 
 
 @dataclass(frozen=True)
@@ -58,14 +66,56 @@ class AccountMismatchError(ValidationError):
         self.existing = existing
 
 
-def validate_url(url: str) -> str:
+class PlainHttpRefused(ValidationError):
+    """http:// to a server that is not on this computer: the token and patient data would
+    cross the network in clear, so it takes the person's explicit allowance for that server."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"{url} is an unencrypted (http://) address of another computer: your sign-in "
+            "token and patient data would cross the network readable by anyone on the way. "
+            "Use its https:// address."
+        )
+        self.url = url
+
+
+def is_loopback(url: str) -> bool:
+    """Is the server on this computer (localhost, 127.0.0.0/8, ::1)?"""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_to_remote(url: str) -> bool:
+    return urlsplit(url).scheme.lower() == "http" and not is_loopback(url)
+
+
+def validate_url(url: str, allow_plain_http: bool = False) -> str:
+    """A usable server address; http:// to another computer only when the person allowed it."""
     url = credentials.normalise_url(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
             f"Server address {url!r} is not a web address; give one like https://cases.example.org"
         )
+    if plain_http_to_remote(url) and not allow_plain_http:
+        raise PlainHttpRefused(url)
     return url
+
+
+def check_transport(profile: ServerProfile) -> None:
+    """Before any request of a saved profile: an http:// address of another computer needs
+    the allowance given for it (a profile saved by an older version has none)."""
+    if plain_http_to_remote(profile.url) and not profile.plain_http_allowed:
+        raise PlainHttpRefused(profile.url)
 
 
 def current_server(ws: Workspace) -> ServerProfile | None:
@@ -81,7 +131,8 @@ def sync_status(ws: Workspace) -> SyncStatus:
         profile = None
         if meta.server_url and meta.user_id:
             # An empty kind is read by the registry as its default kind.
-            profile = ServerProfile(meta.server_kind or "", meta.server_url, meta.user_id)
+            profile = ServerProfile(meta.server_kind or "", meta.server_url, meta.user_id,
+                                    bool(meta.allow_plain_http))
         return SyncStatus(profile, meta.last_success_at)
 
 
@@ -102,4 +153,5 @@ def save_profile(ws: Workspace, profile: ServerProfile) -> None:
         meta = s.get(SyncMeta, 1) or SyncMeta(id=1)
         s.add(meta)
         meta.server_kind, meta.server_url, meta.user_id = profile.kind, profile.url, profile.user_id
+        meta.allow_plain_http = profile.plain_http_allowed
         meta.last_error = None

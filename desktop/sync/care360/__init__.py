@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from desktop.errors import ValidationError
 from desktop.sync.care360 import signin
 from desktop.sync.care360.client import Care360Client
 from desktop.sync.care360.engine import Care360Engine, link_case
@@ -28,9 +29,14 @@ class Care360Kind(ServerKind):
 
     def begin_sign_in(
         self, ws: Workspace, url: str, account: str, secret: str, *, verify: bool = True,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None, allow_plain_http: bool = False,
     ) -> CodeSent:
-        return signin.start_sign_in(self.name, url, account, secret, transport=transport)
+        if not verify:
+            raise ValidationError(
+                f"A {self.short_title} sign-in cannot be saved unchecked: the one-time code "
+                "comes from the server.")
+        return signin.start_sign_in(self.name, url, account, secret, transport=transport,
+                                    allow_plain_http=allow_plain_http)
 
     def finish_sign_in(
         self, ws: Workspace, pending: CodeSent, code: str,

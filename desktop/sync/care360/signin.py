@@ -25,7 +25,9 @@ from desktop.sync.kind import Channel, CodeSent, SignInResult
 from desktop.sync.profile import (
     NotSignedInError,
     ServerProfile,
+    check_transport,
     ensure_same_account,
+    plain_http_to_remote,
     save_profile,
     validate_url,
 )
@@ -90,9 +92,11 @@ def start_sign_in(
     contact: str,
     api_key: str,
     transport: httpx.BaseTransport | None = None,
+    allow_plain_http: bool = False,
 ) -> CodeSent:
     """Step 1: check the inputs and ask Care360 to send a one-time code to ``contact``."""
-    url = validate_url(url)
+    url = validate_url(url, allow_plain_http)
+    allowed = allow_plain_http and plain_http_to_remote(url)
     api_key = api_key.strip()
     if not api_key:
         raise ValidationError("The Care360 API key is required (your clinic's cv-api-key).")
@@ -113,9 +117,9 @@ def start_sign_in(
             ) from None
     log.info("care360 sign-in: code sent via %s", "email" if email else "sms")
     if email is not None:
-        return CodeSent(kind, url, Channel.EMAIL, email, api_key)
+        return CodeSent(kind, url, Channel.EMAIL, email, api_key, allowed)
     assert phone is not None
-    return CodeSent(kind, url, Channel.SMS, phone, api_key)
+    return CodeSent(kind, url, Channel.SMS, phone, api_key, allowed)
 
 
 def finish_sign_in(
@@ -143,7 +147,8 @@ def finish_sign_in(
     vault = Care360Vault(pending.url, pending.account)
     vault.store_api_key(pending.secret)
     vault.store_refresh(tokens.refresh)
-    profile = ServerProfile(pending.kind, pending.url, pending.account)
+    profile = ServerProfile(pending.kind, pending.url, pending.account,
+                            pending.allow_plain_http)
     save_profile(ws, profile)
     log.info("signed in kind=care360")
     return SignInResult(profile, True, True)
@@ -153,6 +158,7 @@ def open_client(
     profile: ServerProfile, transport: httpx.BaseTransport | None = None
 ) -> Care360Client:
     """A client whose refresh-token rotations are written to the keychain as they happen."""
+    check_transport(profile)
     vault = Care360Vault(profile.url, profile.user_id)
     api_key, refresh = vault.api_key(), vault.refresh_token()
     if not api_key or not refresh:

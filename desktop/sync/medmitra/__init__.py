@@ -26,10 +26,10 @@ class MedMitraKind(ServerKind):
 
     def begin_sign_in(
         self, ws: Workspace, url: str, account: str, secret: str, *, verify: bool = True,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None, allow_plain_http: bool = False,
     ) -> SignInResult:
         return signin.sign_in(ws, self.name, url, account, secret, verify=verify,
-                              transport=transport)
+                              transport=transport, allow_plain_http=allow_plain_http)
 
     def open_client(
         self, profile: ServerProfile, transport: httpx.BaseTransport | None = None

@@ -18,7 +18,9 @@ from desktop.sync.medmitra.client import MedMitraClient
 from desktop.sync.profile import (
     NotSignedInError,
     ServerProfile,
+    check_transport,
     ensure_same_account,
+    plain_http_to_remote,
     save_profile,
     validate_url,
 )
@@ -36,8 +38,9 @@ def sign_in(
     *,
     verify: bool = True,
     transport: httpx.BaseTransport | None = None,
+    allow_plain_http: bool = False,
 ) -> SignInResult:
-    url = validate_url(url)
+    url = validate_url(url, allow_plain_http)
     user_id, token = user_id.strip(), token.strip()
     if not user_id:
         raise ValidationError("User id is required (your doctor id on the server).")
@@ -55,7 +58,7 @@ def sign_in(
     stored = credentials.keychain_available()
     if stored:
         credentials.store_secret(url, user_id, token)
-    profile = ServerProfile(kind, url, user_id)
+    profile = ServerProfile(kind, url, user_id, allow_plain_http and plain_http_to_remote(url))
     save_profile(ws, profile)
     log.info("signed in kind=%s verified=%s keychain=%s", kind, verified, stored)
     return SignInResult(profile, verified, stored)
@@ -64,6 +67,7 @@ def sign_in(
 def open_client(
     profile: ServerProfile, transport: httpx.BaseTransport | None = None
 ) -> MedMitraClient:
+    check_transport(profile)
     token = credentials.load_secret(profile.url, profile.user_id)
     if not token:
         raise NotSignedInError(profile, keychain=credentials.keychain_available())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -23,9 +24,15 @@ from desktop.errors import CaseDeskError
 from desktop.sync import credentials, registry
 from desktop.sync import errors as sync_errors
 from desktop.sync.kind import Account, CodeSent, Secret, ServerKind, SignInResult
-from desktop.sync.profile import ServerProfile
+from desktop.sync.profile import ServerProfile, plain_http_to_remote
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.workspace import Workspace
+
+PLAIN_HTTP_WARNING = (
+    "This address is not encrypted. Your sign-in token and every patient's names, ages, notes "
+    "and documents would cross the network in clear, readable and changeable by anyone on the "
+    "way. Allow it only if the server has no https:// address and you trust this network."
+)
 
 
 class SignInDialog(QDialog):
@@ -75,8 +82,15 @@ class SignInDialog(QDialog):
         self.code.setPlaceholderText("6 digits")
         self.code.setAccessibleName("One-time code")
         self.code.setMaxLength(6)
+        self.allow_http = QCheckBox("Allow this unencrypted (http://) server", self)
+        self.allow_http.setAccessibleName("Allow unencrypted http")
+        self.http_warning = QLabel(PLAIN_HTTP_WARNING, self)
+        self.http_warning.setWordWrap(True)
+        self.http_warning.setStyleSheet("color: #b00020;")
         self.form.addRow("&Kind", self.kind)
         self.form.addRow("&Server", self.server)
+        self.form.addRow("", self.allow_http)
+        self.form.addRow("", self.http_warning)
         self.form.addRow("&User id", self.user)
         self.form.addRow("&Token", self.token)
         self.form.addRow("&Email or phone", self.contact)
@@ -100,6 +114,7 @@ class SignInDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.send_code.clicked.connect(self.request_code)
         self.kind.currentIndexChanged.connect(lambda _i: self._show_kind())
+        self.server.textChanged.connect(lambda _t: self._show_plain_http())
         layout.addWidget(self.buttons)
         # Which widget asks for which account and secret: the kind's shape picks them.
         self.accounts = {Account.DOCTOR_ID: self.user, Account.EMAIL_OR_PHONE: self.contact}
@@ -108,8 +123,21 @@ class SignInDialog(QDialog):
             self.kind.setCurrentIndex(max(0, self.kind.findData(registry.kind_of(profile).name)))
             self.server.setText(profile.url)
             self.accounts[self.server_kind.sign_in.account].setText(profile.user_id)
+        if profile is not None:
+            self.allow_http.setChecked(profile.plain_http_allowed)
         self._show_kind()
+        self._show_plain_http()
         (self.secrets[self.server_kind.sign_in.secret] if profile else self.server).setFocus()
+
+    def _show_plain_http(self) -> None:
+        """The allowance and its warning appear only for an http:// address of another
+        computer; a person must tick it knowingly."""
+        try:
+            remote = plain_http_to_remote(self.server.text().strip())
+        except ValueError:
+            remote = False
+        self.form.setRowVisible(self.allow_http, remote)
+        self.form.setRowVisible(self.http_warning, remote)
 
     @property
     def server_kind(self) -> ServerKind:
@@ -156,7 +184,9 @@ class SignInDialog(QDialog):
             where = "the email address" if pending.channel == "email" else "the phone"
             self.note.setText(f"A 6-digit code was sent to {where} {pending.address}.")
 
-        self.runner.run(lambda: kind.begin_sign_in(self.ws, url, account, secret), done,
+        allow = self.allow_http.isChecked()
+        self.runner.run(lambda: kind.begin_sign_in(self.ws, url, account, secret,
+                                                   allow_plain_http=allow), done,
                         self._failed, lane="sync")
 
     # ------------------------------------------------------------ sign in
@@ -180,7 +210,9 @@ class SignInDialog(QDialog):
                 os.environ[credentials.ENV_TOKEN] = secret  # this process only, never saved
             self._signed_in(result)
 
-        self.runner.run(lambda: kind.begin_sign_in(self.ws, url, account, secret), done,
+        allow = self.allow_http.isChecked()
+        self.runner.run(lambda: kind.begin_sign_in(self.ws, url, account, secret,
+                                                   allow_plain_http=allow), done,
                         self._failed, lane="sync")
 
     def _signed_in(self, result: SignInResult) -> None:
@@ -205,6 +237,7 @@ class SignInDialog(QDialog):
     def _busy(self, busy: bool) -> None:
         self.buttons.setEnabled(not busy)
         self.send_code.setEnabled(not busy)
-        for field in (self.kind, self.server, self.user, self.token, self.contact, self.api_key):
+        for field in (self.kind, self.server, self.user, self.token, self.contact, self.api_key,
+                      self.allow_http):
             field.setEnabled(not busy)
         self.code.setEnabled(not busy and self._pending is not None)

@@ -81,6 +81,7 @@ class SyncController(QObject):
             if self.profile is None:
                 self._timer.stop()
                 self._set_state("offline")
+                self.profile_changed.emit()
                 return
             self._timer.start()
             self._set_state("online")

@@ -27,6 +27,12 @@ from desktop.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
+PLAIN_HTTP_TEXT = "Not encrypted (http)"
+PLAIN_HTTP_TIP = ("This server's address is http://, so your sign-in token and patient data "
+                  "cross the network unencrypted. Ask for its https:// address and sign in "
+                  "again with it.")
+
+
 class SyncPanel(QObject):
     message = Signal(str, int)  # status bar text, milliseconds (0: until replaced)
 
@@ -73,6 +79,12 @@ class SyncPanel(QObject):
         self.pending_label = QLabel(parent)
         self.pending_label.setAccessibleName("Changes waiting to sync")
         self.pending_label.setStyleSheet("padding: 0 8px;")
+        # Shown while the profile talks to its server without encryption (http://).
+        self.plain_http_label = QLabel(PLAIN_HTTP_TEXT, parent)
+        self.plain_http_label.setAccessibleName("Connection not encrypted")
+        self.plain_http_label.setToolTip(PLAIN_HTTP_TIP)
+        self.plain_http_label.setStyleSheet("color: #b00020; font-weight: 600; padding: 0 8px;")
+        self.plain_http_label.hide()
         # Status bar indicators: progress while a run is on, the last successful sync.
         self.progress = QProgressBar(parent)
         self.progress.setMaximumWidth(160)
@@ -81,7 +93,8 @@ class SyncPanel(QObject):
         self.progress.hide()
         self.last_label = QLabel(parent)
         self.last_label.setAccessibleName("Last successful sync")
-        self.indicators: list[QWidget] = [self.online_label, self.pending_label]
+        self.indicators: list[QWidget] = [self.plain_http_label, self.online_label,
+                                          self.pending_label]
         self.status_widgets: list[QWidget] = [self.last_label, self.progress]
 
         c = self.controller
@@ -91,10 +104,15 @@ class SyncPanel(QObject):
         c.failed.connect(lambda text: self.message.emit(text, 10000))
         c.message.connect(self.message)
         c.sign_in_needed.connect(self.open_sign_in)
+        c.profile_changed.connect(self._show_encryption)
         runner.changed.connect(self._changed)
         self._state(c.state)
         self.refresh_counts()
         c.load_profile()
+
+    def _show_encryption(self) -> None:
+        profile = self.controller.profile
+        self.plain_http_label.setVisible(profile is not None and profile.plain_http)
 
     # ------------------------------------------------------------ actions
 
