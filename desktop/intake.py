@@ -467,7 +467,7 @@ class BlobStore:
                     existing = os.stat(final)
                 except FileNotFoundError:
                     existing = None
-                if existing is not None and existing.st_size == size:
+                if existing is not None and existing.st_size == size and _ours_alone(existing):
                     tmp.unlink()  # same content already kept: reuse it
                 else:  # new, or a damaged earlier copy: ours is verified, put it in place
                     os.replace(tmp, final)
@@ -486,6 +486,14 @@ class BlobStore:
             return
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
         _fsync_dir(self.root)  # the new folder's entry must survive a crash too
+
+
+def _ours_alone(st: os.stat_result) -> bool:
+    """A stored blob no other account owns or holds a link to (else it is replaced by the
+    fresh copy, which leaves any outside link pointing at the old file)."""
+    if os.name == "nt":
+        return True
+    return st.st_nlink == 1 and st.st_uid == os.geteuid()
 
 
 def _changed() -> str:

@@ -419,6 +419,8 @@ class Workspace:
 
     def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None) -> None:
         self.folder = folder
+        for note in folder.notes:
+            log.warning("data folder: %s", note)
         self.engine, self.sessions = open_cache(folder.cache)
         self.blobs = intake.BlobStore(folder.blobs)
         self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
@@ -632,8 +634,14 @@ class Workspace:
         return self.blob_path_for(document.sha256)
 
     def blob_path_for(self, sha256: str | None) -> Path | None:
+        """The blob's path once it is checked to be ours alone (DataFolderError if another
+        account owns it or holds a hard link to it)."""
         if sha256 and self.blobs.exists(sha256):
-            return self.blobs.path_for(sha256)
+            path = self.blobs.path_for(sha256)
+            note = datafolder.check_file(path, self.folder.root)
+            if note:
+                log.warning("data folder: %s", note)
+            return path
         return None
 
     def attach(

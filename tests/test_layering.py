@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["desktop/models", "desktop/sync", "desktop/workspace.py", "desktop/intake.py", "desktop/cli.py"]
+CORE = ["desktop/models", "desktop/sync", "desktop/workspace.py", "desktop/intake.py", "desktop/cli.py",
+        "desktop/viewer_handoff.py"]
 
 
 def _core_files() -> list[Path]:

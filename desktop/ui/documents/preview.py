@@ -8,15 +8,12 @@ the packaged self-test can call it. The widget asks a worker for a Preview and p
 from __future__ import annotations
 
 import logging
-import os
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QImageReader, QPainter
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QImageReader, QPainter
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -27,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import viewer_handoff
 from desktop.ui.operations import OperationRunner, user_message
 
 log = logging.getLogger(__name__)
@@ -266,6 +264,7 @@ class PreviewWidget(QWidget):
         self._pages = 0
         self._generation = 0
         self.preview: Preview | None = None
+        self.viewer_command: list[str] | None = None  # None: the platform's opener
 
         self.canvas = ImageCanvas(self)
         self.canvas.setAccessibleName("Document preview")
@@ -392,36 +391,14 @@ class PreviewWidget(QWidget):
         return self._page
 
     def open_externally(self) -> None:
-        """Hand the document to the system viewer (a named copy; blobs have no extension)."""
+        """Hand the document to the system viewer: a private, read-only copy named for its
+        sniffed type, opened with a clean environment (``desktop.viewer_handoff``)."""
         if self._path is None:
             return
-        path, name = self._path, self.title.text()
+        path, name, command = self._path, self.title.text(), self.viewer_command
         self._runner.run(
-            lambda: viewer_copy(path, name),
-            success=lambda target: QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))),
-            failure=lambda exc: self.note.setText(user_message(exc)),
+            lambda: viewer_handoff.hand_over(path, name, command),
+            success=lambda _target: None,
+            failure=lambda exc: self.set_note(user_message(exc)),
             lane="read",
         )
-
-
-_UNSAFE = re.compile(r"[^\w.\- ()]+")
-
-
-def viewer_copy(blob: Path, name: str) -> Path:
-    """A private, named link to a blob for the system viewer: <data>/open/<sha256>/<safe name>.
-
-    The name comes from a person or a server, so it is reduced to a plain file name. A hard link
-    costs nothing; a copy is the fallback on file systems without links. Files stay 0600.
-    """
-    blobs_root = blob.parent.parent  # <data>/blobs/ab/cdef…
-    folder = blobs_root.parent / "open" / (blob.parent.name + blob.name)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    safe = _UNSAFE.sub("_", Path(name).name).strip(" .") or "document"
-    target = folder / safe[:120]
-    if not target.exists():
-        try:
-            os.link(blob, target)
-        except OSError:
-            shutil.copyfile(blob, target)
-            os.chmod(target, 0o600)
-    return target

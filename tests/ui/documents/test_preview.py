@@ -137,20 +137,77 @@ def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path
     assert not preview.open_button.isEnabled()
 
 
-def test_viewer_copy_is_named_private_and_safe(ws: Workspace, tmp_path: Path) -> None:
-    from desktop.ui.documents.preview import viewer_copy
+OPENER = """
+import json, os, sys
+with open(sys.argv[1] + ".seen", "w") as f:
+    json.dump({"path": sys.argv[2], "env": dict(os.environ)}, f)
+"""
 
-    case = ws.create_case("A", 1, "other")
-    [result] = ws.attach(case.id, [write_png(tmp_path / "x.png")])
+
+def test_open_with_system_viewer_hands_over_a_safe_copy(
+    qtbot, window: MainWindow, ws: Workspace, tmp_path: Path, monkeypatch
+) -> None:
+    """The viewer gets a read-only copy named for its content (not "lab-result.exe"), in a
+    private folder, with no Case Desk secret in its environment; saving it changes nothing."""
+    import json
+    import os
+    import sys
+
+    monkeypatch.setenv("CASEDESK_TOKEN", "tok-secret-123")
+    old_open = ws.folder.root / "open"
+    old_open.mkdir(mode=0o755)
+    os.chmod(old_open, 0o755)  # as earlier versions left it
+    case = ws.create_case("Amara Okafor", 47, "female")
+    [result] = ws.attach(case.id, [write_png(tmp_path / "lab-result.exe")])
     assert result.document is not None
     blob = ws.blob_path(result.document)
     assert blob is not None
-    target = viewer_copy(blob, "../../etc/evil name?.png")
-    assert target.name == "evil name_.png"
-    assert target.parent.parent == ws.folder.root / "open"
-    assert target.read_bytes() == blob.read_bytes()
-    assert (target.stat().st_mode & 0o777) == 0o600
-    assert viewer_copy(blob, "../../etc/evil name?.png") == target  # idempotent
+    stored = blob.read_bytes()
+    docs = show_documents(qtbot, window, case.id, 1)
+    with qtbot.waitSignal(window.preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    report = tmp_path / "viewer"
+    window.preview.viewer_command = [sys.executable, str(script), str(report)]
+    window.preview.open_button.click()
+    seen = Path(str(report) + ".seen")
+    qtbot.waitUntil(seen.exists, timeout=10000)
+    qtbot.waitUntil(lambda: seen.stat().st_size > 0, timeout=5000)
+    handed = json.loads(seen.read_text())
+    target = Path(handed["path"])
+    assert target.name == "lab-result.png"
+    assert "CASEDESK_TOKEN" not in handed["env"]
+    assert not any(k.startswith("CASEDESK_") for k in handed["env"])
+    assert (target.stat().st_mode & 0o777) == 0o400
+    assert (target.parent.stat().st_mode & 0o777) == 0o700
+    assert (old_open.stat().st_mode & 0o777) == 0o700
+    assert target.stat().st_ino != blob.stat().st_ino and blob.stat().st_nlink == 1
+    os.chmod(target, 0o600)  # a viewer that saves anyway
+    target.write_bytes(stored + b"edited by the viewer")
+    assert blob.read_bytes() == stored
+
+
+def test_open_with_system_viewer_refuses_a_program(
+    qtbot, window: MainWindow, ws: Workspace, tmp_path: Path
+) -> None:
+    import sys
+
+    case = ws.create_case("Amara Okafor", 47, "female")
+    script_like = tmp_path / "notes.txt"
+    script_like.write_text("#!/bin/sh\nrm -rf ~\n")
+    [result] = ws.attach(case.id, [script_like])
+    assert result.document is not None
+    docs = show_documents(qtbot, window, case.id, 1)
+    with qtbot.waitSignal(window.preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    report = tmp_path / "viewer"
+    window.preview.viewer_command = [sys.executable, "-c", "open(__import__('sys').argv[1], 'w')",
+                                     str(report)]
+    with qtbot.waitSignal(window.preview.rendered, timeout=10000):
+        window.preview.open_button.click()
+    assert "program or a script" in window.preview.note.text()
+    assert not report.exists()
 
 
 def test_lost_bytes_are_reported_by_the_preview(qtbot, window: MainWindow, ws: Workspace,
