@@ -18,6 +18,7 @@ from desktop import viewer_handoff
 from desktop.viewer_handoff import HandoffRefused, clean_environment, prepare
 from desktop.workspace import Workspace
 
+
 @pytest.fixture
 def ws(tmp_path: Path):
     with Workspace.open(tmp_path / "data") as workspace:
