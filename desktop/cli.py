@@ -107,11 +107,27 @@ def cmd_list(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     )
     cases = ws.list_cases(query, offset=a.offset, limit=a.limit)
     total = ws.count_cases(query)
+    note = search_note(query)
     if a.json:
-        _json({"cases": [c.to_json() for c in cases], "total": total}, out)
+        _json({"cases": [c.to_json() for c in cases], "total": total, "note": note}, out)
     else:
         _print_case_table(cases, total, out)
+        if note:
+            out.write(f"Note: {note}.\n")
     return 0
+
+
+def search_note(query: CaseQuery) -> str | None:
+    """What a person should know about a search too long to use whole."""
+    from desktop.workspace import MAX_SEARCH_WORD, MAX_SEARCH_WORDS
+
+    notes = []
+    if query.words_left_out:
+        notes.append(f"searched the first {MAX_SEARCH_WORDS} words; "
+                     f"{query.words_left_out} more were left out")
+    if query.words_shortened:
+        notes.append(f"words longer than {MAX_SEARCH_WORD} letters were cut to that length")
+    return "; ".join(notes) or None
 
 
 def cmd_show(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:

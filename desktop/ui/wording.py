@@ -6,6 +6,7 @@ The command line has its own (with its commands); the core has none of either.
 
 from __future__ import annotations
 
+from desktop.cli import search_note as search_note  # a long search: the command line's words
 from desktop.cli import sync_summary
 from desktop.errors import CaseDeskError
 from desktop.sync.credentials import NoKeychainError
@@ -58,3 +59,4 @@ def report_text(report: SyncReport) -> str:
     """One line for the status bar after a sync: the command line's summary, with this
     window's next steps instead of commands."""
     return sync_summary(report, WINDOW_NEXT_STEPS)
+

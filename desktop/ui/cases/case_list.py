@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLa
 from desktop.ui.cases.case_list_model import CaseListModel
 from desktop.ui.cases.case_table import CaseTable
 from desktop.ui.operations import OperationRunner
+from desktop.ui.wording import search_note
 from desktop.workspace import KNOWN_STATUSES, Workspace
 
 SEARCH_DEBOUNCE_MS = 200
@@ -114,7 +115,9 @@ class CaseListPanel(QWidget):
     # ------------------------------------------------------------ keeping the selection
 
     def _count_changed(self, count: int) -> None:
-        self.count_label.setText(f"{count:,} case{'s' if count != 1 else ''}")
+        text = f"{count:,} case{'s' if count != 1 else ''}"
+        note = search_note(self.model.query)
+        self.count_label.setText(f"{text} — {note}" if note else text)
 
     def _loading_changed(self, loading: bool) -> None:
         if loading and not self.model.ids:
