@@ -14,7 +14,7 @@ caps; the full-size figures in the report use the issue's sizes.
 | `record` | the real answer with one poisoned record (`record`: see RECORDS) added to its list |
 | `oversize_download` | a file's bytes: a PDF head then `size` bytes, whatever was declared |
 | `gzip_download` | a file's bytes as a gzip bomb of `size` decompressed bytes |
-| `program_download` | a file's bytes replaced by a Windows program's head |
+| `program_download` | a file's bytes replaced by a Windows program's head (45 bytes) |
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class HostileMiddleware:
         elif rule.mode == "oversize_download":
             await _stream(send, _pdf_filler(rule.size), [])
         elif rule.mode == "program_download":
-            body = b"MZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run in DOS mode."
+            body = b"MZ\x90\x00" + b"\x00" * 41  # 45 bytes: as a small file declares
             await _stream(send, iter([body]), [(b"content-length", str(len(body)).encode())])
 
 

@@ -319,9 +319,10 @@ class MedMitraClient:
         except TooLarge:
             log.info("GET %s: more bytes than declared or allowed", route)
             raise err.DownloadRefused(
-                "The server sent more than it declared for this document"
-                if declared and cap < hard else
-                "The server sent more than Case Desk accepts for one document", route=route,
+                f"The server sent more than it declared for this document ({declared} bytes), "
+                "so it was not kept" if declared and cap < hard else
+                "The server sent more than Case Desk accepts for one document "
+                f"({hard // (1 << 20)} MiB), so it was not kept", route=route,
             ) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, "GET", route, creates=False) from None
