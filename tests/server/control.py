@@ -190,10 +190,12 @@ class ReferenceServer:
         return self._fault(kind="unauthorized", n=n, path=path, method=method)
 
     def hostile(self, mode: str, path: str | None = None, n: int | None = None,
-                size: int = 1 << 20, seconds: float = 1.0, record: str | None = None) -> None:
+                size: int = 1 << 20, seconds: float = 1.0, record: str | None = None,
+                text: str | None = None) -> None:
         """Answer matching requests as an attacker would (tests/server/hostile.py)."""
         self._call("POST", "/hostile", json={"mode": mode, "path": path, "n": n, "size": size,
-                                             "seconds": seconds, "record": record})
+                                             "seconds": seconds, "record": record,
+                                             "text": text})
 
     def clear_hostile(self) -> None:
         self._call("DELETE", "/hostile")

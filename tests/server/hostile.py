@@ -11,7 +11,7 @@ caps; the full-size figures in the report use the issue's sizes.
 | `gzip_bomb` | 200, `Content-Encoding: gzip`, `size` bytes of JSON-ish blanks compressed ~1000:1 |
 | `huge_body` | 200, `size` bytes of an endless JSON list |
 | `drip` | 200 with a plausible length, then one byte every `seconds` |
-| `record` | the real answer with one poisoned record (`record`: see RECORDS) added to its list |
+| `record` | the real answer with one poisoned record (`record`: see RECORDS, or `text`) first in its list |
 | `oversize_download` | a file's bytes: a PDF head then `size` bytes, whatever was declared |
 | `gzip_download` | a file's bytes as a gzip bomb of `size` decompressed bytes |
 | `program_download` | a file's bytes replaced by a Windows program's head (45 bytes) |
@@ -78,6 +78,7 @@ class HostileRule:
     size: int = 1 << 20
     seconds: float = 1.0
     record: str | None = None
+    text: str | None = None  # mode "record": this JSON text instead of a named record
 
 
 class HostileBoard:
@@ -88,7 +89,7 @@ class HostileBoard:
     def add(self, rule: HostileRule) -> None:
         if rule.mode not in MODES:
             raise ValueError(f"unknown hostile mode {rule.mode!r}")
-        if rule.mode == "record" and rule.record not in RECORDS:
+        if rule.mode == "record" and rule.text is None and rule.record not in RECORDS:
             raise ValueError(f"unknown record {rule.record!r}")
         with self._lock:
             self.rules.append(rule)
@@ -117,6 +118,7 @@ class HostileIn(BaseModel):
     size: int = 1 << 20
     seconds: float = 1.0
     record: str | None = None
+    text: str | None = None
 
 
 def build_hostile_router(board: HostileBoard) -> APIRouter:
@@ -125,7 +127,7 @@ def build_hostile_router(board: HostileBoard) -> APIRouter:
     @router.post("/hostile")
     def add(rule: HostileIn) -> dict[str, Any]:
         board.add(HostileRule(rule.mode, rule.path, rule.n, rule.size, rule.seconds,
-                              rule.record))
+                              rule.record, rule.text))
         return {"ok": True}
 
     @router.delete("/hostile")
@@ -150,7 +152,8 @@ class HostileMiddleware:
             await self.app(scope, receive, send)
             return
         if rule.mode == "record":
-            await _poisoned(self.app, scope, receive, send, RECORDS[rule.record or ""]())
+            text = rule.text if rule.text is not None else RECORDS[rule.record or ""]()
+            await _poisoned(self.app, scope, receive, send, text)
             return
         await _drain(receive)
         if rule.mode == "drip":
