@@ -79,12 +79,11 @@ class SyncPanel(QObject):
         self.pending_label = QLabel(parent)
         self.pending_label.setAccessibleName("Changes waiting to sync")
         self.pending_label.setStyleSheet("padding: 0 8px;")
-        # Shown while the profile talks to its server without encryption (http://).
-        self.plain_http_label = QLabel(PLAIN_HTTP_TEXT, parent)
-        self.plain_http_label.setAccessibleName("Connection not encrypted")
-        self.plain_http_label.setToolTip(PLAIN_HTTP_TIP)
-        self.plain_http_label.setStyleSheet("color: #b00020; font-weight: 600; padding: 0 8px;")
-        self.plain_http_label.hide()
+        # Says so while the profile talks to its server without encryption (http://); empty
+        # otherwise (a toolbar decides its widgets' visibility itself).
+        self.plain_http_label = QLabel(parent)
+        self.plain_http_label.setAccessibleName("Connection encryption")
+        self.plain_http_label.setStyleSheet("color: #b00020; font-weight: 600; padding: 0 4px;")
         # Status bar indicators: progress while a run is on, the last successful sync.
         self.progress = QProgressBar(parent)
         self.progress.setMaximumWidth(160)
@@ -112,7 +111,9 @@ class SyncPanel(QObject):
 
     def _show_encryption(self) -> None:
         profile = self.controller.profile
-        self.plain_http_label.setVisible(profile is not None and profile.plain_http)
+        plain = profile is not None and profile.plain_http
+        self.plain_http_label.setText(PLAIN_HTTP_TEXT if plain else "")
+        self.plain_http_label.setToolTip(PLAIN_HTTP_TIP if plain else "")
 
     # ------------------------------------------------------------ actions
 
