@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from desktop.models.tables import Document
+from desktop.sync import runner
 from desktop.workspace import Workspace
 from tests.e2e.conftest import PDF
 from tests.signin import sign_in
@@ -126,9 +127,7 @@ def scene(reference_server, memory_keyring, tmp_path) -> Scene:
     data = tmp_path / "data"
     with Workspace.open(data) as ws:
         sign_in(ws, reference_server.url, verify=False)
-    first = child(SYNC_CHILD, "--data-dir", str(data), "sync", tmp=tmp_path)
-    assert first.code == 0, first.stderr
-    with Workspace.open(data) as ws:
+        assert runner.run_sync(ws).ok
         record = next(c for c in ws.list_cases() if c.server_id)
         ws.edit_case(record.id, case_summary="queued edit")
     return Scene(reference_server, data, tmp_path, record.id, str(record.server_id))
@@ -269,8 +268,8 @@ def test_download_bombs_and_lies_are_not_kept(scene: Scene, normal_hwm: int,
     rule, words = DOWNLOADS[name]
     scene.server.add_file(scene.server_case, "lab-result.pdf", PDF[:45].ljust(45, b"%"),  # type: ignore[attr-defined]
                           "application/pdf")
-    assert scene.sync().code == 0
     with Workspace.open(scene.data) as ws:
+        assert runner.run_sync(ws).ok
         [doc] = ws.documents(scene.case_id)
     assert doc.size == 45
     scene.server.hostile(path="/files/", **rule)  # type: ignore[attr-defined]
