@@ -161,7 +161,7 @@ def transport_error(
     unknown outcome: the request may have been received.
     """
     who = _sentence(server)
-    if isinstance(exc, DeadlineExceeded):
+    if isinstance(exc, (DeadlineExceeded, TooSlow)):
         # Asking again at once would wait as long again: the next run tries.
         if repeatable:
             return err.NetworkError(
@@ -311,6 +311,12 @@ REQUEST_DEADLINE = 120.0
 LIST_DEADLINE = 300.0
 # Transfers also get this much time per byte (a slow clinic line: 256 KiB/s).
 SECONDS_PER_BYTE = 1 / (256 * 1024)
+# An answer's headers must be complete this soon after a request without a body to send.
+HEADERS_WITHIN = 60.0
+# After this long, an answer's body must average at least MIN_RATE bytes a second: a server
+# dripping a byte a second is given up on in seconds, not at the deadline.
+RATE_GRACE = 15.0
+MIN_RATE = 4 * 1024
 DECODE_PIECE = 256 * 1024
 
 # Tests and support may lower (never raise) a cap through the environment.
@@ -319,6 +325,7 @@ _LOWER_ONLY = {
     "answer": "CASEDESK_MAX_ANSWER_BYTES",
     "download": "CASEDESK_MAX_DOWNLOAD_BYTES",
     "deadline": "CASEDESK_REQUEST_DEADLINE",
+    "grace": "CASEDESK_SLOW_ANSWER_GRACE",
 }
 
 
@@ -350,7 +357,10 @@ def deadline(seconds: float) -> Iterator[None]:
     """Every socket operation of this thread inside the block ends by ``seconds`` from now;
     a timeout once that time has come is :class:`DeadlineExceeded`."""
     previous = getattr(_current, "at", None)
-    at = _current.at = time.monotonic() + limit("deadline", seconds)
+    at = time.monotonic() + limit("deadline", seconds)
+    if previous is not None:
+        at = min(at, previous)  # an inner deadline never extends the outer one
+    _current.at = at
     try:
         yield
     except httpx.TimeoutException as exc:
@@ -481,15 +491,26 @@ class TooLarge(Exception):
     cap: int
 
 
+class TooSlow(httpx.TimeoutException):
+    """An answer's body came slower than :data:`MIN_RATE` after :data:`RATE_GRACE`."""
+
+
 def iter_bounded(response: httpx.Response, cap: int) -> Iterator[bytes]:
-    """The decoded body of a streamed ``response`` in pieces, stopping at ``cap`` bytes."""
+    """The decoded body of a streamed ``response`` in pieces, stopping at ``cap`` bytes, and
+    at :class:`TooSlow` when it arrives slower than a working line would carry it."""
     try:
         decoder = BoundedDecoder(response.headers.get("content-encoding"))
     except ValueError as exc:
         raise httpx.DecodingError(str(exc)) from None
-    total = 0
+    total = received = 0
+    started = time.monotonic()
+    grace = limit("grace", RATE_GRACE)
     try:
         for raw in response.iter_raw():
+            received += len(raw)
+            elapsed = time.monotonic() - started
+            if elapsed > grace and received < MIN_RATE * elapsed:
+                raise TooSlow("the answer came too slowly")
             for piece in decoder.feed(raw):
                 total += len(piece)
                 if total > cap:
@@ -526,11 +547,14 @@ def send_bounded(
     """Send one request and read its answer whole, within ``cap`` bytes and ``seconds``.
 
     The answer holds the decoded body. Raises :class:`TooLarge`, or httpx's errors (a passed
-    deadline is a timeout).
+    deadline is a timeout). A request with nothing to upload must have its answer's headers
+    within :data:`HEADERS_WITHIN`.
     """
+    quick = not (kwargs.get("files") or kwargs.get("content") is not None)
     with deadline(seconds):
         request = client.build_request(method, url, **kwargs)
-        response = client.send(request, stream=True)
+        with deadline(min(seconds, HEADERS_WITHIN)) if quick else _no_limit():
+            response = client.send(request, stream=True)
         try:
             if not response.is_success:
                 return error_answer(response)
@@ -540,6 +564,11 @@ def send_bounded(
         finally:
             response.close()
     return Answer(response.status_code, response.headers, body)
+
+
+@contextmanager
+def _no_limit() -> Iterator[None]:
+    yield
 
 
 def error_answer(response: httpx.Response) -> Answer:

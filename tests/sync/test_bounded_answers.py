@@ -98,6 +98,18 @@ def test_a_dripping_answer_ends_at_the_deadline(client, reference_server, monkey
     assert caught.value.retryable and not caught.value.again_in_run
 
 
+def test_a_dripping_answer_is_given_up_on_long_before_the_deadline(client, reference_server,
+                                                                  monkeypatch) -> None:
+    """After a grace period the body must average a few KiB a second (the deadline of a
+    case list is minutes: a line that slow could carry the list of a big clinic)."""
+    monkeypatch.setenv("CASEDESK_SLOW_ANSWER_GRACE", "1")
+    reference_server.hostile("drip", path="/cases/all_cases", seconds=0.05)
+    started = time.monotonic()
+    with pytest.raises(err.NetworkError, match="took longer than Case Desk waits"):
+        client.list_case_records()
+    assert time.monotonic() - started < 3
+
+
 def test_error_answers_are_read_only_for_their_explanation(client, reference_server) -> None:
     reference_server.fail_next(status=500, path="/cases/all_cases")
     with pytest.raises(err.ServerError):

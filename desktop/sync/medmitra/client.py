@@ -26,6 +26,7 @@ from desktop.sync.http import (
     DEFAULT_TIMEOUT,
     DOWNLOAD_LIMIT,
     DOWNLOAD_MARGIN,
+    HEADERS_WITHIN,
     LIST_DEADLINE,
     LIST_LIMIT,
     REQUEST_DEADLINE,
@@ -299,23 +300,28 @@ class MedMitraClient:
         hard = int(limit("download", DOWNLOAD_LIMIT))
         cap = min(hard, declared + DOWNLOAD_MARGIN) if declared else hard
         try:
-            with deadline(transfer_deadline(declared)), self._http.stream(
-                    "GET", url, headers=headers, follow_redirects=True) as resp:
-                if resp.status_code >= 300:
-                    answer = error_answer(resp)
+            with deadline(transfer_deadline(declared)):
+                with deadline(HEADERS_WITHIN):
+                    request = self._http.build_request("GET", url, headers=headers)
+                    resp = self._http.send(request, stream=True, follow_redirects=True)
+                try:
+                    if resp.status_code >= 300:
+                        answer = error_answer(resp)
+                        log_answer(log, "GET", route, resp.status_code, started)
+                        raise self._status_error(answer, "GET", route, creates=False)
+                    # With a content encoding the length counts compressed bytes: unknown.
+                    encoded = resp.headers.get("content-encoding", "identity") != "identity"
+                    total = declared or (0 if encoded else
+                                         int_of(resp.headers.get("content-length")) or 0)
+                    done = 0
+                    for chunk in iter_bounded(resp, cap):
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                        yield chunk
                     log_answer(log, "GET", route, resp.status_code, started)
-                    raise self._status_error(answer, "GET", route, creates=False)
-                # With a content encoding the length counts compressed bytes: unknown total.
-                encoded = resp.headers.get("content-encoding", "identity") != "identity"
-                total = declared or (0 if encoded else
-                                     int_of(resp.headers.get("content-length")) or 0)
-                done = 0
-                for chunk in iter_bounded(resp, cap):
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-                    yield chunk
-                log_answer(log, "GET", route, resp.status_code, started)
+                finally:
+                    resp.close()
         except TooLarge:
             log.info("GET %s: more bytes than declared or allowed", route)
             raise err.DownloadRefused(
