@@ -297,7 +297,8 @@ def open_progress_file(path: Path, counter: SentCounter) -> ProgressFile:
 
 MIB = 1 << 20
 # The case list of a big clinic: 100,000 cases at up to ~1 KiB each as the server lists them
-# (measured: 380-520 bytes a case with a short note, ~1 KiB with a long one), and a margin.
+# (measured: 300 bytes a case with a short note, bench/hostile.py; a 700-letter note makes it
+# ~1 KiB), and a margin.
 LIST_LIMIT = 128 * MIB
 # Any other JSON answer: one case with its file list and AI insights (a few KiB to ~1 MiB).
 ANSWER_LIMIT = 8 * MIB
