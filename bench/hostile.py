@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             ("gzip on the list, 1.2 MB (1.2 GB inflated)", "gzip_bomb", 1_200_000_000),
             ("gzip on the list, 4.7 MB (4.8 GB inflated)", "gzip_bomb", 4_800_000_000),
             ("plain 200 MB list body", "huge_body", 200 * 1_000_000),
+            ("127 MiB list of empty records {},{},…", "dense_body", 127 * MIB),
             ("one byte a second on the list", "drip", 0),
         ]
         for name, mode, size in bombs:

@@ -177,6 +177,8 @@ BOMBS = {
                   "larger than Case Desk accepts"),
     "huge_detail": (dict(mode="huge_body", path="/cases/cases/", size=16 * MIB),
                     "larger than Case Desk accepts"),
+    "dense_body": (dict(mode="dense_body", path="/cases/all_cases", size=3 * MIB),
+                   "far more empty records"),
     "drip": (dict(mode="drip", path="/cases/all_cases", seconds=0.5),
              "took longer than Case Desk waits"),
 }

@@ -10,6 +10,7 @@ caps; the full-size figures in the report use the issue's sizes.
 |---|---|
 | `gzip_bomb` | 200, `Content-Encoding: gzip`, `size` bytes of JSON-ish blanks compressed ~1000:1 |
 | `huge_body` | 200, `size` bytes of an endless JSON list |
+| `dense_body` | 200, a valid case list of `size` bytes of empty records: `{},{},…` |
 | `drip` | 200 with a plausible length, then one byte every `seconds` |
 | `record` | the real answer with one poisoned record (`record`: see RECORDS, or `text`) first in its list |
 | `oversize_download` | a file's bytes: a PDF head then `size` bytes, whatever was declared |
@@ -37,7 +38,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MODES = ("gzip_bomb", "huge_body", "drip", "record", "oversize_download", "gzip_download",
+MODES = ("gzip_bomb", "huge_body", "dense_body", "drip", "record", "oversize_download", "gzip_download",
          "program_download")
 DEEP = 200_000
 
@@ -163,6 +164,8 @@ class HostileMiddleware:
             await _stream(send, _gzip_bomb(head, rule.size), [(b"content-encoding", b"gzip")])
         elif rule.mode == "huge_body":
             await _stream(send, _endless(rule.size), [])
+        elif rule.mode == "dense_body":
+            await _stream(send, _dense(rule.size), [])
         elif rule.mode == "oversize_download":
             await _stream(send, _pdf_filler(rule.size), [])
         elif rule.mode == "program_download":
@@ -224,6 +227,16 @@ def _endless(size: int) -> Iterator[bytes]:
         yield block
         sent += len(block)
     yield record[:-1] + b"]}"
+
+
+def _dense(size: int) -> Iterator[bytes]:
+    yield b'{"cases": ['
+    block = b"{}," * 21845
+    sent = 0
+    while sent < size:
+        yield block
+        sent += len(block)
+    yield b"{}]}"
 
 
 def _pdf_filler(size: int) -> Iterator[bytes]:

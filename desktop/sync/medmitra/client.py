@@ -53,7 +53,7 @@ from desktop.sync.http import (
     transport_error,
     unreadable_answer,
 )
-from desktop.sync.json_answer import decode_json
+from desktop.sync.json_answer import TooDense, decode_json
 from desktop.sync.medmitra.records import (
     bad_shape,
     detail_of,
@@ -448,6 +448,14 @@ class MedMitraClient:
     ) -> dict[str, Any]:
         try:
             payload = decode_json(response.content)
+        except TooDense:
+            log.info("%s %s: answer refused unparsed (too dense)", method, route)
+            raise err.ProtocolError(
+                "The server's answer was built of far more empty records than any real answer "
+                "holds, so it was not read." + (" It may have saved this; Case Desk checks the "
+                "server before sending it again." if creates else " Nothing was applied here."),
+                status=response.status_code, route=route, retryable=False,
+                outcome_unknown=creates) from None
         except (ValueError, UnicodeDecodeError):
             log.info("%s %s: unreadable JSON answer", method, route)
             raise err.ProtocolError(
