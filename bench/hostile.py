@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, mode, size in [
             ("document declared 45 B, server sends 67 MB", "oversize_download", 67_000_000),
             ("gzip download 1.2 MB (1.2 GB inflated)", "gzip_download", 1_200_000_000),
+            ("same, no size declared (1 GiB hard maximum)", "gzip_download", 1_200_000_000),
         ]:
             data = folder(server, tmp, mode)
             from desktop.workspace import Workspace
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
             data = refreshed(data)
             with Workspace.open(data) as ws:
                 [doc] = ws.documents(case.id)
+                if "no size" in name:
+                    with ws.transaction() as s:
+                        s.connection().exec_driver_sql("UPDATE documents SET size = 0")
             server.hostile(mode, path="/files/", size=size)
             line, hwm, secs, disk = child(DOWNLOAD, str(data), doc.id, watch=data / "blobs")
             server.clear_hostile()

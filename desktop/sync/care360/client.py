@@ -41,8 +41,10 @@ from desktop.sync.http import (
     DEFAULT_TIMEOUT,
     REQUEST_DEADLINE,
     Answer,
+    DeadlineExceeded,
     Progress,
     TooLarge,
+    TooSlow,
     limit,
     log_answer,
     new_http_client,
@@ -381,7 +383,7 @@ class Care360Client:
     ) -> err.SyncError:
         if route == ROUTE_REFRESH and not isinstance(exc, (
             httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
-            httpx.UnsupportedProtocol, httpx.InvalidURL,
+            httpx.UnsupportedProtocol, httpx.InvalidURL, DeadlineExceeded, TooSlow,
         )):
             # The server may have rotated the token while the answer was lost; trying again
             # with the old one either works or ends in REFRESH_REUSED (sign in again).
