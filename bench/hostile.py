@@ -144,12 +144,12 @@ def main(argv: list[str] | None = None) -> None:
         server.clear_faults()
         show(f"503 Retry-After 3600 ({asked} request)", hwm, secs, disk, line)
 
-        for name, mode, size in [
+        for index, (name, mode, size) in enumerate([
             ("document declared 45 B, server sends 67 MB", "oversize_download", 67_000_000),
             ("gzip download 1.2 MB (1.2 GB inflated)", "gzip_download", 1_200_000_000),
             ("same, no size declared (1 GiB hard maximum)", "gzip_download", 1_200_000_000),
-        ]:
-            data = folder(server, tmp, mode)
+        ]):
+            data = folder(server, tmp, f"download{index}")
             from desktop.workspace import Workspace
             with Workspace.open(data) as ws:
                 case = ws.list_cases()[0]
