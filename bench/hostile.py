@@ -4,8 +4,9 @@ first sync of 100,000 cases) and a normal small sync.
 
     .venv/bin/python -m bench.hostile [--cases 100000]
 
-Not part of `make bench` by default run order's first pass: it seeds 100,000 cases and sends
-bombs of several GB (decompressed), so it takes a few minutes.
+Run by hand, not by `make bench`: it seeds 100,000 cases and sends bombs of several GB
+(decompressed), so it takes a few minutes. The same attacks at small sizes, with the caps
+lowered, run in `make test` (tests/e2e/test_hostile_server.py).
 """
 
 from __future__ import annotations

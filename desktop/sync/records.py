@@ -126,9 +126,7 @@ def int_within(value: Any, bounds: tuple[int, int], what: str, field_name: str) 
     as :func:`int_of`); a number outside them (10^20, 1e300) sets the record aside."""
     if isinstance(value, float) and not math.isfinite(value):
         raise UnreadableRecord(what, f"its {field_name} is not a finite number")
-    number = int_of(value)
-    if number is None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return None  # 12.5: not a whole number, read as unknown
+    number = int_of(value)  # 12.5 or "twelve": not a whole number, read as unknown
     if number is not None and not bounds[0] <= number <= bounds[1]:
         raise UnreadableRecord(
             what, f"its {field_name} is out of range ({bounds[0]} to {bounds[1]})")
