@@ -5,11 +5,12 @@ A dialect's client builds its requests and maps its own status answers; everythi
 not depend on what the server speaks lives here once.
 
 Nothing a server sends is unbounded (a hostile or broken server must not exhaust memory, disk
-or time): every answer is read through :func:`send_bounded` or :func:`download_bounded`,
-which decode gzip/deflate themselves in bounded pieces and stop at a byte cap *after*
-decompression, before anything is parsed; and every request runs under an overall deadline
-that is checked at every socket read and write (a server dripping one byte a second defeats a
-read timeout, never the deadline).
+or time): every answer is read through :func:`iter_bounded` (whole by :func:`send_bounded`,
+piece by piece by a download), which undoes gzip/deflate itself in bounded pieces and stops
+at a byte cap *after* decompression, before anything is parsed; and every request runs under
+an overall :func:`deadline` that is checked at every socket read and write (a server dripping
+one byte a second defeats a read timeout, never the deadline), with a floor on the rate of an
+answer's body so that such a server is given up on in seconds.
 """
 
 from __future__ import annotations
