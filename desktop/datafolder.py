@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import logging
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from desktop.errors import DataFolderError
@@ -13,6 +17,7 @@ ENV_DATA_DIR = "CASEDESK_DATA_DIR"
 ENV_PROFILE = "CASEDESK_PROFILE"
 DEFAULT_PROFILE = "local"
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,71 @@ class DataFolder:
     @property
     def lock(self) -> Path:
         return self.root / "sync.lock"
+
+    @property
+    def record(self) -> Path:
+        """Written once the folder's cache exists: from then on, a missing or empty cache
+        here is a loss to report, never a first start."""
+        return self.root / "folder.json"
+
+    def signs_of_use(self) -> list[str]:
+        """What shows this folder's cache held work, in words: an empty or missing cache
+        beside any of these is refused, not replaced."""
+        signs = []
+        if self.record.exists():
+            signs.append(f"its record {self.record.name} says a cache was made here")
+        if _any_blob(self.blobs):
+            signs.append("documents are stored in blobs/")
+        if self.lock.exists():
+            signs.append("it has synced with a server")
+        return signs
+
+    def write_record(self) -> None:
+        """Note that this folder's cache exists (once; best effort: a read-only folder
+        simply has none)."""
+        if self.record.exists():
+            return
+        data = {"cache": self.cache.name, "recorded_at": datetime.now(UTC).isoformat()}
+        tmp = self.record.with_name(self.record.name + ".new")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.record)
+        except OSError as exc:
+            log.info("folder record not written: %s", type(exc).__name__)
+            tmp.unlink(missing_ok=True)
+
+    @property
+    def writable(self) -> bool:
+        return os.access(self.root, os.W_OK)
+
+
+def _make_private(path: Path) -> None:
+    """Take group and other access away; the owner's own bits stay as they are (a folder
+    made read-only on purpose still opens for reading)."""
+    try:
+        os.chmod(path, path.stat().st_mode & 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EROFS:  # a read-only disk: nothing to be done, nothing at risk
+            raise
+
+
+def _any_blob(blobs: Path) -> bool:
+    """A stored document anywhere under ``blobs/ab/…`` (temp files at the top do not count)."""
+    try:
+        with os.scandir(blobs) as top:
+            for entry in top:
+                if len(entry.name) != 2 or not entry.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(entry.path) as inner:
+                    if any(e.is_file(follow_symlinks=False) for e in inner):
+                        return True
+    except OSError:
+        return False
+    return False
 
 
 def resolve(data_dir: str | os.PathLike[str] | None = None, profile: str | None = None) -> Path:
@@ -63,8 +133,11 @@ def prepare(root: Path) -> DataFolder:
             )
         folder = DataFolder(root)
         for path in (root, folder.blobs, folder.logs):
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(path, 0o700)
+            if not path.is_dir():
+                path.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+            elif path.stat().st_mode & 0o077:
+                _make_private(path)
     except PermissionError as exc:
         raise DataFolderError(
             f"Cannot create the data folder {root}: permission denied; it must be a folder "
