@@ -13,6 +13,11 @@ from pathlib import Path
 
 from desktop.errors import DataFolderError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 ENV_DATA_DIR = "CASEDESK_DATA_DIR"
 ENV_PROFILE = "CASEDESK_PROFILE"
 DEFAULT_PROFILE = "local"
@@ -79,6 +84,29 @@ class DataFolder:
     @property
     def writable(self) -> bool:
         return os.access(self.root, os.W_OK)
+
+    def hold(self, exclusive: bool = False) -> int | None:
+        """A lock on the folder, kept until the returned descriptor is closed: shared by
+        every open workspace, exclusive for work that replaces the cache (a repair). None
+        when the lock cannot be had: exclusive, because the folder is in use; shared, when
+        the lock file cannot even be opened (a read-only folder without one). Where the
+        system has no such locks (Windows), the descriptor holds nothing."""
+        path = self.root / "open.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            try:  # a read-only folder: its lock file, if any, still works
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                return None
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
 
 
 def _make_private(path: Path) -> None:

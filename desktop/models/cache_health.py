@@ -93,12 +93,17 @@ def _from_sqlite(exc: sqlite3.Error, path: Path) -> CacheError | None:
     return CacheError(_MESSAGES[problem](path, detail), path, problem)
 
 
+def refused_write(path: Path, why: CacheProblem) -> CacheError:
+    """A write to a cache that was opened read-only, worded for the reason it was."""
+    return CacheError(_MESSAGES[why](path, ""), path, why)
+
+
 _MESSAGES = {
     CacheProblem.DISK_FULL: lambda path, _detail: (
-        f"The disk holding {path} is full, so this change was not saved."),
+        f"The disk holding {path} is full: this change could not be saved there."),
     CacheProblem.READ_ONLY: lambda path, _detail: (
-        f"{path} is read-only here (the file or its folder cannot be written), so this "
-        "change was not saved; reading works."),
+        f"{path} is read-only here (the file or its folder cannot be written): this change "
+        "could not be saved; reading works."),
     CacheProblem.DAMAGED: lambda path, detail: (
         f"The local cache {path} is damaged (SQLite: {detail})."),
     CacheProblem.UNREADABLE: lambda path, detail: (
@@ -131,6 +136,16 @@ def _os_words(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
+def read_only_uri(path: Path, writable_folder: bool = False) -> str:
+    """An SQLite URI that opens *path* for reading only. With no log content beside it (and
+    a folder where SQLite could not make the log's index file), as immutable: nothing in a
+    log to read, and no file to create."""
+    wal = Path(f"{path}-wal")
+    logged = wal.exists() and wal.stat().st_size > 0
+    immutable = not logged and not writable_folder
+    return path.absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
 def disk_full(path: Path) -> bool:
     """No room left on the disk holding *path* (or its nearest existing folder)."""
     place = path
@@ -152,15 +167,32 @@ def writable(path: Path) -> bool:
 
 def quick_check(conn: sqlite3.Connection, tables: tuple[str, ...] | None = STARTUP_TABLES
                 ) -> list[str]:
-    """SQLite's quick check of *tables* (None: the whole file); [] when all is well."""
+    """SQLite's quick check of *tables* (None: the whole file); [] when all is well. A
+    check that cannot even read the pages it needs reports that as its problem."""
     problems: list[str] = []
     for table in tables or (None,):
         pragma = "PRAGMA quick_check" if table is None else f"PRAGMA quick_check({table})"
-        problems += [row[0] for row in conn.execute(pragma) if row[0] != "ok"]
+        try:
+            rows = conn.execute(pragma).fetchall()
+        except sqlite3.DatabaseError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _lines(row[0] for row in rows)
     return problems
 
 
 def integrity_check(conn: sqlite3.Connection, limit: int = 100) -> list[str]:
     """SQLite's full integrity check (every page, every index entry); [] when all is well."""
-    return [row[0] for row in conn.execute(f"PRAGMA integrity_check({int(limit)})")
-            if row[0] != "ok"]
+    return _lines(row[0] for row in conn.execute(f"PRAGMA integrity_check({int(limit)})"))
+
+
+def _lines(results: Iterator[str]) -> list[str]:
+    """One problem a line (SQLite may put several in one row), headings and "ok" left out."""
+    return [line.strip() for text in results for line in str(text).splitlines()
+            if line.strip() and line.strip() != "ok" and not line.startswith("***")]
+
+
+def damaged(path: Path, problems: list[str]) -> CacheError:
+    more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
+    return CacheError(f"The local cache {path} is damaged (SQLite: {problems[0]}{more}).",
+                      path, CacheProblem.DAMAGED)

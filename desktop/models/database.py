@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,15 +56,15 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def create_cache_engine(path: Path, read_only: bool = False) -> Engine:
-    """An engine on the cache file. *read_only*: the file or its folder cannot be written;
-    the file is opened read-only (and, without a write-ahead log beside it, as immutable:
-    SQLite could not create the log's index file in a read-only folder)."""
+def create_cache_engine(path: Path, read_only: CacheProblem | None = None) -> Engine:
+    """An engine on the cache file. *read_only* (why: the file or its folder cannot be
+    written, or the disk is full): the file is opened read-only, and, with no write-ahead
+    log content beside it, as immutable: SQLite could not make the log's index file, and
+    there is nothing in a log to read."""
     connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 10}
     creator = None
-    if read_only:
-        wal = Path(f"{path}-wal").exists()
-        uri = path.absolute().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
+    if read_only is not None:
+        uri = cache_health.read_only_uri(path)
 
         def creator() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
@@ -80,10 +81,23 @@ def create_cache_engine(path: Path, read_only: bool = False) -> Engine:
 
     def named_failure(context: ExceptionContext) -> CacheError | None:
         # Disk full, read-only, damaged pages: one typed error naming the file.
-        return cache_health.classify(context.original_exception, path)
+        found = cache_health.classify(context.original_exception, path)
+        if found is not None and read_only is not None and found.problem is CacheProblem.READ_ONLY:
+            found = cache_health.refused_write(path, read_only)  # opened read-only: say why
+        return found
 
     event.listen(engine, "handle_error", named_failure)
+    if read_only is not None:
+        _READ_ONLY[engine] = read_only
     return engine
+
+
+_READ_ONLY: weakref.WeakKeyDictionary[Engine, CacheProblem] = weakref.WeakKeyDictionary()
+
+
+def read_only_because(engine: Engine) -> CacheProblem | None:
+    """Why the cache was opened read-only (None: it was opened for writing)."""
+    return _READ_ONLY.get(engine)
 
 
 def alembic_config() -> Config:
@@ -186,7 +200,21 @@ def _open(path: Path, signs: Callable[[], list[str]]) -> Engine:
     elif state is FileState.NOT_A_DATABASE:
         raise CacheError(f"The local cache {path} is not a database (its first bytes are not "
                          "SQLite's).", path, CacheProblem.UNREADABLE)
-    read_only = not cache_health.writable(path.parent) or not cache_health.writable(path)
+    read_only = None
+    if not cache_health.writable(path.parent) or not cache_health.writable(path):
+        read_only = CacheProblem.READ_ONLY
+    try:
+        return _open_database(path, signs, read_only)
+    except CacheError as exc:
+        if exc.problem is not CacheProblem.DISK_FULL or read_only is not None:
+            raise
+    # A full disk: SQLite cannot even make the log's index file. Reading needs no space.
+    log.warning("disk full: opening the cache read-only")
+    return _open_database(path, signs, CacheProblem.DISK_FULL)
+
+
+def _open_database(path: Path, signs: Callable[[], list[str]],
+                   read_only: CacheProblem | None) -> Engine:
     engine = create_cache_engine(path, read_only=read_only)
     try:
         revision, rows = current_revision(engine)
@@ -198,7 +226,11 @@ def _open(path: Path, signs: Callable[[], list[str]]) -> Engine:
             _set_aside_unused(path, "has no Case Desk revision", used, wal_counts=False)
             engine = create_cache_engine(path)
         elif revision != HEAD_REVISION:
-            if read_only:
+            if read_only is CacheProblem.DISK_FULL:
+                raise CacheError(
+                    f"The local cache {path} is from an earlier release and must be upgraded, "
+                    "but the disk holding it is full.", path, CacheProblem.DISK_FULL)
+            if read_only is not None:
                 raise CacheError(
                     f"The local cache {path} is from an earlier release and must be upgraded, "
                     "but it cannot be written here (read-only file or folder).",
@@ -210,8 +242,7 @@ def _open(path: Path, signs: Callable[[], list[str]]) -> Engine:
             problems = cache_health.quick_check(raw)
             connection.rollback()
         if problems:
-            raise CacheError(f"The local cache {path} is damaged (SQLite: {problems[0]}).",
-                             path, CacheProblem.DAMAGED)
+            raise cache_health.damaged(path, problems)
     except BaseException:
         engine.dispose()
         raise
