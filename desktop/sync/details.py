@@ -139,19 +139,20 @@ def download(
         if doc.sha256 and ws.blobs.exists(doc.sha256):
             return ws.blobs.path_for(doc.sha256)
         url = doc.file_url
-    blob = ws.blobs.ingest_stream(engine.client.download_chunks(url, progress=progress),
-                                  max_size=None)
-    with ws.transaction() as s:
-        doc = s.get(Document, document_id)
-        if doc is not None:
-            clash = s.scalar(select(Document.id).where(
-                Document.case_id == doc.case_id, Document.sha256 == blob.sha256,
-                Document.id != doc.id))
-            if clash is None:
-                doc.sha256 = blob.sha256
-            doc.size = blob.size
-            if doc.state == DocumentState.REMOTE_ONLY:
-                doc.state = DocumentState.DOWNLOADED
+    with ws.blobs.writing():  # the blob store's collector waits until the row names it
+        blob = ws.blobs.ingest_stream(engine.client.download_chunks(url, progress=progress),
+                                      max_size=None)
+        with ws.transaction() as s:
+            doc = s.get(Document, document_id)
+            if doc is not None:
+                clash = s.scalar(select(Document.id).where(
+                    Document.case_id == doc.case_id, Document.sha256 == blob.sha256,
+                    Document.id != doc.id))
+                if clash is None:
+                    doc.sha256 = blob.sha256
+                doc.size = blob.size
+                if doc.state == DocumentState.REMOTE_ONLY:
+                    doc.state = DocumentState.DOWNLOADED
     return blob.path
 
 
