@@ -325,6 +325,9 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
         parts.append(f"{report.deferred} will retry later")
     if report.removed_remotely:
         parts.append(f"{report.removed_remotely} removed on the server")
+    if report.overlapped:
+        parts.append(f"{report.overlapped} case(s) also changed on the server while being "
+                     "saved here (check them)")
     head = f"Synced with {report.server}" if report.files_only else "Synced"
     if report.cancelled:
         head = "Sync cancelled"
