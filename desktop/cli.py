@@ -71,6 +71,11 @@ def _print_case(record: CaseRecord, docs: Sequence[Any], out: TextIO) -> None:
     out.write(f"Status    {record.status}\n")
     out.write(f"Sync      {record.sync_state}" + (f": {record.sync_error}" if record.sync_error else "") + "\n")
     out.write(f"Updated   {_when(record)}\n")
+    if record.server_id is not None:
+        checked = record.files_checked_at
+        out.write("Files     " + (f"list checked with the server "
+                                  f"{checked.astimezone().strftime('%Y-%m-%d %H:%M')}\n"
+                                  if checked else "list not checked with the server yet\n"))
     out.write("Notes\n")
     for line in (record.case_summary or "(none)").splitlines() or [""]:
         out.write(f"  {line}\n")

@@ -78,6 +78,8 @@ class CaseRecord:
     sync_state: str
     sync_error: str | None
     ai_insights: dict[str, Any] | None = None
+    # When the server's list of this case's files was last read here (None: not yet).
+    files_checked_at: datetime | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseRecord:
@@ -94,12 +96,15 @@ class CaseRecord:
             sync_state=case.sync_state,
             sync_error=case.sync_error,
             ai_insights=case.ai_insights,
+            files_checked_at=case.files_checked_at,
         )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
+        checked = self.files_checked_at
+        data["files_checked_at"] = checked.isoformat() if checked else None
         return data
 
 

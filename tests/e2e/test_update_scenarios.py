@@ -207,3 +207,68 @@ def test_update_payload_sends_the_emptied_note_as_an_empty_string(desks):
     puts = [r for r in a.server.requests() if r["method"] == "PUT"]
     assert len(puts) == 1 and puts[0]["status"] == 200
     assert json.dumps(on_server(a, server_id)["case_summary"]) == '""'
+
+
+# ------------------------------------------------------------------ files from elsewhere
+
+
+def detail_reads(h: Harness) -> int:
+    return sum(1 for r in h.server.requests()
+               if r["method"] == "GET" and r["path"].startswith("/cases/cases/"))
+
+
+def test_a_file_attached_on_another_workstation_arrives_through_sync(desks):
+    """An upload does not change the case's updated_at on the server, so the pull cannot see
+    it; B's sync looks at recently active cases in turn and finds the file without anyone
+    opening the case."""
+    a, b = desks
+    case_id, on_b, server_id = shared_case(a, b)
+    assert b.ws.documents(on_b) == []
+    before = on_server(a, server_id)["updated_at"]
+    a.ws.attach(case_id, [a.file("lab.pdf")])
+    assert a.sync().ok
+    assert on_server(a, server_id)["updated_at"] == before  # nothing else shows it
+    assert b.sync().ok
+    [doc] = b.ws.documents(on_b)
+    assert (doc.name, doc.state) == ("lab.pdf", "remote_only")
+    assert b.ws.get_case(on_b).files_checked_at is not None
+    code, out = cli(b.tmp / "b", "cases", "show", on_b)
+    assert "list checked with the server" in out
+
+
+def test_file_lists_are_checked_in_turn_within_a_request_budget(desks):
+    """Seven active cases, three looks per sync: each sync reads at most three case records,
+    and within ceil(7 / 3) = 3 syncs every case's new file has arrived."""
+    a, b = desks
+    ids = [a.server.create_case("doctor-1", patient_name=f"Case {i}")["case_id"]
+           for i in range(7)]
+    assert b.sync().ok  # pulled, and their details read once as new cases
+    for server_id in ids:
+        a.server.add_file(server_id, "report.pdf", b"%PDF-1.4 x", "application/pdf")
+    arrived: list[int] = []
+    for _ in range(3):
+        a.server.clear_requests()
+        engine = b.engine()
+        engine.watch_limit = 3
+        try:
+            assert engine.run().ok
+        finally:
+            engine.client.close()
+        assert detail_reads(b) <= 3
+        arrived.append(sum(1 for c in b.ws.list_cases() if b.ws.documents(c.id)))
+    assert arrived == [3, 6, 7]
+
+
+def test_cases_with_no_recent_activity_are_not_polled(desks, monkeypatch):
+    from desktop.sync import details
+
+    a, b = desks
+    shared_case(a, b)
+    assert b.sync().ok
+    a.server.clear_requests()
+    assert b.sync().ok
+    assert detail_reads(b) == 1  # active today: looked at in turn
+    monkeypatch.setattr(details, "WATCH_DAYS", 0)  # as if its last activity were long ago
+    a.server.clear_requests()
+    assert b.sync().ok
+    assert detail_reads(b) == 0
