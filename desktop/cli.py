@@ -263,7 +263,9 @@ def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
         result = step
     if not result.stored_in_keychain:
         out.write(f"{NoKeychainError()} {_no_keychain_hint(True)}\n")
-        out.write("Server saved; the token was NOT stored. Set CASEDESK_TOKEN to sync.\n")
+        out.write(f"The server address was saved; the {word.lower()} was not stored anywhere. "
+                  f"To sync, give it to each command in the environment: export "
+                  f"{ENV_TOKEN} in this shell, then run casedesk sync.\n")
         return 1
     profile = result.profile
     if kind.sign_in.one_time_code:
