@@ -445,10 +445,10 @@ class Workspace:
         self.checkpointer: Checkpointer | None = None
         if self.read_only is None:
             folder.write_record()
-            self.checkpointer = Checkpointer(self.engine)
             swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
             if swept:
                 log.info("removed %d temp file(s) of interrupted intakes", swept)
+            self.checkpointer = Checkpointer(self.engine)
 
     @classmethod
     def open(

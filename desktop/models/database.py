@@ -145,8 +145,8 @@ def create_cache(path: Path, target: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> tuple[str | None, int]:
-    """(schema revision, number of case rows); (None, rows) for a database that was never
-    finished by Case Desk. Read without SQLAlchemy or Alembic machinery."""
+    """(schema revision, case rows): (None, rows) for a database Case Desk never finished,
+    (revision, 0) otherwise. Read without SQLAlchemy or Alembic machinery."""
     with engine.connect() as connection:
         raw = connection.connection.dbapi_connection
         assert raw is not None
@@ -155,7 +155,9 @@ def current_revision(engine: Engine) -> tuple[str | None, int]:
         if "alembic_version" in names:
             row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
             revision = row[0] if row else None
-        rows = raw.execute("SELECT count(*) FROM cases").fetchone()[0] if "cases" in names else 0
+        rows = 0
+        if revision is None and "cases" in names:  # only then does it matter
+            rows = raw.execute("SELECT count(*) FROM cases").fetchone()[0]
         connection.rollback()
     return revision, int(rows)
 

@@ -90,10 +90,13 @@ def salvage(damaged: Path, target: Path) -> SalvageResult:
                 continue
             columns, rows = read[table]
             marks = ", ".join("?" for _ in columns)
+            # A damaged page can read as rows that clash with others (a repeated id): the
+            # first one stays, the others count as lost with what they belonged to.
             dst.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "
                             f"({marks})", rows)
-            result.tables[table].recovered = dst.execute(
-                f"SELECT count(*) FROM {table}").fetchone()[0]
+            outcome = result.tables[table]
+            outcome.recovered = dst.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            outcome.dropped = len(rows) - outcome.recovered
         _drop_orphans(dst, result)
         _requeue(dst, result)
         result.blobs_named = {row[0] for row in dst.execute(
@@ -208,8 +211,13 @@ def _drop_orphans(dst: sqlite3.Connection, result: SalvageResult) -> None:
     for table, orphan in checks.items():
         cursor = dst.execute(f"DELETE FROM {table} WHERE {orphan}")
         if table in result.tables:
-            result.tables[table].dropped = cursor.rowcount
+            result.tables[table].dropped += cursor.rowcount
             result.tables[table].recovered -= cursor.rowcount
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, an empty note and no note being the same (as the sync's merge has it)."""
+    return a == b or (a in (None, "") and b in (None, ""))
 
 
 def _requeue(dst: sqlite3.Connection, result: SalvageResult) -> None:
@@ -246,7 +254,7 @@ def _requeue(dst: sqlite3.Connection, result: SalvageResult) -> None:
         except (TypeError, ValueError):
             continue
         dirty = [name for name, value in zip(editable, values, strict=True)
-                 if name in base and (base[name] or None) != (value or None)]
+                 if name in base and not _same(base[name], value)]
         if dirty:
             dst.execute(
                 "INSERT INTO pending_changes (kind, case_id, fields, seq, state, attempts,"
