@@ -432,9 +432,10 @@ def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO
              "documents": "documents", "conflicts": "open conflicts",
              "sync_meta": "server sign-in settings"}
     if salvage is None:
-        out.write("Nothing could be read from the old cache: the cases, documents and changes "
-                  "that were only on this computer are lost. Cases on the server come back "
-                  "with the next sync.\n")
+        where = ("Nothing could be read from the old cache" if result.moved_to is not None
+                 else "There was no old cache to recover from")
+        out.write(f"{where}: the cases, documents and changes that were only on this "
+                  "computer are lost. Cases on the server come back with the next sync.\n")
     else:
         out.write("Recovered: " + ", ".join(
             f"{salvage.tables[t].recovered} {words[t]}" for t in words) + ".\n")
@@ -450,7 +451,8 @@ def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO
                 count = f"at least {outcome.lost}" if outcome.lost else "some"
                 lost.append(f"{count} {words[table]} on damaged pages")
             if outcome.dropped:
-                lost.append(f"{outcome.dropped} {words[table]} whose case was lost")
+                lost.append(f"{outcome.dropped} {words[table]} that could not be kept (their "
+                            "case was lost, or they repeated another row)")
         if lost:
             out.write("Lost (unreadable): " + "; ".join(lost) + ". Cases on the server come "
                       "back with the next sync.\n")

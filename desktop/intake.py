@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import tempfile
-import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -382,12 +381,8 @@ class BlobStore:
 
         return self._store(write_all)
 
-    def discard_temp_files(self, older_than_s: float = 3600.0) -> int:
-        """Remove temp files a crash left behind (older than ``older_than_s``); return the count."""
-        return self._discard_temp_files(time.time() - older_than_s)[0]
-
-    def _discard_temp_files(self, cutoff: float) -> tuple[int, int]:
-        """(count, bytes) of temp files last written before *cutoff* that were removed."""
+    def _discard_temp_files(self) -> tuple[int, int]:
+        """(count, bytes) of the temp files removed; only with the lock held exclusively."""
         removed = freed = 0
         try:
             entries = list(os.scandir(self.root))
@@ -396,10 +391,9 @@ class BlobStore:
         for entry in entries:
             if entry.name.startswith(_TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
                 try:
-                    st = entry.stat(follow_symlinks=False)
-                    if st.st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed, freed = removed + 1, freed + st.st_size
+                    size = entry.stat(follow_symlinks=False).st_size
+                    os.unlink(entry.path)
+                    removed, freed = removed + 1, freed + size
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
@@ -459,7 +453,7 @@ class BlobStore:
         with self.exclusive() as alone:
             if not alone:
                 return 0, 0
-            return self._discard_temp_files(float("inf"))
+            return self._discard_temp_files()
 
     def collect(self, referenced: Callable[[], set[str]]) -> CollectResult | None:
         """Remove blobs no row names, and leftover temp files; None when an intake is under
@@ -473,7 +467,7 @@ class BlobStore:
                 return None
             keep = referenced()
             result = CollectResult()
-            result.temp_files, result.bytes = self._discard_temp_files(float("inf"))
+            result.temp_files, result.bytes = self._discard_temp_files()
             for folder in _blob_folders(self.root):
                 for entry in os.scandir(folder):
                     sha = folder.name + entry.name

@@ -433,6 +433,7 @@ class Workspace:
         self.folder = folder
         # Shared with every other open workspace; a repair needs the folder to itself.
         self._hold = folder.hold()
+        self.checkpointer: Checkpointer | None = None
         try:
             self.engine, self.sessions = open_cache(folder.cache, folder.signs_of_use)
         except BaseException:
@@ -442,13 +443,17 @@ class Workspace:
         self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
         # Why changes cannot be saved (a read-only folder or file, a full disk), or None.
         self.read_only = read_only_because(self.engine)
-        self.checkpointer: Checkpointer | None = None
         if self.read_only is None:
-            folder.write_record()
-            swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
-            if swept:
-                log.info("removed %d temp file(s) of interrupted intakes", swept)
-            self.checkpointer = Checkpointer(self.engine)
+            try:
+                folder.write_record()
+                swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
+                if swept:
+                    log.info("removed %d temp file(s) of interrupted intakes", swept)
+                self.checkpointer = Checkpointer(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                self._release()
+                raise
 
     @classmethod
     def open(
@@ -741,7 +746,7 @@ class Workspace:
         if category is not None:
             validate_category(category)
         target = self.resolve_id(case_id)
-        self.blobs.discard_temp_files()  # leftovers of an intake a crash interrupted
+        self.blobs.sweep_temp_files()  # leftovers of an intake a crash interrupted
         items = intake.collect(Path(p) for p in paths)
         state = AttachProgress(total=len(items))
         for item in items:
