@@ -204,6 +204,18 @@ def test_a_log_that_cannot_be_written_never_reaches_the_person(tmp_path):
     assert run.code == 0 and run.err == "" and "Patient 0" in run.out
 
 
+def test_a_read_only_log_file_never_reaches_the_person(tmp_path, read_only_file):
+    data = tmp_path / "data"
+    ids = seed(data, tmp_path)
+    log_file = data / "logs" / "casedesk.log"
+    casedesk(data, "cases", "edit", ids[1], "--age", "52")  # the log file exists
+    assert log_file.stat().st_size > 0
+    read_only_file(log_file)
+    for args in (["cases", "list"], ["cases", "edit", ids[0], "--age", "51"], ["pending"]):
+        run = casedesk(data, *args)
+        assert run.code == 0 and run.err == "", (args, run)
+
+
 def test_an_unexpected_error_claims_nothing_about_the_data(tmp_path, monkeypatch):
     def broken(ws, args, out):
         raise RuntimeError("surprise")
