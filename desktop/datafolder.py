@@ -60,7 +60,7 @@ class DataFolder:
         if _any_blob(self.blobs):
             signs.append("documents are stored in blobs/")
         if self.lock.exists():
-            signs.append("it has synced with a server")
+            signs.append("a sync was run here")
         return signs
 
     def write_record(self) -> None:

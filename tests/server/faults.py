@@ -179,7 +179,7 @@ class FaultMiddleware:
         if rule is not None:
             entry.fault = rule.kind if rule.kind != "status" else f"status-{rule.status}"
         elif delays:
-            entry.fault = "delay"
+            entry.fault = "+".join(sorted({d.kind for d in delays}))  # "delay", "hold"
         for hold in (d for d in delays if d.kind == "hold"):
             hold.held += 1
             waited = 0.0
