@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Tests, benchmarks and screenshots draw offscreen; `make run` uses the real display.
 OFFSCREEN := QT_QPA_PLATFORM=$(or $(QT_QPA_PLATFORM),offscreen)
 
-.PHONY: install run test lint bench dist selftest screenshots clean lock
+.PHONY: install run test test-slow lint bench dist selftest screenshots clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 	.ci/system-packages
 	$(OFFSCREEN) $(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) lint
+
+# The exhaustive sweeps: a kill before every statement of every first start and upgrade,
+# and every amount of free space on a small disk (needs root to mount; CI runs it).
+test-slow: $(STAMP)
+	$(OFFSCREEN) $(PY) -m pytest -q -p no:cacheprovider -m exhaustive
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check desktop tests bench tools

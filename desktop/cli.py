@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from desktop import __version__, datafolder
 from desktop import logs as applogs
-from desktop.errors import CaseDeskError
+from desktop.errors import CacheProblem, CaseDeskError
 from desktop.workspace import (
     KNOWN_GENDERS,
     KNOWN_STATUSES,
@@ -71,6 +71,11 @@ def _print_case(record: CaseRecord, docs: Sequence[Any], out: TextIO) -> None:
     out.write(f"Status    {record.status}\n")
     out.write(f"Sync      {record.sync_state}" + (f": {record.sync_error}" if record.sync_error else "") + "\n")
     out.write(f"Updated   {_when(record)}\n")
+    if record.server_id is not None:
+        checked = record.files_checked_at
+        out.write("Files     " + (f"list checked with the server "
+                                  f"{checked.astimezone().strftime('%Y-%m-%d %H:%M')}\n"
+                                  if checked else "list not checked with the server yet\n"))
     out.write("Notes\n")
     for line in (record.case_summary or "(none)").splitlines() or [""]:
         out.write(f"  {line}\n")
@@ -278,7 +283,9 @@ def cmd_login(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
         out.write(PLAIN_HTTP_WARNING.format(url=result.profile.url) + "\n")
     if not result.stored_in_keychain:
         out.write(f"{NoKeychainError()} {_no_keychain_hint(True)}\n")
-        out.write("Server saved; the token was NOT stored. Set CASEDESK_TOKEN to sync.\n")
+        out.write(f"The server address was saved; the {word.lower()} was not stored anywhere. "
+                  f"To sync, give it to each command in the environment: export "
+                  f"{ENV_TOKEN} in this shell, then run casedesk sync.\n")
         return 1
     profile = result.profile
     if kind.sign_in.one_time_code:
@@ -357,6 +364,9 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
         more = f"; {len(reasons) - 1} more in the log" if len(reasons) > 1 else ""
         parts.append(f"{report.set_aside} unreadable server record(s) set aside"
                      + (f" ({reasons[0]}{more})" if reasons else ""))
+    if report.overlapped:
+        parts.append(f"{report.overlapped} case(s) also changed on the server while being "
+                     "saved here (check them)")
     head = f"Synced with {report.server}" if report.files_only else "Synced"
     if report.cancelled:
         head = "Sync cancelled"
@@ -425,6 +435,85 @@ def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_check(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop import repair
+
+    result = repair.check(folder)
+    if result.sound:
+        counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
+        out.write(f"The local cache {result.path} is sound: SQLite's integrity check found no "
+                  f"problem ({counts}).\n")
+        return 0
+    out.write(f"The local cache {result.path} is {result.state}:\n")
+    for problem in result.problems[:20]:
+        out.write(f"  {problem}\n")
+    if len(result.problems) > 20:
+        out.write(f"  … and {len(result.problems) - 20} more\n")
+    out.write("Run `casedesk repair` to move it aside and recover what can still be read.\n")
+    return 1
+
+
+def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop import repair
+
+    result = repair.repair(folder)
+    if result.nothing_to_do:
+        out.write(f"The local cache {folder.cache} is sound; nothing was changed.\n")
+        return 0
+    if result.moved_to is not None:
+        out.write(f"The old cache was moved aside to {result.moved_to} (kept for support).\n")
+    out.write(f"A new cache was made at {folder.cache}.\n")
+    salvage = result.salvage
+    words = {"pending_changes": "changes waiting for the server", "cases": "cases",
+             "documents": "documents", "conflicts": "open conflicts",
+             "sync_meta": "server sign-in settings"}
+    if salvage is None:
+        where = ("Nothing could be read from the old cache" if result.moved_to is not None
+                 else "There was no old cache to recover from")
+        out.write(f"{where}: the cases, documents and changes that were only on this "
+                  "computer are lost. Cases on the server come back with the next sync.\n")
+    else:
+        out.write("Recovered: " + ", ".join(
+            f"{salvage.tables[t].recovered} {words[t]}" for t in words) + ".\n")
+        requeued = sum(salvage.requeued.values())
+        if requeued:
+            out.write(f"Queued again for the server: {requeued} change(s) whose outbox entry "
+                      "was lost (a new case or file is looked for on the server first).\n")
+        lost = []
+        for table, outcome in salvage.tables.items():
+            if outcome.missing:
+                lost.append(f"all {words[table]} (the table could not be read)")
+            elif outcome.unreadable or outcome.lost:
+                count = f"at least {outcome.lost}" if outcome.lost else "some"
+                lost.append(f"{count} {words[table]} on damaged pages")
+            if outcome.dropped:
+                lost.append(f"{outcome.dropped} {words[table]} that could not be kept (their "
+                            "case was lost, or they repeated another row)")
+        if lost:
+            out.write("Lost (unreadable): " + "; ".join(lost) + ". Cases on the server come "
+                      "back with the next sync.\n")
+        else:
+            out.write("Nothing was found missing: every table read to the end, and no index "
+                      "lists a row that could not be read.\n")
+    if result.recovered_files:
+        out.write(f"{len(result.recovered_files)} stored document(s) no recovered case names "
+                  f"were copied to {result.recovered_files_dir}; attach them again where they "
+                  "belong.\n")
+    return 0
+
+
+def cmd_gc(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    result = ws.collect_garbage()
+    if result is None:
+        out.write("A file intake is under way on this data folder; nothing was removed. Try "
+                  "again when it has finished.\n")
+        return 1
+    out.write(f"Reclaimed {_size(result.bytes)}: {result.blobs} stored document file(s) no "
+              f"case uses any more, {result.temp_files} leftover temporary file(s). "
+              f"{result.kept} stored document file(s) are in use and were kept.\n")
+    return 0
+
+
 LOOK_HERE = {
     "case": "`casedesk cases list` shows the ids.",
     "change": "`casedesk pending` lists them.",
@@ -451,10 +540,27 @@ def _login_command(profile: Any) -> str:
     return f"casedesk login --kind {kind.name} --server {profile.url} {who}"
 
 
+CACHE_REMEDIES = {
+    CacheProblem.DISK_FULL: "Free some space on that disk, then try again.",
+    CacheProblem.READ_ONLY: "Make the data folder and its files writable by you to make "
+                            "changes.",
+    CacheProblem.OUTDATED: "Open it once where the folder is writable, so it can be upgraded.",
+    CacheProblem.DAMAGED: "Run `casedesk check` for details, then `casedesk repair` to move it "
+                          "aside and recover what can still be read.",
+    CacheProblem.EMPTY: "Run `casedesk repair` to move it aside and start a new one (it says "
+                        "what could be recovered), or restore the file from a backup.",
+    CacheProblem.MISSING: "Restore it from a backup, or run `casedesk repair` to start a new "
+                          "one.",
+    CacheProblem.UNREADABLE: "Run `casedesk check` for details, then `casedesk repair` to move "
+                             "it aside and recover what can still be read.",
+}
+
+
 def error_hint(exc: CaseDeskError) -> str:
     """What to type next, for the errors whose remedy is a command or a flag. The core's
     messages say what is wrong; only the command line knows its own commands."""
-    from desktop.errors import DataFolderError, NotFoundError
+    from desktop.errors import CacheError, DataFolderError, NotFoundError
+    from desktop.repair import FolderInUseError
     from desktop.sync.credentials import NoKeychainError
     from desktop.sync.profile import (
         AccountMismatchError,
@@ -468,6 +574,10 @@ def error_hint(exc: CaseDeskError) -> str:
                 "casedesk login ... --allow-plain-http")
     if isinstance(exc, NotFoundError):
         return LOOK_HERE.get(exc.what, "")
+    if isinstance(exc, CacheError):
+        return CACHE_REMEDIES[exc.problem]
+    if isinstance(exc, FolderInUseError):
+        return "Close the Case Desk window (and any running `casedesk sync --watch`) first."
     if isinstance(exc, DataFolderError):
         return "Choose another folder with --data-dir or CASEDESK_DATA_DIR."
     if isinstance(exc, NotConfiguredError):
@@ -480,6 +590,15 @@ def error_hint(exc: CaseDeskError) -> str:
     if isinstance(exc, AccountMismatchError):
         return "Use another profile (--profile NAME) for a different server or user."
     return ""
+
+
+def cache_failure(exc: BaseException, folder: datafolder.DataFolder | None) -> Any:
+    """A disk or database failure behind an unexpected error, named (or None)."""
+    if folder is None:
+        return None
+    from desktop.models.cache_health import classify
+
+    return classify(exc, folder.cache)
 
 
 # Opens the window; supplied by the app shell (desktop/__main__.py) so this module stays Qt-free.
@@ -606,6 +725,17 @@ def build_parser() -> Parser:
     side.add_argument("--theirs", action="store_true", help="take the server's value")
     res.set_defaults(func=cmd_resolve)
 
+    chk = sub.add_parser("check", help="check the local cache page by page (SQLite's "
+                         "integrity check)")
+    chk.set_defaults(func=cmd_check, on_folder=True)
+
+    rep = sub.add_parser("repair", help="move a damaged or empty cache aside, make a new one "
+                         "and recover into it what can still be read")
+    rep.set_defaults(func=cmd_repair, on_folder=True)
+
+    gcp = sub.add_parser("gc", help="reclaim stored document files no case uses any more")
+    gcp.set_defaults(func=cmd_gc)
+
     gui = sub.add_parser("gui", help="open the window (the default with no command)")
     gui.set_defaults(func=None)
     return p
@@ -629,6 +759,7 @@ def main(
         return 2
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
+    folder: datafolder.DataFolder | None = None
     try:
         root = datafolder.resolve(args.data_dir, args.profile)
         folder = datafolder.prepare(root)
@@ -639,6 +770,8 @@ def main(
                     "The window is not available here; use the commands (`casedesk --help`)."
                 )
             return gui(args.data_dir, args.profile)
+        if getattr(args, "on_folder", False):  # works on a cache that will not open
+            return int(args.func(folder, args, out))
         with Workspace(folder) as ws:
             return int(args.func(ws, args, out))
     except UsageError as exc:
@@ -651,10 +784,16 @@ def main(
     except KeyboardInterrupt:
         err.write("casedesk: interrupted; everything saved before that is kept.\n")
         return 130
-    except Exception:  # noqa: BLE001 - never a traceback in front of a user
+    except Exception as exc:  # noqa: BLE001 - never a traceback in front of a user
+        found = cache_failure(exc, folder)
+        if found is not None:
+            log.warning("cache failure: %s", found.problem)
+            err.write(f"casedesk: error: {found} {error_hint(found)}\n")
+            return 1
         log.exception("unexpected error")
+        # Nothing here was checked, so nothing is claimed about the data.
         err.write(
-            "casedesk: error: something unexpected went wrong; nothing was lost. "
+            "casedesk: error: something unexpected went wrong. "
             "Details are in the log file (logs/casedesk.log in the data folder).\n"
         )
         return 1

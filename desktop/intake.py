@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import tempfile
-import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ CATEGORIES = (LAB, RADIOLOGY)
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 _TEMP_PREFIX = ".tmp-"
+_LOCK_NAME = ".intake.lock"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 ACCEPTED_TYPES = "PDF, PNG, JPEG, DICOM, TIFF, WebP, Word and text/CSV files"
@@ -116,6 +116,16 @@ class IntakeRefused(CaseDeskError):
         super().__init__(reason)
         self.reason = reason
         self.path = path
+
+
+@dataclass
+class CollectResult:
+    """What a collection removed: unreferenced blobs, leftover temp files, their bytes."""
+
+    blobs: int = 0
+    temp_files: int = 0
+    bytes: int = 0
+    kept: int = 0  # distinct blobs some row still names
 
 
 class BlobStoreError(DataFolderError):
@@ -373,23 +383,117 @@ class BlobStore:
 
         return self._store(write_all, check)
 
-    def discard_temp_files(self, older_than_s: float = 3600.0) -> int:
-        """Remove temp files a crash left behind (older than ``older_than_s``); return the count."""
-        cutoff = time.time() - older_than_s
-        removed = 0
+    def _discard_temp_files(self) -> tuple[int, int]:
+        """(count, bytes) of the temp files removed; only with the lock held exclusively."""
+        removed = freed = 0
         try:
             entries = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return 0
+        except OSError:
+            return 0, 0
         for entry in entries:
             if entry.name.startswith(_TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
                 try:
-                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
+                    size = entry.stat(follow_symlinks=False).st_size
+                    os.unlink(entry.path)
+                    removed, freed = removed + 1, freed + size
                 except FileNotFoundError:
                     pass
-        return removed
+                except OSError as exc:
+                    log.info("temp file not removed: %s", type(exc).__name__)
+        return removed, freed
+
+    # -- who may write, who may collect
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold around taking bytes in *and* committing the row that names them: the
+        collector never runs meanwhile, in this process or another (a shared lock on
+        ``.intake.lock``; the collector takes it exclusively)."""
+        fd = self._lock_file()
+        if fd is None:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """True inside when no intake is under way anywhere (and none can start until the
+        block ends); False when one is, or when this system offers no such lock."""
+        fd = self._lock_file()
+        if fd is None:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def _lock_file(self) -> int | None:
+        if fcntl is None:
+            return None
+        try:
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            return os.open(self.root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError:
+            try:  # a read-only folder: its lock still works for reading
+                return os.open(self.root / _LOCK_NAME, os.O_RDONLY)
+            except OSError:
+                return None
+
+    def sweep_temp_files(self) -> tuple[int, int]:
+        """Remove every temp file, however new, when no intake is under way anywhere (a
+        killed one leaves its temp file behind); (count, bytes) removed."""
+        with self.exclusive() as alone:
+            if not alone:
+                return 0, 0
+            return self._discard_temp_files()
+
+    def collect(self, referenced: Callable[[], set[str]]) -> CollectResult | None:
+        """Remove blobs no row names, and leftover temp files; None when an intake is under
+        way (nothing is removed then).
+
+        *referenced* is asked only once the lock is held, so a row committed by an intake
+        that finished a moment ago is in it, and no new one can start until the end.
+        """
+        with self.exclusive() as alone:
+            if not alone:
+                return None
+            keep = referenced()
+            result = CollectResult()
+            result.temp_files, result.bytes = self._discard_temp_files()
+            for folder in _blob_folders(self.root):
+                for entry in os.scandir(folder):
+                    sha = folder.name + entry.name
+                    if not _SHA256_RE.fullmatch(sha) or sha in keep:
+                        continue
+                    try:
+                        size = entry.stat(follow_symlinks=False).st_size
+                        os.unlink(entry.path)
+                    except FileNotFoundError:
+                        continue
+                    result.blobs += 1
+                    result.bytes += size
+            result.kept = len(keep)
+        log.info("blob store collected: %d blob(s), %d temp file(s), %d bytes",
+                 result.blobs, result.temp_files, result.bytes)
+        return result
+
+    def stored(self) -> Iterator[str]:
+        """The digest of every blob in the store."""
+        for folder in _blob_folders(self.root):
+            for entry in os.scandir(folder):
+                sha = folder.name + entry.name
+                if _SHA256_RE.fullmatch(sha) and entry.is_file(follow_symlinks=False):
+                    yield sha
 
     # -- internals
 
@@ -494,6 +598,15 @@ def _ours_alone(st: os.stat_result) -> bool:
     if os.name == "nt":
         return True
     return st.st_nlink == 1 and st.st_uid == os.geteuid()
+
+
+def _blob_folders(root: Path) -> list[Path]:
+    try:
+        with os.scandir(root) as it:
+            return sorted(Path(e.path) for e in it
+                          if len(e.name) == 2 and e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
 
 
 def _changed() -> str:

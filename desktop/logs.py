@@ -22,17 +22,40 @@ class ScrubSecrets(logging.Filter):
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Every log file it opens, including each one started by a rollover, is 0600."""
+    """Every log file it opens, including each one started by a rollover, is 0600.
+
+    The log is for support, never in the person's way: a write that fails (disk full, a
+    read-only file or folder) is dropped, where logging would print "--- Logging error ---"
+    and a traceback on the terminal. The file opens at the first record, so a log that
+    cannot be opened costs nothing until then and nothing after.
+    """
+
+    dropped = 0  # records that could not be written
 
     def _open(self):  # type: ignore[no-untyped-def]
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.chmod(self.baseFilename, 0o600)
+        try:
+            os.chmod(self.baseFilename, 0o600)
+        except OSError:
+            pass  # a read-only disk: the file is as private as it was made
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.dropped += 1
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None  # type: ignore[assignment]  # reopened at the next record
 
 
 def configure(log_dir: Path, verbose: bool = False) -> None:
     """Send the app's logs to logs/casedesk.log (5 × 2 MiB, files 0600)."""
-    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        pass  # the handler drops what it cannot write
     path = log_dir / "casedesk.log"
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -40,7 +63,7 @@ def configure(log_dir: Path, verbose: bool = False) -> None:
             root.removeHandler(handler)
             handler.close()
     handler = PrivateRotatingFileHandler(
-        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8", delay=True
     )
     handler._casedesk = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -8,7 +8,10 @@ safe to hand to another thread.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -21,8 +24,10 @@ from sqlalchemy import Select, column, func, literal_column, or_, select, table,
 from sqlalchemy.orm import Session
 
 from desktop import datafolder, intake
-from desktop.errors import NotFoundError, ValidationError
-from desktop.models.database import open_cache
+from desktop.errors import CacheError, NotFoundError, ValidationError
+from desktop.models import cache_health
+from desktop.models.checkpoint import Checkpointer
+from desktop.models.database import open_cache, read_only_because
 from desktop.models.tables import (
     EDITABLE_FIELDS,
     Case,
@@ -44,6 +49,8 @@ CATEGORIES = ("lab", "radiology")
 MAX_AGE = 150
 MAX_NAME = 200
 _SEARCH = table("cases_search", column("rowid"))
+# Closing a workspace reclaims unused blobs at most this often (a sync does it too).
+AUTO_COLLECT_INTERVAL_S = 24 * 3600.0
 COMMON_HITS = 1000  # more FTS hits than this: a first page walks the list order (case_ids)
 SORT_KEYS = {
     "name": Case.patient_name,
@@ -73,6 +80,8 @@ class CaseRecord:
     sync_state: str
     sync_error: str | None
     ai_insights: dict[str, Any] | None = None
+    # When the server's list of this case's files was last read here (None: not yet).
+    files_checked_at: datetime | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseRecord:
@@ -89,12 +98,15 @@ class CaseRecord:
             sync_state=case.sync_state,
             sync_error=case.sync_error,
             ai_insights=case.ai_insights,
+            files_checked_at=case.files_checked_at,
         )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
+        checked = self.files_checked_at
+        data["files_checked_at"] = checked.isoformat() if checked else None
         return data
 
 
@@ -465,9 +477,29 @@ class Workspace:
         self.folder = folder
         for note in folder.notes:
             log.warning("data folder: %s", note)
-        self.engine, self.sessions = open_cache(folder.cache)
+        # Shared with every other open workspace; a repair needs the folder to itself.
+        self._hold = folder.hold()
+        self.checkpointer: Checkpointer | None = None
+        try:
+            self.engine, self.sessions = open_cache(folder.cache, folder.signs_of_use)
+        except BaseException:
+            self._release()
+            raise
         self.blobs = intake.BlobStore(folder.blobs)
         self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
+        # Why changes cannot be saved (a read-only folder or file, a full disk), or None.
+        self.read_only = read_only_because(self.engine)
+        if self.read_only is None:
+            try:
+                folder.write_record()
+                swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
+                if swept:
+                    log.info("removed %d temp file(s) of interrupted intakes", swept)
+                self.checkpointer = Checkpointer(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                self._release()
+                raise
 
     @classmethod
     def open(
@@ -480,7 +512,57 @@ class Workspace:
         return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes)
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
+            try:
+                self.collect_garbage(min_interval_s=AUTO_COLLECT_INTERVAL_S)
+            except Exception as exc:  # noqa: BLE001 - housekeeping never fails a close
+                log.info("blob collection skipped: %s", type(exc).__name__)
         self.engine.dispose()
+        self._release()
+
+    def _release(self) -> None:
+        if self._hold is not None:
+            os.close(self._hold)
+            self._hold = None
+
+    def check_pages(self) -> CacheError | None:
+        """SQLite's quick check of the whole file, where opening checked only the outbox's
+        tables: the window runs it in the background once it is up (about 140 ms at
+        100,000 cases). The damage found, or None."""
+        with self.engine.connect() as conn, self._named_failures():
+            problems = cache_health.quick_check(conn.connection.dbapi_connection, None)
+        return cache_health.damaged(self.folder.cache, problems) if problems else None
+
+    def collect_garbage(self, min_interval_s: float = 0.0) -> intake.CollectResult | None:
+        """Reclaim blobs no row names (a case deleted on the server, an intake killed
+        between its copy and its row) and leftover temp files. None when skipped: an intake
+        is under way, or the last collection was less than *min_interval_s* ago.
+
+        Runs only on a cache that checks out: a damaged table could hide rows that still
+        name a blob.
+        """
+        if self.read_only is not None:
+            raise cache_health.refused_write(self.folder.cache, self.read_only)
+        stamp = self.folder.blobs / ".collected"
+        if min_interval_s and stamp.exists() and time.time() - stamp.stat().st_mtime < min_interval_s:
+            return None
+
+        def referenced() -> set[str]:
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                problems = cache_health.quick_check(raw, ("documents",))
+                if problems:
+                    raise cache_health.damaged(self.folder.cache, problems)
+                # The table itself, not an index that might lack an entry.
+                return {row[0] for row in raw.execute(
+                    "SELECT sha256 FROM documents NOT INDEXED WHERE sha256 IS NOT NULL")}
+
+        result = self.blobs.collect(referenced)
+        if result is not None:
+            stamp.touch(mode=0o600)
+        return result
 
     def __enter__(self) -> Workspace:
         return self
@@ -595,7 +677,7 @@ class Workspace:
         """Ids in display order: cheap enough for 100,000 rows, for windowed views. ``limit``
         gives the first screenful fast; the full list can follow."""
         query = query or CaseQuery()
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, self._named_failures():
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 walk = limit is not None and self._common_words(cursor, query)
@@ -610,6 +692,18 @@ class Workspace:
                 return [row[0] for row in cursor.fetchall()]
             finally:
                 cursor.close()
+
+    @contextmanager
+    def _named_failures(self) -> Iterator[None]:
+        """Around reads straight through the driver (SQLAlchemy names the others): disk
+        full, read-only, damaged pages become a CacheError naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            found = cache_health.classify(exc, self.folder.cache)
+            if found is None:
+                raise
+            raise found from exc
 
     @staticmethod
     def _common_words(cursor: Any, query: CaseQuery) -> bool:
@@ -704,7 +798,7 @@ class Workspace:
         if category is not None:
             validate_category(category)
         target = self.resolve_id(case_id)
-        self.blobs.discard_temp_files()  # leftovers of an intake a crash interrupted
+        self.blobs.sweep_temp_files()  # leftovers of an intake a crash interrupted
         items = intake.collect(Path(p) for p in paths)
         state = AttachProgress(total=len(items))
         for item in items:
@@ -723,10 +817,18 @@ class Workspace:
         return state.results
 
     def _attach_one(self, case_id: str, path: Path, category: str | None) -> AttachResult:
-        try:
-            prepared = intake.prepare(path, self.blobs, self.max_file_bytes, category=category)
-        except intake.IntakeRefused as exc:
-            return AttachResult(path, "refused", str(exc))
+        # From the first byte copied until the row naming the blob commits, the blob store's
+        # collector keeps away (here and in other processes).
+        with self.blobs.writing():
+            try:
+                prepared = intake.prepare(path, self.blobs, self.max_file_bytes,
+                                          category=category)
+            except intake.IntakeRefused as exc:
+                return AttachResult(path, "refused", str(exc))
+            return self._record_attached(case_id, path, prepared)
+
+    def _record_attached(self, case_id: str, path: Path, prepared: intake.Prepared
+                         ) -> AttachResult:
         with self.transaction() as session:
             existing = session.scalar(
                 select(Document).where(

@@ -11,7 +11,7 @@ import pytest
 
 from desktop.sync.credentials import MemoryKeyring
 
-pytest_plugins = ["tests.server.fixtures"]
+pytest_plugins = ["tests.server.fixtures", "tests.disk_faults"]
 
 
 @pytest.fixture

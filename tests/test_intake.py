@@ -416,15 +416,16 @@ def test_store_lookup_validates_digest(store):
     assert not store.exists("f" * 64)
 
 
-def test_discard_temp_files(store):
+def test_temp_files_go_only_when_no_intake_is_under_way(store):
+    """However new: a temp file is an intake's only while that intake holds the lock."""
     store.root.mkdir()
-    stale = store.root / ".tmp-crashed"
-    stale.write_bytes(b"x")
-    os.utime(stale, (0, 0))
-    fresh = store.root / ".tmp-in-progress"
-    fresh.write_bytes(b"y")
-    assert store.discard_temp_files() == 1
-    assert not stale.exists() and fresh.exists()
+    left = store.root / ".tmp-crashed"
+    left.write_bytes(b"x")
+    with store.writing():  # an intake under way (another thread or process alike)
+        assert store.sweep_temp_files() == (0, 0)
+        assert left.exists()
+    assert store.sweep_temp_files() == (1, 1)
+    assert not left.exists()
 
 
 # ------------------------------------------------------------------ walking

@@ -152,7 +152,13 @@ def test_old_hand_overs_are_swept(ws: Workspace, tmp_path: Path) -> None:
 def test_links_left_by_earlier_versions_go_when_the_folder_opens(tmp_path: Path) -> None:
     """Earlier versions handed the viewer a hard link into the blob store."""
     with Workspace.open(tmp_path / "data") as ws:
-        blob = stored(ws, tmp_path, "x.pdf", PDF)
+        source = tmp_path / "in" / "x.pdf"
+        source.parent.mkdir(exist_ok=True)
+        source.write_bytes(PDF)
+        case = ws.create_case("Linked Before", 40, "female")
+        [result] = ws.attach(case.id, [source])  # a document names it: collection keeps it
+        assert result.document is not None
+        blob = ws.blobs.path_for(result.document.sha256)
         legacy = ws.folder.hand_over / (blob.parent.name + blob.name)
         legacy.mkdir(parents=True)
         os.link(blob, legacy / "report.pdf")

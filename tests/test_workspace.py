@@ -241,8 +241,7 @@ def test_same_content_twice_is_a_duplicate_not_stored_twice(ws, tmp_path):
     # The same bytes on another case are a separate document sharing one blob.
     other = ws.create_case("John", 40, "male")
     assert ws.attach(other.id, [b])[0].outcome == "attached"
-    blobs = [p for p in ws.folder.blobs.rglob("*") if p.is_file()]
-    assert len(blobs) == 1
+    assert len(list(ws.blobs.stored())) == 1
 
 
 def test_category_override_and_edit(ws, tmp_path):
@@ -270,7 +269,7 @@ def test_blob_is_on_disk_before_its_row_commits(ws, tmp_path, monkeypatch):
         ws.attach(case.id, [f])
     assert ws.documents(case.id) == []  # no row without its outbox entry
     assert [r.kind for r in ws.pending()] == ["create_case"]
-    stored = [p for p in ws.folder.blobs.rglob("*") if p.is_file()]
+    stored = [ws.blobs.path_for(sha) for sha in ws.blobs.stored()]
     assert [p.read_bytes() for p in stored] == [PDF]  # the bytes were already safe
 
 

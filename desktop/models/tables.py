@@ -168,6 +168,8 @@ class Case(Base):
     ai_insights: Mapped[dict[str, Any] | None] = mapped_column()
     # Files and insights are fetched per case; set when the case changed on either side.
     detail_stale: Mapped[bool] = mapped_column(default=True)
+    # When the server's file list of this case was last read (null: never).
+    files_checked_at: Mapped[datetime | None] = mapped_column()
 
     documents: Mapped[list[Document]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Document.added_at"

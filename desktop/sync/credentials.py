@@ -21,11 +21,26 @@ SERVICE = "casedesk"
 ENV_TOKEN = "CASEDESK_TOKEN"
 
 
+class _SetExplicitly:
+    """A priority that keyring's discovery cannot read (it reads it from the class), so it
+    never picks the backend by itself; an instance set with ``keyring.set_keyring`` has 1."""
+
+    def __get__(self, instance: object, owner: type) -> float:
+        if instance is None:
+            raise RuntimeError("chosen only with keyring.set_keyring")
+        return 1.0
+
+
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keychain that lives only as long as the process: for the self-test and the tests,
-    which must never touch the real keychain."""
+    which must never touch the real keychain.
 
-    priority = 1  # type: ignore[assignment]
+    Defining a backend class registers it with keyring; with a readable priority, importing
+    this module made it the chosen "system keychain" wherever no real one exists, and a
+    sign-in said the token was stored when it was only in memory.
+    """
+
+    priority = _SetExplicitly()  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +80,8 @@ def normalise_url(url: str) -> str:
 
 def keychain_available() -> bool:
     backend = keyring.get_keyring()
+    if isinstance(backend, MemoryKeyring):
+        return True  # set on purpose (tests, the self-test)
     priority = getattr(backend, "priority", 0)
     name = type(backend).__module__ + "." + type(backend).__name__
     if "fail" in name or "null" in name.lower():

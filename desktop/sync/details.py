@@ -1,10 +1,11 @@
 """Case details and downloads: a case's files (and AI insights) from the server, and a
 document's bytes brought into the blob store for offline viewing.
 
-Files are listed per case, so a sync refreshes only a bounded number of cases whose details
-are stale; opening a case refreshes it at once. Server files are linked to local documents by
-id, or by (name, size) for an upload whose answer was lost; the rest become server-only
-documents. Works for any server kind whose client offers ``case_detail`` and
+Files are listed per case, so a sync refreshes only a bounded number of cases: those whose
+details are stale, and recently active ones in turn (a file attached elsewhere changes nothing
+else the server shows); opening a case refreshes it at once. Server files are linked to local
+documents by id, or by (name, size) for an upload whose answer was lost; the rest become
+server-only documents. Works for any server kind whose client offers ``case_detail`` and
 ``download_chunks``.
 """
 
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from desktop.errors import NotFoundError
 from desktop.intake import FileKind, IntakeRefused, sniff_file
-from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id
+from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id, utcnow
 from desktop.sync import errors as err
 from desktop.sync.records import RemoteFile
 from desktop.sync.report import Phase
@@ -29,11 +31,21 @@ if TYPE_CHECKING:
     from desktop.sync.outbox import OutboxEngine
 
 log = logging.getLogger(__name__)
+# A case active this recently (here or on the server) has its file list looked at in turn.
+WATCH_DAYS = 14
 
 
 def refresh_details(engine: OutboxEngine) -> None:
-    """Refresh the files and insights of up to ``detail_limit`` cases whose details are stale,
-    the most recently changed first."""
+    """Read the files (and insights) of a bounded number of cases: the per-sync budget is
+    ``detail_limit`` cases known to have changed on the server (most recent first) plus
+    ``watch_limit`` recently active ones, in turn.
+
+    A file attached on another workstation does not change the case on the server (its
+    ``updated_at`` stays), so the pull cannot tell: only looking finds it. Every case active
+    in the last WATCH_DAYS, here (edited, files added) or on the server (created or changed),
+    is looked at in turn, the longest unchecked first, so each is checked at least every
+    ceil(active cases / watch_limit) syncs.
+    """
     with engine.ws.sessions() as s:
         stale = s.execute(
             select(Case.id, Case.server_id, Case.numeric_id)
@@ -41,13 +53,35 @@ def refresh_details(engine: OutboxEngine) -> None:
             .order_by(Case.updated_at.desc())
             .limit(engine.detail_limit)
         ).all()
-    for index, (case_id, server_id, numeric_id) in enumerate(stale):
+        chosen = {row[0] for row in stale}
+        watched = [row for row in s.execute(
+            _watched_cases().limit(engine.watch_limit + len(chosen))) if row[0] not in chosen]
+    todo = [*stale, *watched[:engine.watch_limit]]
+    for index, (case_id, server_id, numeric_id) in enumerate(todo):
         engine.check_cancel()
-        engine.emit(Phase.FILES, done=index, total=len(stale))
+        engine.emit(Phase.FILES, done=index, total=len(todo))
         try:
             _refresh_one(engine, case_id, server_id, numeric_id)
         except err.RemoteNotFound:
             continue
+
+
+def _watched_cases() -> Select[tuple[str, str | None, str | None]]:
+    """Cases active in the last WATCH_DAYS, here or on the server, the longest unchecked
+    first (never checked before all others)."""
+    since = utcnow() - timedelta(days=WATCH_DAYS)
+    # The server's times are ISO 8601 text: compared as text, close enough for a window of
+    # days whatever their precision.
+    since_text = since.isoformat()
+    recent_files = select(Document.case_id).where(Document.added_at >= since)
+    return (
+        select(Case.id, Case.server_id, Case.numeric_id)
+        .where(Case.server_id.is_not(None),
+               or_(Case.updated_at >= since, Case.server_updated_at >= since_text,
+                   Case.server_created_at >= since_text, Case.id.in_(recent_files)))
+        .order_by(Case.files_checked_at.is_not(None), Case.files_checked_at,
+                  Case.updated_at.desc())
+    )
 
 
 def refresh_case(engine: OutboxEngine, case_id: str) -> None:
@@ -76,6 +110,7 @@ def _refresh_one(
             case.ai_insights = detail.insights
         match_files(s, case, detail.files, candidates=None)
         case.detail_stale = False
+        case.files_checked_at = utcnow()
 
 
 def match_files(
@@ -153,37 +188,38 @@ def download(
         if doc.sha256 and ws.blobs.exists(doc.sha256):
             return ws.blobs.path_for(doc.sha256)
         url, declared = doc.file_url, doc.size or None
-    kinds: list[FileKind] = []
+    with ws.blobs.writing():  # the blob store's collector waits until the row names it
+        kinds: list[FileKind] = []
 
-    def check(path: Path, size: int) -> None:
-        if declared is not None and size != declared:
-            raise err.DownloadRefused(
-                f"The server sent {size} bytes for this document but declared {declared}, so "
-                "they were not kept as the server's file. Ask the server's keeper to check it.")
+        def check(path: Path, size: int) -> None:
+            if declared is not None and size != declared:
+                raise err.DownloadRefused(
+                    f"The server sent {size} bytes for this document but declared {declared}, so "
+                    "they were not kept as the server's file. Ask the server's keeper to check it.")
+            try:
+                kinds.append(sniff_file(path))
+            except IntakeRefused as exc:
+                raise err.DownloadRefused(
+                    f"The server's copy of this document was not kept: {exc.reason}.") from None
+
         try:
-            kinds.append(sniff_file(path))
-        except IntakeRefused as exc:
-            raise err.DownloadRefused(
-                f"The server's copy of this document was not kept: {exc.reason}.") from None
-
-    try:
-        blob = ws.blobs.ingest_stream(
-            engine.client.download_chunks(url, progress=progress, declared=declared),
-            max_size=None, check=check)
-    except err.DownloadRefused as exc:
-        log.warning("download of document refused: %s", type(exc).__name__)
+            blob = ws.blobs.ingest_stream(
+                engine.client.download_chunks(url, progress=progress, declared=declared),
+                max_size=None, check=check)
+        except err.DownloadRefused as exc:
+            log.warning("download of document refused: %s", type(exc).__name__)
+            with ws.transaction() as s:
+                doc = s.get(Document, document_id)
+                if doc is not None:
+                    doc.error = str(exc)
+            raise
         with ws.transaction() as s:
             doc = s.get(Document, document_id)
             if doc is not None:
-                doc.error = str(exc)
-        raise
-    with ws.transaction() as s:
-        doc = s.get(Document, document_id)
-        if doc is not None:
-            doc.sha256, doc.size, doc.error = blob.sha256, blob.size, None
-            doc.mime_type = kinds[0].mime
-            if doc.state == DocumentState.REMOTE_ONLY:
-                doc.state = DocumentState.DOWNLOADED
+                doc.sha256, doc.size, doc.error = blob.sha256, blob.size, None
+                doc.mime_type = kinds[0].mime
+                if doc.state == DocumentState.REMOTE_ONLY:
+                    doc.state = DocumentState.DOWNLOADED
     return blob.path
 
 

@@ -109,13 +109,16 @@ class OutboxEngine:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         detail_limit: int = 25,
+        watch_limit: int = 25,
         honour_schedule: bool = True,
     ) -> None:
         self.ws = workspace
         self.client = client
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
+        # Case file lists read per sync: changed cases, then active ones in turn (details.py).
         self.detail_limit = detail_limit
+        self.watch_limit = watch_limit
         # A person pressing "sync now" retries postponed changes at once; periodic runs wait.
         self.honour_schedule = honour_schedule
         self._progress: Callable[[SyncProgress], None] | None = None

@@ -59,6 +59,9 @@ class SyncReport:
     parked: int = 0
     deferred: int = 0
     removed_remotely: int = 0
+    # Cases written on the server by someone else between this computer's read and its
+    # write: what they wrote to the fields sent from here was replaced (the API cannot say).
+    overlapped: int = 0
     general_documents: int = 0
     case_changes_kept: int = 0
     # Server records that could not be read (a number out of range, no usable id, ...): each

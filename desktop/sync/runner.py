@@ -16,6 +16,8 @@ from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+COLLECT_INTERVAL_S = 3600.0  # at most hourly after a sync (and daily when a folder closes)
+
 
 class SyncBusyError(CaseDeskError):
     """Another sync holds this data folder; it will take this work too."""
@@ -46,9 +48,20 @@ def run_sync(
         profile, kind = registry.configured(ws)
         with kind.open_client(profile) as client:
             engine = kind.engine(ws, client, honour_schedule=not manual)
-            return engine.run(progress=progress, cancelled=cancelled)
+            report = engine.run(progress=progress, cancelled=cancelled)
+        _collect(ws)
+        return report
     finally:
         lock.release()
+
+
+def _collect(ws: Workspace) -> None:
+    """A pull may have removed cases (and their documents) deleted on the server: reclaim
+    their stored files now and then. Housekeeping never fails a sync."""
+    try:
+        ws.collect_garbage(min_interval_s=COLLECT_INTERVAL_S)
+    except Exception as exc:  # noqa: BLE001
+        log.info("blob collection after sync skipped: %s", type(exc).__name__)
 
 
 def refresh_case(ws: Workspace, case_id: str) -> None:

@@ -12,7 +12,7 @@ from desktop.errors import CaseDeskError
 log = logging.getLogger(__name__)
 
 CALM_MESSAGE = (
-    "Something unexpected went wrong. Your saved work is safe on this computer. "
+    "Something unexpected went wrong. "
     "Details are in the log file (logs/casedesk.log in the data folder)."
 )
 

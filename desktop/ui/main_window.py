@@ -103,6 +103,10 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._update_actions()
         self.model.refresh(reset=True)
+        # Opening checked the outbox's pages; the rest of the file is checked in the
+        # background, so a damaged cache is said before more work goes into it.
+        self.runner.run(self.ws.check_pages, success=self._pages_checked, failure=self._report,
+                        lane="read")
 
     # ------------------------------------------------------------ building
 
@@ -412,6 +416,11 @@ class MainWindow(QMainWindow):
             self.case_view.tabs.setCurrentWidget(self.case_view.documents)
 
     # ------------------------------------------------------------ errors and closing
+
+    def _pages_checked(self, damage: CaseDeskError | None) -> None:
+        if damage is not None:
+            self.statusBar().showMessage(str(damage))
+            QMessageBox.warning(self, "Case Desk", user_message(damage))
 
     def _report(self, error: BaseException) -> None:
         message = user_message(error)

@@ -231,7 +231,8 @@ def user_message(error: BaseException) -> str:
 
         hint = error_hint(error)
         return f"{error} {hint}" if hint else str(error)
+    # Nothing was checked, so nothing is claimed about the data.
     return (
-        "Something unexpected went wrong; nothing was lost. "
+        "Something unexpected went wrong. "
         "Details are in the log file (logs/casedesk.log in the data folder)."
     )

@@ -58,7 +58,9 @@ def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
     read as it is: not there yet, at another schema revision, locked or damaged."""
     import sqlite3
 
-    if sort not in SORT_COLUMNS or not cache.is_file():
+    if sort not in SORT_COLUMNS or not cache.is_file() or cache.stat().st_size == 0:
+        # Zero bytes: SQLite would delete the write-ahead log beside it on opening, and the
+        # full start-up must see it to refuse the cache (see models.cache_health).
         return None
     direction = "DESC" if descending else "ASC"
     # No write-ahead log beside the file (the app closed cleanly, nothing else has it open):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from desktop.cli import search_note as search_note  # a long search: the command line's words
 from desktop.cli import sync_summary
-from desktop.errors import CaseDeskError
+from desktop.errors import CacheError, CacheProblem, CaseDeskError
 from desktop.sync.credentials import NoKeychainError
 from desktop.sync.profile import NotConfiguredError, NotSignedInError
 from desktop.sync.report import Phase, SyncProgress, SyncReport
@@ -24,8 +24,24 @@ NO_KEYCHAIN_SESSION = ("There is no keychain on this computer, so the sign-in la
                        "Desk closes.")
 
 
+REPAIR = ("Close Case Desk and repair the cache from the command line (its repair command "
+          "moves the file aside and recovers what can still be read).")
+CACHE_REMEDIES = {
+    CacheProblem.DISK_FULL: "Free some space on that disk, then try again.",
+    CacheProblem.READ_ONLY: "Make the data folder and its files writable to save changes; "
+                            "everything can still be read.",
+    CacheProblem.OUTDATED: "Open it once where the folder is writable, so it can be upgraded.",
+    CacheProblem.DAMAGED: REPAIR,
+    CacheProblem.EMPTY: REPAIR + " Or restore the file from a backup.",
+    CacheProblem.MISSING: "Restore it from a backup, or " + REPAIR[0].lower() + REPAIR[1:],
+    CacheProblem.UNREADABLE: REPAIR,
+}
+
+
 def error_hint(error: CaseDeskError) -> str:
     """What to do next, in this window's terms (never a command line)."""
+    if isinstance(error, CacheError):
+        return CACHE_REMEDIES[error.problem]
     if isinstance(error, NotConfiguredError):
         return "Sign in to a server to sync."
     if isinstance(error, NotSignedInError):

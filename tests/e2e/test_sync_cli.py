@@ -161,3 +161,44 @@ def test_credentials_keyed_by_server_and_user(memory_keyring):
     assert credentials.load_secret("https://a.example", "u1") == "t1"
     assert credentials.load_secret("https://a.example/", "u2") == "t2"
     assert all(service == "casedesk" for service, _ in memory_keyring.store)
+
+
+def test_the_test_keychain_is_never_chosen_by_discovery():
+    """Importing Case Desk must not make its in-memory keychain the system's."""
+    from keyring.backend import get_all_keyring
+
+    assert not any(isinstance(k, credentials.MemoryKeyring) for k in get_all_keyring())
+
+
+def test_login_on_a_computer_without_a_keychain_never_claims_the_token_was_stored(
+    reference_server, tmp_path
+):
+    """A separate process, as a person runs it, on a computer with no keychain at all."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CASEDESK_", "PYTHON_KEYRING"))}
+    env.update(DBUS_SESSION_BUS_ADDRESS="disabled:", XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "share"))
+    probe = subprocess.run([sys.executable, "-c", "import keyring; print(type("
+                            "keyring.get_keyring()).__module__)"], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    if "fail" not in probe.stdout:
+        pytest.skip(f"this computer has a keychain ({probe.stdout.strip()})")
+
+    def casedesk(*args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "desktop", "--data-dir",
+                               str(tmp_path / "d"), *args], input=stdin, env={**env, **extra},
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    login = casedesk("login", "--server", reference_server.url, "--user-id", "doctor-1",
+                     stdin="token-doctor-1\n")
+    assert login.returncode == 1, login
+    assert "No keychain is available" in login.stdout and "CASEDESK_TOKEN" in login.stdout
+    assert "stored in the system keychain" not in login.stdout
+    assert "not stored" in login.stdout
+    casedesk("cases", "new", "--name", "Jane", "--age", "3", "--gender", "female")
+    sync = casedesk("sync")
+    assert sync.returncode == 1 and "Not signed in" in sync.stderr
+    assert "CASEDESK_TOKEN" in sync.stderr
+    sync = casedesk("sync", CASEDESK_TOKEN="token-doctor-1")
+    assert sync.returncode == 0, sync
+    assert len(reference_server.cases("doctor-1")) == 1

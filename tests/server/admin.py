@@ -31,6 +31,7 @@ class QuirksIn(BaseModel):
     field_names: FieldNames | None = None
     numeric_id: bool | None = None
     int_ids: bool | None = None
+    empty_ignored: bool | None = None
 
 
 class FaultIn(BaseModel):
@@ -107,6 +108,8 @@ def build_admin_router(
             field_names=quirks.field_names or current.field_names,
             numeric_id=current.numeric_id if quirks.numeric_id is None else quirks.numeric_id,
             int_ids=current.int_ids if quirks.int_ids is None else quirks.int_ids,
+            empty_ignored=(current.empty_ignored if quirks.empty_ignored is None
+                           else quirks.empty_ignored),
         )
         return medmitra.quirks_dict()
 
@@ -129,6 +132,19 @@ def build_admin_router(
             )
         )
         return {"id": rule.id}
+
+    @router.get("/faults/{rule_id}/held")
+    def held(rule_id: int) -> dict[str, Any]:
+        rule = board.holds.get(rule_id)
+        if rule is None:
+            raise HTTPException(404, "No such hold")
+        return {"held": rule.held, "released": rule.released}
+
+    @router.post("/faults/{rule_id}/release")
+    def release(rule_id: int) -> dict[str, Any]:
+        if board.release(rule_id) is None:
+            raise HTTPException(404, "No such hold")
+        return {"ok": True}
 
     @router.delete("/faults")
     def clear_faults() -> dict[str, Any]:

@@ -135,9 +135,11 @@ class ReferenceServer:
         field_names: str | None = None,
         numeric_id: bool | None = None,
         int_ids: bool | None = None,
+        empty_ignored: bool | None = None,
     ) -> dict[str, Any]:
         """`field_names` is "documented" or "deployed"; None leaves a switch as it is."""
-        body = {"field_names": field_names, "numeric_id": numeric_id, "int_ids": int_ids}
+        body = {"field_names": field_names, "numeric_id": numeric_id, "int_ids": int_ids,
+                "empty_ignored": empty_ignored}
         result: dict[str, Any] = self._call("PUT", "/quirks", json=body)
         return result
 
@@ -199,6 +201,22 @@ class ReferenceServer:
 
     def clear_hostile(self) -> None:
         self._call("DELETE", "/hostile")
+
+    def hold(self, path: str | None = None, method: str | None = None, n: int = 1) -> int:
+        """Keep the next `n` matching requests waiting, before any work, until `release`:
+        a network that delivers them late, exactly when a test says."""
+        return self._fault(kind="hold", n=n, path=path, method=method)
+
+    def wait_held(self, rule_id: int, timeout: float = 30.0) -> None:
+        """Return once a request is being kept by the hold `rule_id`."""
+        deadline = time.monotonic() + timeout
+        while self._call("GET", f"/faults/{rule_id}/held")["held"] == 0:
+            if time.monotonic() > deadline:
+                raise ReferenceServerError(f"no request reached hold {rule_id}")
+            time.sleep(0.01)
+
+    def release(self, rule_id: int) -> None:
+        self._call("POST", f"/faults/{rule_id}/release")
 
     def faults(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/faults")["faults"]

@@ -20,8 +20,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-FaultKind = Literal["status", "delay", "drop", "truncate", "unauthorized"]
-FAULT_KINDS: tuple[str, ...] = ("status", "delay", "drop", "truncate", "unauthorized")
+FaultKind = Literal["status", "delay", "drop", "truncate", "unauthorized", "hold"]
+FAULT_KINDS: tuple[str, ...] = ("status", "delay", "drop", "truncate", "unauthorized", "hold")
+HOLD_LIMIT_S = 60.0  # a held request goes on by itself after this, so no test can hang
 EXEMPT_PREFIX = "/__admin"
 
 
@@ -38,6 +39,9 @@ class FaultRule:
     after_work: bool = False
     seconds: float = 0.0
     id: int = 0
+    # "hold": the matching request waits, before any work, until the test releases it.
+    held: int = 0
+    released: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -65,6 +69,7 @@ class FaultBoard:
     log: list[RequestRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 1
+    holds: dict[int, FaultRule] = field(default_factory=dict)
 
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.kind not in FAULT_KINDS:
@@ -73,6 +78,16 @@ class FaultBoard:
             rule.id = self._next_id
             self._next_id += 1
             self.rules.append(rule)
+            if rule.kind == "hold":
+                self.holds[rule.id] = rule
+        return rule
+
+    def release(self, rule_id: int) -> FaultRule | None:
+        """Let the requests a hold rule keeps (and any it would keep later) go on."""
+        with self._lock:
+            rule = self.holds.get(rule_id)
+            if rule is not None:
+                rule.released = True
         return rule
 
     def clear_rules(self) -> None:
@@ -87,6 +102,9 @@ class FaultBoard:
         with self._lock:
             self.rules.clear()
             self.log.clear()
+            for rule in self.holds.values():
+                rule.released = True
+            self.holds.clear()
 
     def take(self, method: str, path: str) -> tuple[list[FaultRule], FaultRule | None]:
         """Consume the matching delays and at most one terminal fault for this request."""
@@ -96,7 +114,7 @@ class FaultBoard:
             for rule in self.rules:
                 if not rule.matches(method, path):
                     continue
-                if rule.kind == "delay":
+                if rule.kind in ("delay", "hold"):
                     delays.append(rule)
                 elif terminal is None:
                     terminal = rule
@@ -161,7 +179,15 @@ class FaultMiddleware:
         if rule is not None:
             entry.fault = rule.kind if rule.kind != "status" else f"status-{rule.status}"
         elif delays:
-            entry.fault = "delay"
+            entry.fault = "+".join(sorted({d.kind for d in delays}))  # "delay", "hold"
+        for hold in (d for d in delays if d.kind == "hold"):
+            hold.held += 1
+            waited = 0.0
+            while not hold.released and waited < HOLD_LIMIT_S:
+                await asyncio.sleep(0.01)
+                waited += 0.01
+            hold.held -= 1
+        delays = [d for d in delays if d.kind == "delay"]
         delay_after = sum(d.seconds for d in delays if d.after_work)
         delay_before = sum(d.seconds for d in delays if not d.after_work)
         if delay_before:

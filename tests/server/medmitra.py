@@ -34,6 +34,9 @@ class MedMitraQuirks:
     field_names: FieldNames = "documented"
     numeric_id: bool = False
     int_ids: bool = False
+    # A backend that tests fields with `if value:` drops an empty string the way the
+    # documented one drops a null: the field keeps its value (and the echo shows it).
+    empty_ignored: bool = False
 
 
 @dataclass
@@ -70,7 +73,8 @@ class MedMitraService:
 
 
 class CaseUpdate(BaseModel):
-    """PUT body: every field optional, nulls ignored, anything else (gender) silently dropped."""
+    """PUT body: every field optional, nulls ignored (API.md), an empty string applied as the
+    empty value, anything else (gender) silently dropped."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -225,6 +229,8 @@ def build_medmitra_router(service: MedMitraService) -> APIRouter:
     ) -> dict[str, Any]:
         int_id(case_id, "path")
         changes = {} if update is None else update.model_dump(exclude_none=True)
+        if service.quirks.empty_ignored:
+            changes = {k: v for k, v in changes.items() if v != ""}
         if not changes:
             raise HTTPException(400, "No data provided for update")
         case = owned_case(case_id, caller, int_route=True, location="path")

@@ -381,3 +381,45 @@ def test_request_log(client: httpx.Client, reference_server: ReferenceServer) ->
         ("GET", "/cases/cases/nope", 404, None),
         ("GET", f"/cases/cases/{case['case_id']}", 500, "status-500"),
     ]
+
+
+def test_update_null_is_ignored_and_empty_string_is_applied(
+    client: httpx.Client, reference_server: ReferenceServer
+) -> None:
+    """API.md: null fields are ignored (alone: 400); "" is a value and is stored. The
+    `empty_ignored` quirk drops "" as well, as a backend testing `if value:` would."""
+    case = new_case(client)
+    url = f"/cases/cases/{case['case_id']}"
+    client.put(url, json={"case_summary": "a note"})
+    alone = client.put(url, json={"case_summary": None})
+    assert (alone.status_code, alone.json()) == (400, {"detail": "No data provided for update"})
+    beside = client.put(url, json={"case_summary": None, "status": "processing"}).json()["case"]
+    assert (beside["case_summary"], beside["status"]) == ("a note", "processing")
+    cleared = client.put(url, json={"case_summary": ""}).json()["case"]
+    assert cleared["case_summary"] == ""
+    client.put(url, json={"case_summary": "a note"})
+    reference_server.set_quirks(empty_ignored=True)
+    assert client.put(url, json={"case_summary": ""}).status_code == 400
+    kept = client.put(url, json={"case_summary": "", "status": "completed"}).json()["case"]
+    assert (kept["case_summary"], kept["status"]) == ("a note", "completed")
+
+
+def test_hold_keeps_a_request_until_released(
+    client: httpx.Client, reference_server: ReferenceServer
+) -> None:
+    import threading
+
+    case = new_case(client)
+    rule = reference_server.hold(path="/cases/cases/", method="PUT")
+    answers: list[int] = []
+    url = f"{reference_server.url}/cases/cases/{case['case_id']}"
+    sender = threading.Thread(target=lambda: answers.append(
+        httpx.put(url, headers=DOC1, json={"status": "late"}, timeout=30).status_code))
+    sender.start()
+    reference_server.wait_held(rule)
+    assert reference_server.case(case["case_id"])["case"]["status"] == "pending"  # no work yet
+    client.put(f"/cases/cases/{case['case_id']}", json={"status": "first"})  # not held: n=1
+    reference_server.release(rule)
+    sender.join(30)
+    assert answers == [200]
+    assert reference_server.case(case["case_id"])["case"]["status"] == "late"

@@ -65,3 +65,27 @@ def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> No
         window.runner.shutdown()
         window.deleteLater()
         workspace.close()
+
+
+def test_run_refuses_an_emptied_cache_in_the_windows_own_words(qtbot, monkeypatch,
+                                                               tmp_path: Path) -> None:
+    """A cache emptied under a folder that was in use: the window says which file and what
+    to do (no command line), and leaves the file and its write-ahead log as they are."""
+    from desktop.workspace import Workspace
+
+    with Workspace.open(tmp_path / "data") as ws:
+        ws.create_case("Jane", 3, "female")
+    cache = tmp_path / "data" / "casedesk.sqlite3"
+    cache.write_bytes(b"")
+    wal = Path(f"{cache}-wal")
+    wal.write_bytes(b"\x37\x7f\x06\x82" + b"\1" * 4000)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    previous = sys.excepthook
+    try:
+        assert app_module.run(data_dir=tmp_path / "data") == 1
+    finally:
+        sys.excepthook = previous
+    assert shown and str(cache) in shown[0] and "is empty" in shown[0]
+    assert "repair" in shown[0] and "casedesk repair" not in shown[0]
+    assert cache.stat().st_size == 0 and wal.stat().st_size > 0

@@ -230,3 +230,24 @@ def test_a_finished_sync_reloads_the_open_case(qtbot, window: MainWindow, ws: Wo
     window.runner.changed.emit(Changes.everything(), None)  # as a finished sync announces
     qtbot.waitUntil(lambda: window.case_view.form.name.text() == "Changed Elsewhere", timeout=5000)
     settle(qtbot, window)
+
+
+def test_a_damaged_page_found_after_opening_is_said_at_once(qtbot, make_window, ws: Workspace,
+                                                            monkeypatch) -> None:
+    """Opening checks only the outbox's pages; the window checks the rest in the background
+    and says so before more work goes into a damaged cache."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.test_cache_faults import corrupt
+
+    for i in range(300):
+        ws.create_case(f"Patient {i}", i % 90, "female", "note " * 20)
+    ws.engine.dispose()
+    corrupt(ws.folder.cache, "cases")
+    said: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: said.append(text))
+    window = make_window(wait=False)
+    qtbot.waitUntil(lambda: bool(said), timeout=10000)
+    assert "is damaged" in said[0] and "repair" in said[0]
+    assert "casedesk repair" not in said[0]  # the window's own words, no command line
+    assert "is damaged" in window.statusBar().currentMessage()

@@ -1,4 +1,8 @@
-"""Alembic environment: runs against the connection the app hands in (never a URL in a file)."""
+"""Alembic environment: runs against the connection the app hands in (never a URL in a file).
+
+``database.migrate`` opens that connection's transaction itself (an explicit BEGIN, so that
+DDL is inside it): every step and the revision stamp commit together, or none of them.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,10 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = config.attributes.get("engine")
-        if engine is None:
-            raise RuntimeError("migrations are run by desktop.models.database, not from a URL")
-        with engine.begin() as conn:
-            context.configure(connection=conn, target_metadata=target_metadata,
-                              render_as_batch=True, include_object=is_modelled)
-            with context.begin_transaction():
-                context.run_migrations()
-        return
+        raise RuntimeError("migrations are run by desktop.models.database, not from a URL")
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, include_object=is_modelled)
+                      render_as_batch=True, include_object=is_modelled,
+                      transactional_ddl=True, transaction_per_migration=False)
     with context.begin_transaction():
         context.run_migrations()
 

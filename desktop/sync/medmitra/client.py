@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 
 CATEGORY_FIELDS = {"lab": "lab_files", "radiology": "radiology_files"}
 CASE_FORM_FIELDS = ("patient_name", "patient_age", "patient_gender", "case_summary")
+# Fields a person may empty. The server ignores a null in an update (API.md), so an emptied
+# field goes as "", which it stores.
+CLEARABLE_FIELDS = frozenset({"case_summary"})
 
 
 @dataclass(frozen=True)
@@ -207,10 +210,13 @@ class MedMitraClient:
     def update_case(
         self, server_id: str, changes: Mapping[str, Any], numeric_id: str | None = None
     ) -> RemoteCase:
-        """PUT only the given fields. An empty ``changes`` is refused by the server (400)."""
+        """PUT only the given fields, an emptied one (None) as "". An empty ``changes`` is
+        refused by the server (400)."""
+        body = {name: "" if value is None and name in CLEARABLE_FIELDS else value
+                for name, value in changes.items()}
         payload = self._json(
             "PUT", "/cases/cases/{case_id}", lambda cid: f"/cases/cases/{path_segment(cid)}",
-            case_ids=(server_id, numeric_id), json_body=dict(changes),
+            case_ids=(server_id, numeric_id), json_body=body,
         )
         return parse_case(payload.get("case"))
 

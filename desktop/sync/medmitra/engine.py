@@ -3,9 +3,10 @@
 - **create**: a new case goes in one multipart request with the files attached so far (the
   deployed backend's only upload path for a case whose id is a UUID); a refused file never
   keeps the case off the server: it is created bare and the file goes on its own.
-- **update**: the server's copy is read right before writing and merged (the API has no
-  version or If-Match), so a change made there since the last pull becomes a conflict; only
-  the dirty fields are sent, and only what was sent is cleaned.
+- **update**: the server's copy is read right before writing, and again before any re-send,
+  and merged (the API has no version or If-Match), so a change made there since becomes a
+  conflict; only the dirty fields are sent, and the answer is compared with what was read
+  and sent: only what the server shows it applied is cleaned (see ``_record_update``).
 - **upload**: a file for a case already on the server, streamed from the blob store.
 
 Every step runs on the shared outbox engine: in flight before a send, reconcile before a
@@ -15,9 +16,11 @@ resend whose outcome is unknown, park refusals, defer what the server could not 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
     EDITABLE_FIELDS,
@@ -33,7 +36,7 @@ from desktop.sync import errors as err
 from desktop.sync.details import match_files, refresh_details
 from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
-from desktop.sync.merge import same_value
+from desktop.sync.merge import merge_case, same_value
 from desktop.sync.outbox import OutboxEngine, Sender
 from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull
 from desktop.sync.reconcile import find_sent_file, matches_sent
@@ -42,6 +45,15 @@ from desktop.sync.report import Phase
 from desktop.workspace import queue_update, settle_sync_state
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Written:
+    """An update as sent: the values, the server's copy read just before, and its answer."""
+
+    values: dict[str, Any]
+    read: RemoteCase | None
+    echo: RemoteCase
 
 
 class MedMitraEngine(OutboxEngine):
@@ -200,49 +212,126 @@ class MedMitraEngine(OutboxEngine):
                 return  # its create has not gone yet; it carries current values anyway
             server_id, numeric_id, case_id = case.server_id, case.numeric_id, case.id
 
-        # The API has no version or If-Match: read the server's copy right before writing and
-        # merge it, so a change made there since our last pull becomes a conflict, not a loss.
-        detail = self.call(lambda: self.client.case_detail(server_id, numeric_id=numeric_id))
-        if detail.case is not None:
-            with self.ws.transaction() as s:
-                merge_cases(self, s, [detail.case], count=False)
+        def read_then_write() -> Written | None:
+            # The API has no version or If-Match. The server's copy is read right before the
+            # write and merged, so a change made there since the last pull becomes a
+            # conflict, not a loss. This whole step is what a retry repeats: a re-send after
+            # a failure reads again first, however long the backoff was.
+            read = self.client.case_detail(server_id, numeric_id=numeric_id).case
+            if read is not None:
+                with self.ws.transaction() as s:
+                    merge_cases(self, s, [read], count=False)
+            values = self._update_values(change_id, case_id)
+            if not values:
+                return None
+            self.mark_in_flight(change_id, {"values": values})
+            echo = self.client.update_case(server_id, values, numeric_id=numeric_id)
+            return Written(values, read, echo)
+
+        written = self.call(read_then_write)
+        if written is not None:
+            self._record_update(change_id, case_id, written)
+
+    def _update_values(self, change_id: int, case_id: str) -> dict[str, Any]:
+        """The dirty fields to send now: those without an open conflict."""
         with self.ws.sessions() as s:
             change = s.get(PendingChange, change_id)
             case = s.get(Case, case_id)
             if change is None or case is None:
-                return
+                return {}
             blocked = set(s.scalars(select(Conflict.field).where(
                 Conflict.case_id == case_id, Conflict.resolved_at.is_(None))))
-            values = {f: getattr(case, f) for f in (change.fields or [])
-                      if f in EDITABLE_FIELDS and f not in blocked}
-        if not values:
-            return
-        self.mark_in_flight(change_id, {"values": values})
-        remote: RemoteCase = self.call(
-            lambda: self.client.update_case(server_id, values, numeric_id=numeric_id)
-        )
+            return {f: getattr(case, f) for f in (change.fields or [])
+                    if f in EDITABLE_FIELDS and f not in blocked}
+
+    def _record_update(self, change_id: int, case_id: str, written: Written) -> None:
+        """What the server's answer shows, field by field, against what was read and sent:
+
+        - a sent value it shows was applied: clean (unless edited again meanwhile);
+        - a sent field still showing the value read before: not applied (a server that
+          ignores it); it stays queued, set aside with the reason, never marked synced;
+        - a sent field showing a third value: someone else's write replaced ours at once; a
+          value this workstation had not seen, so a conflict;
+        - a field not sent that differs from what was read: written by someone else between
+          the read and the write; merged as a pull would, and the case is reported, as a
+          write there to the fields sent here was replaced without a trace.
+        """
+        values, read, echo = written.values, written.read, written.echo
+
+        def shown(name: str) -> bool:
+            return name in echo.raw
+
+        applied, ignored, replaced = [], [], []
+        for name, sent in values.items():
+            if not shown(name) or same_value(getattr(echo, name), sent):
+                applied.append(name)
+            elif read is not None and same_value(getattr(echo, name), getattr(read, name)):
+                ignored.append(name)
+            else:
+                replaced.append(name)
+        meanwhile = [] if read is None else [
+            f for f in EDITABLE_FIELDS
+            if f not in values and shown(f) and not same_value(getattr(echo, f), getattr(read, f))]
         with self.ws.transaction() as s:
             case = s.get(Case, case_id)
             change = s.get(PendingChange, change_id)
             if case is None:
                 return
             base = dict(case.base or {})
-            for name in values:
-                base[name] = getattr(remote, name, values[name])
+            for name in applied:
+                base[name] = getattr(echo, name) if shown(name) else values[name]
+            for name in replaced:
+                self._add_conflict(s, case, name, base.get(name), getattr(case, name),
+                                   getattr(echo, name))
+            if meanwhile:
+                result = merge_case({f: getattr(read, f) for f in meanwhile}, fields_of(case),
+                                    {f: getattr(echo, f) for f in meanwhile}, meanwhile)
+                for name, value in result.take.items():
+                    setattr(case, name, value)
+                for c in result.conflicts:
+                    self._add_conflict(s, case, c.field, c.base, c.mine, c.theirs)
+                base.update(result.new_base)
+                self.report.overlapped += 1
+                self.report.problems.append(
+                    f"Case {case_id} was changed on the server between this computer's read "
+                    f"and its write of {', '.join(sorted(values))}.")
+                log.warning("case %s: written on the server between read and write", case_id)
             case.base = base
             # server_updated_at is left alone: the next pull merges whatever else changed.
-            if remote.numeric_id:
-                case.numeric_id = remote.numeric_id
+            if echo.numeric_id:
+                case.numeric_id = echo.numeric_id
             if change is not None:
-                # Clean only what was sent: a field edited again meanwhile stays dirty.
+                # Clean only what was applied: a field not applied, or edited again meanwhile,
+                # stays dirty.
                 remaining = [f for f in (change.fields or [])
-                             if f not in values or getattr(case, f) != values[f]]
+                             if f not in applied or getattr(case, f) != values[f]]
                 if remaining:
                     change.fields, change.in_flight, change.payload = remaining, False, None
                 else:
                     s.delete(change)
+                if ignored:
+                    reason = (f"The server did not apply {', '.join(ignored)}: its answer "
+                              "still shows the earlier value.")
+                    change.state, change.last_error = ChangeState.PARKED, reason
+                    case.sync_error = reason
+                    self.report.parked += 1
+                    self.report.problems.append(reason)
+                    log.warning("case %s: update not applied by the server (%s)", case_id,
+                                ",".join(ignored))
             settle_sync_state(s, case)
-        self.report.updated += 1
+        if applied:
+            self.report.updated += 1
+
+    def _add_conflict(self, s: Session, case: Case, field: str, base: Any, mine: Any,
+                      theirs: Any) -> None:
+        existing = s.scalar(select(Conflict).where(
+            Conflict.case_id == case.id, Conflict.field == field, Conflict.resolved_at.is_(None)))
+        if existing is not None:
+            existing.local_value, existing.server_value = mine, theirs
+            return
+        s.add(Conflict(case_id=case.id, field=field, base_value=base, local_value=mine,
+                       server_value=theirs))
+        self.report.conflicts += 1
 
     # ------------------------------------------------------------ upload
 

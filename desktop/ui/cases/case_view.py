@@ -243,7 +243,12 @@ class CaseView(QWidget):
         where = "not yet on the server" if record.server_id is None else "on the server"
         detail = f": {record.sync_error}" if record.sync_error else ""
         updated = record.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        self.sync_label.setText(f"{sync}{detail} · {where} · updated {updated}")
+        files = ""
+        if record.server_id is not None:
+            checked = record.files_checked_at
+            files = (" · files checked " + checked.astimezone().strftime("%Y-%m-%d %H:%M")
+                     if checked else " · files not checked with the server yet")
+        self.sync_label.setText(f"{sync}{detail} · {where} · updated {updated}{files}")
 
     def _on_changed(self) -> None:
         if self.record is None:

@@ -138,3 +138,26 @@ def test_care360_sign_in_through_the_dialog(
     assert current_server(ws).kind == "care360"
     assert DEFAULT_API_KEY in memory_keyring.store.values()
     wait_idle(qtbot, window)
+
+
+def test_the_open_case_says_when_its_file_list_was_last_checked(
+    qtbot, make_window, ws: Workspace, reference_server, memory_keyring
+) -> None:
+    """Opening a case on the server reads its file list in the background; the case view
+    then says when that was (before: that it was not checked yet)."""
+    sign_in(ws, reference_server.url)
+    case = ws.create_case("Checked Patient", 40, "female")
+    assert runner.run_sync(ws).ok
+    with ws.engine.begin() as conn:  # as a case pulled but not looked at yet
+        conn.exec_driver_sql("UPDATE cases SET files_checked_at = NULL")
+    server_id = ws.get_case(case.id).server_id
+    reference_server.add_file(server_id, "elsewhere.pdf", PDF, "application/pdf")
+    window = make_window()
+    window.sync_panel.controller.load_profile()
+    qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
+    window.case_view.show_case(ws.get_case(case.id))
+    assert "files not checked with the server yet" in window.case_view.sync_label.text()
+    select_case(qtbot, window, case.id)
+    qtbot.waitUntil(lambda: "files checked" in window.case_view.sync_label.text(),
+                    timeout=10000)
+    qtbot.waitUntil(lambda: window.case_view.documents.model.rowCount() == 1, timeout=10000)
