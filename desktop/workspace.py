@@ -270,6 +270,8 @@ def validate_name(value: Any) -> str:
 
 
 def validate_age(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError(f"Age is required: a whole number of years, 0–{MAX_AGE}.")
     try:
         age = int(str(value).strip()) if not isinstance(value, int) else value
     except (TypeError, ValueError):

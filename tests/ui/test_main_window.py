@@ -37,7 +37,7 @@ def test_edit_and_save_writes_locally(qtbot, window: MainWindow, ws: Workspace) 
     assert view.form.gender.isEnabled() is False  # fixed after creation
     assert not view.dirty and not window.save_action.isEnabled()
     view.form.notes.setPlainText("cough, now with fever")
-    view.form.age.setValue(48)
+    view.form.age.setText("48")
     assert view.dirty and "•" in view.title.text() and "Unsaved" in view.dirty_label.text()
     assert window.save_action.isEnabled()
     window.save_action.trigger()  # Ctrl+S
@@ -214,7 +214,7 @@ def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, NewCaseDialog)
         dialog.name.setText("Real Dialog")
-        dialog.age.setValue(33)
+        dialog.age.setText("33")
         dialog.gender.setCurrentText("other")
         dialog.accept()
 
