@@ -37,6 +37,7 @@ from desktop.models.tables import (
 log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = ("pending", "processing", "analyzing", "completed", "failed", "archived")
+ARCHIVED = "archived"
 KNOWN_GENDERS = ("female", "male", "other", "unknown")
 CATEGORIES = ("lab", "radiology")
 MAX_AGE = 150
@@ -496,6 +497,8 @@ class Workspace:
             dirty = [name for name, value in clean.items() if getattr(case, name) != value]
             if not dirty:
                 return CaseRecord.of(case)
+            if "status" in dirty and clean["status"] == ARCHIVED != case.status:
+                case.status_before_archive = case.status  # for Unarchive
             for name in dirty:
                 setattr(case, name, clean[name])
             case.updated_at = utcnow()
@@ -508,7 +511,22 @@ class Workspace:
         return CaseRecord.of(case)
 
     def archive_case(self, case_id: str) -> CaseRecord:
-        return self.edit_case(case_id, status="archived")
+        return self.edit_case(case_id, status=ARCHIVED)
+
+    def unarchive_case(self, case_id: str) -> CaseRecord:
+        """Back to the status the case had when it was archived (an edit like any other).
+
+        A case archived elsewhere (the server, an older version) has no status on record:
+        it goes back to the last status the server had other than archived, or pending."""
+        with self.sessions() as session:
+            case = self._find(session, case_id)
+            if case.status != ARCHIVED:
+                return CaseRecord.of(case)
+            server_status = (case.base or {}).get("status")
+            previous = case.status_before_archive or (
+                server_status if server_status not in (None, "", ARCHIVED) else "pending")
+            case_id = case.id
+        return self.edit_case(case_id, status=previous)
 
     def get_case(self, case_id: str) -> CaseRecord:
         with self.sessions() as session:

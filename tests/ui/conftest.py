@@ -3,6 +3,7 @@ and a guard that fails any test leaving running workers or visible windows behin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 from desktop.ui.main_window import MainWindow
 from desktop.ui.operations import all_pools
 from desktop.workspace import Workspace
+
+# Qt's offscreen screen is 800 × 600 unless told otherwise; the window is made for desktops of
+# 1024 px and more, so the tests draw on a 1280 × 800 one (read when the QApplication starts).
+if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = (
+        f"offscreen:configfile={Path(__file__).with_name('screen.json')}")
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +66,7 @@ def make_window(ws: Workspace, qtbot) -> Iterator:
         window.ask_unsaved = unexpected  # type: ignore[method-assign]
         window.ask_new_case = unexpected  # type: ignore[method-assign]
         window.ask_files = unexpected  # type: ignore[method-assign]
+        window.ask_archive = unexpected  # type: ignore[method-assign]
         window.show()
         windows.append(window)
         if wait:

@@ -33,6 +33,7 @@ from desktop.ui.documents.documents_view import DocumentsPanel
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import SYNC_LABELS
 from desktop.workspace import (
+    ARCHIVED,
     KNOWN_GENDERS,
     CaseRecord,
     validate_age,
@@ -132,6 +133,7 @@ class CaseView(QWidget):
 
     save_requested = Signal(str, dict)  # case id, changed fields (validated)
     archive_requested = Signal(str)
+    unarchive_requested = Signal(str)
     dirty_changed = Signal(bool)
 
     def __init__(self, preview: PreviewWidget, parent: QWidget | None = None) -> None:
@@ -167,7 +169,7 @@ class CaseView(QWidget):
         self.revert_button = QPushButton("Discard changes", page)
         self.revert_button.setAccessibleName("Discard changes")
         self.revert_button.clicked.connect(self.discard)
-        self.archive_button = QPushButton("Archive", page)
+        self.archive_button = QPushButton("Archive…", page)
         self.archive_button.setAccessibleName("Archive case")
         self.archive_button.setToolTip("Set the status to archived; archived cases are hidden")
         self.archive_button.clicked.connect(self._archive)
@@ -181,6 +183,7 @@ class CaseView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.archive_button)
         details = QWidget(page)
+        self.details = details
         details_layout = QVBoxLayout(details)
         details_layout.addWidget(self.form)
         details_layout.addWidget(self.general_error)
@@ -192,6 +195,7 @@ class CaseView(QWidget):
         self.insights = InsightsView(page)
         self.tabs = QTabWidget(page)
         self.tabs.setAccessibleName("Case sections")
+        self.tabs.tabBar().setAccessibleName("Case sections")
         self.tabs.addTab(details, "&Details")
         self.tabs.addTab(self.documents, "D&ocuments")
         self.tabs.addTab(self.insights, "AI &insights")
@@ -283,9 +287,13 @@ class CaseView(QWidget):
         has_case = self.record is not None
         self.save_button.setEnabled(has_case and self._dirty and not self._saving)
         self.revert_button.setEnabled(has_case and self._dirty and not self._saving)
-        self.archive_button.setEnabled(
-            has_case and not self._saving and (self.record is None or self.record.status != "archived")
-        )
+        archived = self.record is not None and self.record.status == ARCHIVED
+        self.archive_button.setEnabled(has_case and not self._saving)
+        self.archive_button.setText("Unarchive" if archived else "Archive…")
+        self.archive_button.setAccessibleName("Unarchive case" if archived else "Archive case")
+        self.archive_button.setToolTip(
+            "Put the case back in the status it had before it was archived" if archived
+            else "Set the status to archived (it asks first); archived cases are hidden")
 
     # ------------------------------------------------------------ actions
 
@@ -326,5 +334,9 @@ class CaseView(QWidget):
             self.show_case(self.record)
 
     def _archive(self) -> None:
-        if self.record is not None:
+        if self.record is None:
+            return
+        if self.record.status == ARCHIVED:
+            self.unarchive_requested.emit(self.record.id)
+        else:
             self.archive_requested.emit(self.record.id)

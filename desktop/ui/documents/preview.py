@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QImageReader, QPainter
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QImage, QImageReader, QPainter
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -266,6 +266,10 @@ class PreviewWidget(QWidget):
         self._pages = 0
         self._generation = 0
         self.preview: Preview | None = None
+        # Actions the window's menus list (filled by the document viewers).
+        self.edit_actions: list[QAction] = []
+        self.view_actions: list[QAction] = []
+        self.case_actions: list[QAction] = []
 
         self.canvas = ImageCanvas(self)
         self.canvas.setAccessibleName("Document preview")
@@ -390,6 +394,10 @@ class PreviewWidget(QWidget):
     @property
     def page(self) -> int:
         return self._page
+
+    @property
+    def actions_for_menu(self) -> list[QAction]:
+        return [*self.edit_actions, *self.view_actions, *self.case_actions]
 
     def open_externally(self) -> None:
         """Hand the document to the system viewer (a named copy; blobs have no extension)."""

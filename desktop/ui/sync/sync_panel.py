@@ -51,14 +51,14 @@ class SyncPanel(QObject):
             act.setToolTip(tip)
             return act
 
-        self.sign_in_action = action("Sign in…", QStyle.StandardPixmap.SP_DialogYesButton,
+        self.sign_in_action = action("Sign &in…", QStyle.StandardPixmap.SP_DialogYesButton,
                                      "Ctrl+Shift+L", "Sign in to a server (Ctrl+Shift+L)")
         self.sign_in_action.triggered.connect(lambda _c=False: self.open_sign_in())
         self.conflicts_action = action(
-            "Conflicts…", QStyle.StandardPixmap.SP_MessageBoxWarning, "Ctrl+Shift+K",
+            "&Conflicts…", QStyle.StandardPixmap.SP_MessageBoxWarning, "Ctrl+Shift+K",
             "Resolve fields changed here and on the server (Ctrl+Shift+K)")
         self.conflicts_action.triggered.connect(lambda _c=False: self.open_conflicts())
-        self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
+        self.sync_action = action("Sync &now", QStyle.StandardPixmap.SP_BrowserReload, "F5",
                                   "Sync now (F5)")
         self.sync_action.triggered.connect(lambda _c=False: self.sync_now())
         # What the window places: actions before its spacer, indicators, then Sync beside
@@ -172,8 +172,8 @@ class SyncPanel(QObject):
         if state == "syncing":
             self.progress.setRange(0, 0)
         self._show_last()
-        self.sign_in_action.setText("Sign in…" if not self.controller.configured
-                                    else "Account…")
+        self.sign_in_action.setText("Sign &in…" if not self.controller.configured
+                                    else "&Account…")
 
     def _show_last(self) -> None:
         c = self.controller
