@@ -52,6 +52,7 @@ from desktop.ui.menus import (
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.settings import app_settings
 from desktop.ui.sync.sync_panel import SyncPanel
+from desktop.ui.wording import saved_text
 from desktop.workspace import ARCHIVED, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
@@ -358,7 +359,7 @@ class MainWindow(QMainWindow):
 
     def _saved(self, record: CaseRecord) -> None:
         self.case_view.saved(record)
-        self.statusBar().showMessage("Saved on this computer; it will sync when online.", 5000)
+        self.statusBar().showMessage(saved_text(self.sync_panel.controller.state), 5000)
         self._update_actions()
         after, self._after_save, self._after_save_failed = self._after_save, None, None
         if after is not None:
@@ -500,7 +501,8 @@ class MainWindow(QMainWindow):
         self.guard_unsaved(proceed=create, abandon=lambda: None)
 
     def _created(self, record: CaseRecord, then: Callable[[CaseRecord], None] | None) -> None:
-        self.statusBar().showMessage(f"Created {record.patient_name}; it will sync when online.", 5000)
+        self.statusBar().showMessage(
+            saved_text(self.sync_panel.controller.state, f"Created {record.patient_name}"), 5000)
         self.case_view.tabs.setCurrentWidget(self.case_view.details)  # a new case starts here
         self._show_case(record)
         self.list_panel.select_when_listed(record.id)

@@ -131,7 +131,7 @@ def test_new_case_dialog_flow(qtbot, window: MainWindow, ws: Workspace) -> None:
     assert created is not None and created.patient_name == "Nadia Novak"
     assert ws.get_case(created.id).patient_gender == "female"
     assert window.table.currentIndex().row() == window.model.row_of(created.id)
-    assert "1 change waiting to sync" in window.sync_panel.pending_label.text()
+    assert "1 change on this computer only" in window.sync_panel.pending_label.text()
 
 
 def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from desktop.models.tables import (
     EDITABLE_FIELDS,
@@ -184,7 +184,11 @@ class MedMitraEngine(OutboxEngine):
             if differing:
                 queue_update(s, case, differing)
             match_files(s, case, files, candidates=sent_docs)
+            # The files that went inside the create are on the server now: uploaded.
+            travelled = s.scalar(select(func.count()).select_from(Document).where(
+                Document.id.in_(sent_docs), Document.server_file_id.is_not(None))) if sent_docs else 0
             settle_sync_state(s, case)
+        self.report.uploaded += int(travelled or 0)
         log.info("case %s created on the server", case_id)
 
     # ------------------------------------------------------------ update
@@ -205,7 +209,7 @@ class MedMitraEngine(OutboxEngine):
         detail = self.call(lambda: self.client.case_detail(server_id, numeric_id=numeric_id))
         if detail.case is not None:
             with self.ws.transaction() as s:
-                merge_cases(self, s, [detail.case], count=False)
+                merge_cases(self, s, [detail.case])
         with self.ws.sessions() as s:
             change = s.get(PendingChange, change_id)
             case = s.get(Case, case_id)

@@ -44,6 +44,9 @@ class SignInDialog(QDialog):
         self._pending: CodeSent | None = None
         self.setWindowTitle("Sign in to a server")
         self.setAccessibleName("Sign in")
+        # Wide enough that a window manager never cuts the title short.
+        self.setMinimumWidth(max(480, self.fontMetrics().horizontalAdvance(
+            self.windowTitle()) * 2 + 160))
         layout = QVBoxLayout(self)
         intro = QLabel(reason or "Case Desk works fully offline. Sign in to sync with your "
                        "clinic's server.", self)

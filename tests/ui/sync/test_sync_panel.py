@@ -31,8 +31,8 @@ def wait_idle(qtbot, window: MainWindow) -> None:
 
 def test_no_server_is_a_calm_complete_mode(qtbot, window: MainWindow) -> None:
     settle(qtbot, window)
-    assert window.sync_panel.online_label.text() == "Offline — working locally"
-    assert "No server" in window.sync_panel.last_label.text()
+    assert window.sync_panel.online_label.text() == "No server"
+    assert window.sync_panel.last_label.text().startswith("No server")
     window.sync_panel.sync_action.trigger()  # F5 without a server offers sign-in
     qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=5000)
     dialogs(SignInDialog)[0].reject()
@@ -61,7 +61,7 @@ def test_sign_in_dialog_then_sync_and_push_after_save(
     qtbot.waitUntil(lambda: len(reference_server.cases("doctor-1")) == 1, timeout=20000)
     wait_idle(qtbot, window)
     assert window.sync_panel.online_label.text() == "Online"
-    assert window.sync_panel.last_label.text().startswith("Last synced")
+    assert window.sync_panel.last_label.text().startswith("Online · last synced")
     assert window.sync_panel.pending_label.text() == "All changes synced"
     # A save in the window is pushed shortly after, without pressing F5.
     select_case(qtbot, window, case.id)
