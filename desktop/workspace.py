@@ -407,11 +407,38 @@ class ConflictRecord:
     local_value: Any
     server_value: Any
     created_at: datetime
+    server_changed_at: str | None = None  # when the server wrote its value (as it said)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class SettledConflict:
+    """A resolved conflict, kept so that the value not chosen stays readable with the case."""
+
+    field: str
+    local_value: Any
+    server_value: Any
+    resolution: str  # "mine", "theirs" or "merged"
+    resolved_value: Any
+    resolved_at: datetime
+    server_changed_at: str | None
+
+    @property
+    def not_kept(self) -> list[tuple[str, Any]]:
+        """The versions that are no longer the field's value: (whose, value)."""
+        if self.resolution == "mine":
+            return [("server", self.server_value)]
+        if self.resolution == "theirs":
+            return [("mine", self.local_value)]
+        return [("mine", self.local_value), ("server", self.server_value)]
+
+
+# Fields a conflict can be settled on by writing a merged value (free text, not numbers).
+MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 
 
 # ---------------------------------------------------------------- the workspace
@@ -823,14 +850,25 @@ class Workspace:
                     id=c.id, case_id=c.case_id, patient_name=name, field=c.field,
                     base_value=c.base_value, local_value=c.local_value,
                     server_value=c.server_value, created_at=c.created_at,
+                    server_changed_at=c.server_changed_at,
                 )
                 for c, name in session.execute(stmt)
             ]
 
-    def resolve_conflict(self, case_id: str, field_name: str, choice: str) -> CaseRecord:
-        """Keep mine (it will be pushed over theirs) or take theirs (my edit is dropped)."""
-        if choice not in ("mine", "theirs"):
-            raise ValidationError("A conflict is settled by keeping mine or taking theirs.")
+    def resolve_conflict(self, case_id: str, field_name: str, choice: str,
+                         value: Any = None) -> CaseRecord:
+        """Keep mine (it will be pushed over theirs), take theirs (my edit is set aside), or
+        write a merged value (pushed over theirs). Nothing is lost: the conflict row keeps
+        both sides and the value kept, for the case's history."""
+        if choice not in ("mine", "theirs", "merged"):
+            raise ValidationError(
+                "A conflict is settled by keeping mine, taking theirs, or writing a merged value.")
+        merged = None
+        if choice == "merged":
+            if field_name not in MERGEABLE_FIELDS:
+                raise ValidationError(
+                    f"{field_name!r} is not a text field: keep yours or take the server's.")
+            merged = VALIDATORS[field_name](value)
         with self.transaction() as session:
             case = self._find(session, case_id)
             conflict = session.scalar(
@@ -847,7 +885,12 @@ class Workspace:
             base = dict(case.base or {})
             base[field_name] = conflict.server_value
             case.base = base
-            if choice == "theirs":
+            if choice == "merged":
+                setattr(case, field_name, merged)
+                queue_update(session, case, [field_name])
+                conflict.resolved_value = merged
+            elif choice == "theirs":
+                conflict.resolved_value = conflict.server_value
                 setattr(case, field_name, conflict.server_value)
                 update = session.scalar(
                     select(PendingChange).where(
@@ -862,12 +905,32 @@ class Workspace:
                     else:
                         session.delete(update)
             else:
+                conflict.resolved_value = conflict.local_value
                 queue_update(session, case, [field_name])
             conflict.resolved_at = utcnow()
             conflict.resolution = choice
             case.updated_at = utcnow()
             settle_sync_state(session, case)
             return CaseRecord.of(case)
+
+    def settled_conflicts(self, case_id: str) -> list[SettledConflict]:
+        """The case's resolved conflicts, newest first: what was kept and what was not."""
+        with self.sessions() as session:
+            case = self._find(session, case_id)
+            rows = session.scalars(
+                select(Conflict)
+                .where(Conflict.case_id == case.id, Conflict.resolved_at.is_not(None))
+                .order_by(Conflict.resolved_at.desc(), Conflict.id.desc())
+            )
+            return [
+                SettledConflict(
+                    field=c.field, local_value=c.local_value, server_value=c.server_value,
+                    resolution=c.resolution or "", resolved_value=c.resolved_value,
+                    resolved_at=c.resolved_at or c.created_at,
+                    server_changed_at=c.server_changed_at,
+                )
+                for c in rows
+            ]
 
     def open_conflict_count(self) -> int:
         with self.sessions() as session:

@@ -32,6 +32,7 @@ from desktop.errors import CaseDeskError
 from desktop.ui.cases.case_columns import HEADER_KEY
 from desktop.ui.cases.case_list import CaseListPanel
 from desktop.ui.cases.case_view import CaseView
+from desktop.ui.cases.history_view import CaseHistory
 from desktop.ui.cases.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.changes import Changes
 from desktop.ui.documents.attach import AttachController
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.documents = CaseDocuments(workspace, self.runner, self.case_view.documents,
                                        self.preview, downloader=self.sync_panel.controller)
         self.attacher = AttachController(workspace, self.runner, self)
+        self.history = CaseHistory(workspace, self.runner, self.case_view.history)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -161,7 +163,7 @@ class MainWindow(QMainWindow):
                    lambda i=n - 1: self._show_tab(i), f"Show the open case's {tip} (Ctrl+{n})")
             for n, (text, tip) in enumerate(
                 (("Case &details", "details"), ("D&ocuments", "documents"),
-                 ("AI &insights", "AI insights"), ("&History", "history")), start=1)
+                 ("AI &insights", "AI insights"), ("Histor&y", "history")), start=1)
             if n <= tabs.count()
         ]
         self.shortcuts_action = action("&Keyboard shortcuts", None, QKeySequence.StandardKey.HelpContents,
@@ -305,6 +307,7 @@ class MainWindow(QMainWindow):
         self.list_panel.open_case_id = record.id
         self._update_actions()
         self.documents.show_case(record.id)
+        self.history.show_case(record.id)
         self.sync_panel.controller.case_opened(record.id, record.server_id)
 
     def _changed(self, changes: Changes, initiator: object) -> None:

@@ -28,6 +28,7 @@ from desktop.ui.cases.fields import (
     set_status,
     status_combo,
 )
+from desktop.ui.cases.history_view import HistoryView
 from desktop.ui.cases.insights_view import InsightsView
 from desktop.ui.documents.documents_view import DocumentsPanel
 from desktop.ui.documents.preview import PreviewWidget
@@ -193,12 +194,14 @@ class CaseView(QWidget):
         self.preview = preview
         self.documents = DocumentsPanel(preview, page)
         self.insights = InsightsView(page)
+        self.history = HistoryView(page)
         self.tabs = QTabWidget(page)
         self.tabs.setAccessibleName("Case sections")
         self.tabs.tabBar().setAccessibleName("Case sections")
         self.tabs.addTab(details, "&Details")
         self.tabs.addTab(self.documents, "D&ocuments")
         self.tabs.addTab(self.insights, "AI &insights")
+        self.tabs.addTab(self.history, "Histor&y")
 
         page_layout = QVBoxLayout(page)
         header = QHBoxLayout()

@@ -108,6 +108,7 @@ def test_conflicts_dialog_keep_mine(
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=5000)
     shown = [dialog.model.index(0, c).data() for c in range(5)]
     assert shown == ["Conflict Patient", "Notes", "base", "mine", "theirs"]
+    assert dialog.model.index(0, 5).data() not in ("", "unknown")  # when the server wrote it
     dialog.mine.click()
     qtbot.waitUntil(lambda: "No conflicts left" in dialog.status.text(), timeout=5000)
     dialog.accept()
