@@ -182,7 +182,8 @@ class MainWindow(QMainWindow):
         for widget in panel.indicators:
             self.toolbar.addWidget(widget)
         self.toolbar.addActions(panel.trailing_actions)
-        self.addActions(self.preview.actions_for_menu)
+        self.addActions(self.preview.window_actions)
+        self.preview.reveal.connect(self._reveal_document)
         lists = self.list_panel
         self.menus = build_menu_bar(self.menuBar(), {
             "&File": [self.new_action, self.attach_action, self.save_action, None,
@@ -198,6 +199,10 @@ class MainWindow(QMainWindow):
             "&Sync": panel.actions,
             "&Help": [self.shortcuts_action, self.about_action],
         })
+
+    def _reveal_document(self) -> None:
+        if self.case_view.record is not None:
+            self.case_view.tabs.setCurrentWidget(self.case_view.documents)
 
     def _show_tab(self, index: int) -> None:
         tabs = self.case_view.tabs
@@ -569,6 +574,7 @@ class MainWindow(QMainWindow):
             self.guard_unsaved(proceed=close_now, abandon=lambda: None)
             return
         self.save_settings()
+        self.preview.close_windows()
         self.sync_panel.shutdown()
         self.attacher.close()
         self.runner.wait()

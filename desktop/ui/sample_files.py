@@ -63,10 +63,11 @@ def write_pdf(path: Path, pages: int = 2, title: str = "Laboratory report") -> P
 
 
 def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, cols: int = 256,
-                encoding: str = "raw") -> Path:
-    """A synthetic CT-like slice. ``encoding``: "raw" (12 bits in 16), "jpeg" (JPEG baseline,
-    8 bits), "jpeg2000" (lossless, 12 bits in 16), or "broken" (claims JPEG 2000 but holds a
-    truncated stream that no decoder can read)."""
+                encoding: str = "raw", frames: int = 1) -> Path:
+    """A synthetic CT-like slice (``frames`` > 1: a series of them, uncompressed, the bright
+    square moving). ``encoding``: "raw" (12 bits in 16), "jpeg" (JPEG baseline, 8 bits),
+    "jpeg2000" (lossless, 12 bits in 16), "broken" (claims JPEG 2000 but holds a truncated
+    stream: damaged), or "jpegls" (claims JPEG-LS, which nothing here decodes: unsupported)."""
     import io
 
     import numpy as np
@@ -77,6 +78,7 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
         ExplicitVRLittleEndian,
         JPEG2000Lossless,
         JPEGBaseline8Bit,
+        JPEGLSLossless,
         generate_uid,
     )
 
@@ -85,7 +87,8 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     pixels = np.where(r < rows * 0.4, 1000 + (r * 3), 0).astype(np.uint16)
     pixels[rows // 3 : rows // 3 + 20, cols // 3 : cols // 3 + 20] = 2000
     syntax = {"raw": ExplicitVRLittleEndian, "jpeg": JPEGBaseline8Bit,
-              "jpeg2000": JPEG2000Lossless, "broken": JPEG2000Lossless}[encoding]
+              "jpeg2000": JPEG2000Lossless, "broken": JPEG2000Lossless,
+              "jpegls": JPEGLSLossless}[encoding]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -107,10 +110,21 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     ds.PixelRepresentation = 0
     ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
     ds.WindowCenter, ds.WindowWidth = 40, 400
-    if encoding == "raw":
+    if encoding == "raw" and frames > 1:
+        series = []
+        for n in range(frames):
+            frame = np.where(r < rows * 0.4, 1000 + (r * 3), 0).astype(np.uint16)
+            top = rows // 6 + n * (rows // (2 * frames))
+            frame[top : top + 20, cols // 3 : cols // 3 + 20] = 2000
+            series.append(frame)
+        ds.NumberOfFrames = frames
+        ds.PixelData = np.stack(series).tobytes()
+    elif encoding == "raw":
         ds.PixelData = pixels.tobytes()
     elif encoding == "broken":
         ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 64])
+    elif encoding == "jpegls":
+        ds.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + b"\x00" * 64])
     else:
         from PIL import Image
 

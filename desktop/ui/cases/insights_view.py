@@ -87,7 +87,15 @@ class InsightsView(QWidget):
         self.set_insights(None)
 
     def set_insights(self, insights: dict[str, Any] | None) -> None:
-        self.browser.setHtml(insights_html(insights))
+        """Show them; the same insights again leave the reader's place alone."""
+        html_text = insights_html(insights)
+        if html_text == getattr(self, "_html", None):
+            return
+        bar = self.browser.verticalScrollBar()
+        offset = bar.value()
+        self._html = html_text
+        self.browser.setHtml(html_text)
+        bar.setValue(offset)
 
     def text(self) -> str:
         return self.browser.toPlainText()
