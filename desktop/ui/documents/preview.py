@@ -191,6 +191,7 @@ class MetadataPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAccessibleName("Document details")
         inner = QWidget(self)
         self.form = QFormLayout(inner)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
