@@ -47,6 +47,7 @@ from desktop.ui.menus import (
     SAVE_CASE,
     ShortcutsDialog,
     build_menu_bar,
+    first_size,
     new_toolbar,
     steady_status_bar,
 )
@@ -116,7 +117,7 @@ class MainWindow(QMainWindow):
         self.runner.changed.connect(self._changed)
 
         self._set_tab_order()
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self._restore_settings()
         self._update_actions()
         self.model.refresh(reset=True)
@@ -208,7 +209,16 @@ class MainWindow(QMainWindow):
         tabs = self.case_view.tabs
         if self.case_view.record is not None and 0 <= index < tabs.count():
             tabs.setCurrentIndex(index)
-            tabs.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
+            page = tabs.currentWidget()
+            first: QWidget = page
+            widget = tabs.tabBar().nextInFocusChain()
+            for _ in range(500):  # the section's first control, in Tab order
+                if (page.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                        and widget.isVisible() and widget.isEnabled()):
+                    first = widget
+                    break
+                widget = widget.nextInFocusChain()
+            first.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def show_shortcuts(self) -> None:
         dialog = ShortcutsDialog(self.menuBar(), self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -70,6 +70,13 @@ def new_toolbar(window: QMainWindow) -> QToolBar:
     toolbar.setMovable(False)
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     return toolbar
+
+
+def first_size(window: QWidget) -> QSize:
+    """A first start's window size: 1280 × 800, or the screen's free area if smaller (a
+    1024 × 768 screen shows the whole window, status bar included)."""
+    screen = window.screen().availableGeometry()
+    return QSize(min(1280, screen.width()), min(800, screen.height()))
 
 
 def steady_status_bar(window: QMainWindow) -> None:

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from desktop.models.schema_version import HEAD_REVISION
 from desktop.ui.cases.case_columns import COL_AGE, COL_SYNC, COLUMNS, HEADER_KEY, row_texts
 from desktop.ui.icons import sync_icon
-from desktop.ui.menus import placeholder_chrome
+from desktop.ui.menus import first_size, placeholder_chrome
 from desktop.ui.settings import app_settings
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class StartWindow(QMainWindow):
         super().__init__()
         self.cache = cache
         self.setWindowTitle("Case Desk")
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self.table: CaseTable | None = None
         self.model: PreviewModel | None = None
         self.opening = QLabel("Opening your cases…")

@@ -174,3 +174,30 @@ def test_shortcuts_dialog_lists_the_menus(qtbot, window: MainWindow) -> None:
     text = dialog.browser.toPlainText()
     assert "Sync now" in text and "F5" in text and "Sort by" in text
     dialog.reject()
+
+
+def test_tab_into_the_list_then_down_opens_the_first_case(qtbot, window: MainWindow,
+                                                          ws: Workspace) -> None:
+    cases(qtbot, window, ws)
+    window.activateWindow()
+    window.list_panel.status_filter.setFocus()
+    qtbot.keyClick(window.list_panel.status_filter, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is window.table
+    assert window.case_view.case_id is None  # arriving in the list opens nobody
+    qtbot.keyClick(window.table, Qt.Key.Key_Down)
+    first = window.model.case_id(0)
+    qtbot.waitUntil(lambda: window.case_view.case_id == first, timeout=5000)
+    settle(qtbot, window)
+
+
+def test_ctrl_1_to_4_show_each_section_with_the_focus_in_it(qtbot, window: MainWindow,
+                                                           ws: Workspace) -> None:
+    [case_id] = cases(qtbot, window, ws, 1)
+    window.activateWindow()
+    select_case(qtbot, window, case_id)
+    expected = ["Patient name", "Documents of this case", "AI insights",
+                "Values not kept in conflicts"]
+    for n, name in enumerate(expected, start=1):
+        qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + n), Qt.KeyboardModifier.ControlModifier)
+        assert window.case_view.tabs.currentIndex() == n - 1
+        assert name_of(QApplication.focusWidget()) == name

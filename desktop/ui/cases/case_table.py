@@ -12,15 +12,16 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QWidget
 
 from desktop.ui.cases.case_columns import COL_NAME, COL_SYNC, COL_UPDATED, MIN_NAME_WIDTH, WIDEST
+from desktop.ui.row_table import RowTable
 
 ACCENT = QColor("#1565c0")
 _Move = QAbstractItemView.CursorAction
 
 
-class CaseTable(QTableView):
+class CaseTable(RowTable):
     """The case list view; paints the drop-target row while files are dragged over it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -32,7 +33,7 @@ class CaseTable(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setTabKeyNavigation(False)  # Tab goes to the next control, not the next cell
+        self.setTabKeyNavigation(False)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
         self.setShowGrid(False)
@@ -77,6 +78,9 @@ class CaseTable(QTableView):
         if model is None or model.rowCount() == 0:
             return super().moveCursor(action, modifiers)
         current = self.currentIndex()
+        if not current.isValid() and action in (_Move.MoveDown, _Move.MoveNext,
+                                                 _Move.MovePageDown):
+            return super().moveCursor(action, modifiers)  # the first case
         if action in (_Move.MoveHome, _Move.MoveEnd):
             row = 0 if action == _Move.MoveHome else model.rowCount() - 1
             return model.index(row, COL_NAME)

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.intake import format_size
+from desktop.ui.row_table import RowTable
 from desktop.workspace import CATEGORIES, DocumentRecord
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
@@ -204,10 +204,9 @@ class DocumentsPanel(QWidget):
     def __init__(self, preview: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = DocumentsModel(self)
-        self.table = QTableView(self)
+        self.table = RowTable(self)
         self.table.setModel(self.model)
         self.table.setAccessibleName("Documents of this case")
-        self.table.setTabKeyNavigation(False)  # Tab leaves the list; the arrows move in it
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(

@@ -237,6 +237,7 @@ class PdfViewer(QWidget):
         self.search.setDocument(self.document)
         self.view.setSearchModel(self.search)
         self.path: Path | None = None
+        self._pending_step = 0
 
         def button(text: str, tip: str, slot: Any) -> QToolButton:
             b = QToolButton(self)
@@ -413,6 +414,7 @@ class PdfViewer(QWidget):
         self.find_box.selectAll()
 
     def _find_changed(self, text: str) -> None:
+        self._pending_step = 0
         self.search.setSearchString(text)
         self.view.setCurrentSearchResultIndex(-1)
         self._show_matches()
@@ -429,7 +431,10 @@ class PdfViewer(QWidget):
     def _step(self, direction: int) -> None:
         count = self.matches()
         if not count:
+            # Still searching (the model fills in as it reads the pages): go there once found.
+            self._pending_step = direction if self.find_box.text() else 0
             return
+        self._pending_step = 0
         current = self.view.currentSearchResultIndex()
         index = (current + direction) % count if current >= 0 else (0 if direction > 0
                                                                      else count - 1)
@@ -439,6 +444,9 @@ class PdfViewer(QWidget):
         self._show_matches()
 
     def _show_matches(self) -> None:
+        if self._pending_step and self.matches():
+            self._step(self._pending_step)
+            return
         if not self.find_box.text():
             self.find_count.setText("")
             return

@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QPainter,
 )
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SERVER_ONLY_NOTE = "This document is only on the server — it will download when synced."
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/gif", "image/bmp")
+DETAILS_BESIDE_PX = 760  # narrower than this, a picture's details go under it
 IMAGE_MAX_PX = 8192  # decoded for the viewer: zoom shows the real pixels of any scan
 
 
@@ -199,6 +201,8 @@ class MetadataPanel(QScrollArea):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.setWidget(inner)
         self.labels: list[QLabel] = []
+        self.widest = 0
+        self.beside = False
 
     def set_metadata(self, metadata: dict[str, str]) -> None:
         while self.form.rowCount():
@@ -215,10 +219,20 @@ class MetadataPanel(QScrollArea):
             text.setMinimumWidth(min(text.sizeHint().width(), 120))
             self.form.addRow(name, text)
             self.labels.append(name)
-        widest = max((n.sizeHint().width() for n in self.labels), default=0)
-        self.setMinimumWidth(widest + 140 if metadata else 0)
-        self.setMaximumWidth(max(widest + 260, 300))
+        self.widest = max((n.sizeHint().width() for n in self.labels), default=0)
+        self.place(self.beside)
         self.setVisible(bool(metadata))
+
+    def place(self, beside: bool) -> None:
+        """Beside the picture in a wide view, under it in a narrow one: either way no label
+        is cut, and the details never make the window wider than the screen."""
+        self.beside = beside
+        if beside:
+            self.setMinimumSize(self.widest + 140 if self.labels else 0, 0)
+            self.setMaximumSize(max(self.widest + 260, 300), 16777215)
+        else:
+            self.setMinimumSize(0, 0)
+            self.setMaximumSize(16777215, 120)
 
 
 class PreviewWidget(QWidget):
@@ -269,16 +283,24 @@ class PreviewWidget(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(self.window_button)
         top.addWidget(self.open_button)
-        body = QHBoxLayout()
-        body.addWidget(self.stack, 1)
-        body.addWidget(self.meta)
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.body.addWidget(self.stack, 1)
+        self.body.addWidget(self.meta)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(body, 1)
+        layout.addLayout(self.body, 1)
         layout.addWidget(self.note)
         self._build_actions()
         self.pdf.state_changed.connect(self._update_actions)
         self.clear()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        beside = self.width() >= DETAILS_BESIDE_PX
+        if beside != self.meta.beside:
+            self.body.setDirection(QBoxLayout.Direction.LeftToRight if beside
+                                   else QBoxLayout.Direction.TopToBottom)
+            self.meta.place(beside)
 
     # ------------------------------------------------------------ actions (the menus)
 

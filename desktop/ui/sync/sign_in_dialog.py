@@ -9,7 +9,6 @@ import os
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
@@ -24,11 +23,12 @@ from desktop.sync import credentials, registry
 from desktop.sync import errors as sync_errors
 from desktop.sync.kind import Account, CodeSent, Secret, ServerKind, SignInResult
 from desktop.sync.profile import ServerProfile
+from desktop.ui.dialogs import GuardedDialog
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.workspace import Workspace
 
 
-class SignInDialog(QDialog):
+class SignInDialog(GuardedDialog):
     def __init__(
         self,
         workspace: Workspace,
@@ -113,6 +113,16 @@ class SignInDialog(QDialog):
             self.accounts[self.server_kind.sign_in.account].setText(profile.user_id)
         self._show_kind()
         (self.secrets[self.server_kind.sign_in.secret] if profile else self.server).setFocus()
+        self._typed_at_start = self._typed()
+
+    discard_what = "these sign-in details"
+
+    def _typed(self) -> tuple[str, ...]:
+        return tuple(w.text() for w in (self.server, self.user, self.token, self.contact,
+                                        self.api_key, self.code))
+
+    def has_typed_text(self) -> bool:
+        return self._typed() != self._typed_at_start
 
     @property
     def server_kind(self) -> ServerKind:

@@ -129,6 +129,10 @@ def test_pdf_text_is_selected_with_the_mouse_and_copied(qtbot, pdf_viewer: PdfVi
 def test_find_in_the_pdf(qtbot, pdf_viewer: PdfViewer) -> None:
     pdf_viewer.focus_find()
     qtbot.keyClicks(pdf_viewer.find_box, "Potassium")
+    qtbot.keyClick(pdf_viewer.find_box, Qt.Key.Key_Return)  # at once: goes there when found
+    qtbot.waitUntil(lambda: pdf_viewer.find_count.text() == "1 of 3", timeout=10000)
+    pdf_viewer.find_box.setText("")
+    pdf_viewer.find_box.setText("Potassium")
     qtbot.waitUntil(lambda: pdf_viewer.matches() == 3, timeout=10000)  # once per page
     assert pdf_viewer.search.rowCount(QModelIndex()) == 3
     for expected in (0, 1, 2):
@@ -337,3 +341,22 @@ def test_the_pdf_toolbar_mapping_of_a_point(qtbot, pdf_viewer: PdfViewer) -> Non
     hit = pdf_viewer.view.page_at(QPointF(rect.left() + rect.width() / 2, rect.top() + 10))
     assert hit is not None and hit[0] == 0
     assert hit[1].x() == pytest.approx(595 / 2, abs=2)
+
+
+def test_a_picture_with_its_details_fits_a_1024_screen(qtbot, make_window, ws: Workspace,
+                                                       tmp_path: Path) -> None:
+    case = ws.create_case("Amara Okafor", 47, "female")
+    ws.attach(case.id, [write_dicom(tmp_path / "ct.dcm", frames=3, encoding="raw")])
+    window = make_window()
+    window.resize(1024, 740)
+    docs = show_documents(qtbot, window, case.id, 1)
+    with qtbot.waitSignal(window.preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    QApplication.processEvents()
+    assert window.minimumSizeHint().width() <= 1024 and window.width() == 1024
+    meta = window.preview.meta
+    assert meta.isVisible() and not meta.beside  # under the picture in this narrow view
+    for label in meta.labels:
+        assert label.width() >= label.fontMetrics().horizontalAdvance(label.text()), label.text()
+    window.resize(1600, 900)  # wide: the details go beside the picture
+    qtbot.waitUntil(lambda: meta.beside, timeout=5000)

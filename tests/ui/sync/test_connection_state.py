@@ -180,3 +180,22 @@ def test_the_conflicts_action_warns_only_when_there_are_some(qtbot, window: Main
     assert action.icon().isNull() and action.text() == "&Conflicts…"
     window.sync_panel._show_counts((0, 2))
     assert not action.icon().isNull() and action.text() == "&Conflicts (2)…"
+
+
+def test_escape_on_the_sign_in_dialog_asks_before_losing_what_was_typed(
+        qtbot, window: MainWindow, ws: Workspace) -> None:
+    from PySide6.QtCore import Qt
+
+    dialog = SignInDialog(ws, window.runner, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    asked: list[int] = []
+    dialog.ask_discard = lambda: asked.append(1) or False  # type: ignore[method-assign]
+    qtbot.keyClicks(dialog.server, "https://cases.example.org")
+    qtbot.keyClick(dialog.server, Qt.Key.Key_Escape)
+    assert asked == [1] and dialog.isVisible()
+    dialog.ask_discard = lambda: True  # type: ignore[method-assign]
+    qtbot.keyClick(dialog.server, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
+    title = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+    assert dialog.minimumWidth() >= title + 160  # a title bar never cuts it short
