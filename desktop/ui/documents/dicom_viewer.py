@@ -115,6 +115,7 @@ class DicomViewer(QWidget):
         frames.setContentsMargins(0, 0, 0, 0)
         below = QHBoxLayout()
         below.addWidget(self.window_label)
+        below.addSpacing(16)
         below.addWidget(self.frames_row, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
