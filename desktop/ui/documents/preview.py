@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.documents.dicom_viewer import DicomViewer
+from desktop.ui.documents.document_window import DocumentWindow
 from desktop.ui.documents.image_viewer import ImageViewer
 from desktop.ui.documents.pdf_viewer import PdfViewer
 from desktop.ui.operations import OperationRunner, user_message
@@ -531,9 +532,9 @@ class PreviewWidget(QWidget):
         """The document on show in a window of its own (its own viewer, zoom and page)."""
         if self.shown is None:
             return
-        from desktop.ui.documents.document_window import DocumentWindow
-
-        window = DocumentWindow(self._runner, self.shown.name, self.shown.mime, self.shown.path)
+        viewer = PreviewWidget(self._runner, detached=True)
+        window = DocumentWindow(viewer, self.shown.name)
+        viewer.show_document(self.shown.name, self.shown.mime, self.shown.path)
         window.closed.connect(lambda: self.windows.remove(window) if window in self.windows
                               else None)
         self.windows.append(window)
