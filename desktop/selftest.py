@@ -81,6 +81,7 @@ class SelfTest:
             steps.append(Step(f"take in {kind}", self._bind(self.take_in, kind), ("create case",)))
         for kind in SAMPLE_KINDS:
             steps.append(Step(f"preview {kind}", self._bind(self.preview, kind), (f"take in {kind}",)))
+        steps.append(Step("view and search PDF", self.view_pdf, ("take in PDF",)))
         if self.server:
             steps.append(Step("sign in", self.sign_in, ("migrate cache",)))
             steps.append(Step("sync", self.sync, ("sign in", "edit case",
@@ -150,6 +151,37 @@ class SelfTest:
             raise StepFailed(f"no image ({result.note or 'no reason given'})")
         if _is_blank(image):
             raise StepFailed(f"the {image.width()}x{image.height()} image is blank")
+
+    def view_pdf(self) -> None:
+        """The window's PDF viewer (QtPdf's view and search model) draws the stored PDF and
+        finds a word in it: a build without QtPdfWidgets fails here."""
+        self._ensure_qt()
+        import time
+
+        try:
+            from desktop.ui.documents.pdf_viewer import PdfViewer
+        except ImportError as exc:
+            raise StepFailed(f"the PDF viewer is not in this build ({exc})") from None
+        path = self.ws.blob_path(self.documents["PDF"])
+        viewer = PdfViewer()
+        try:
+            viewer.resize(600, 800)  # drawn by grab(), never shown
+            problem = viewer.open(path)
+            if problem:
+                raise StepFailed(problem)
+            viewer.find_box.setText("self-test")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                self.qt_app.processEvents()
+                image = viewer.view.viewport().grab().toImage()
+                if viewer.matches() and not _is_blank(image):
+                    return
+                time.sleep(0.02)
+            raise StepFailed(f"the page was not drawn or the word not found "
+                             f"({viewer.matches()} matches)")
+        finally:
+            viewer.close_document()
+            viewer.deleteLater()
 
     def sign_in(self) -> None:
         result = _case_server().begin_sign_in(self.ws, self.server, self.user_id, self.token,

@@ -52,6 +52,9 @@ EXTENSIONS = {
 FOLDER_MODE = 0o700
 COPY_MODE = 0o400
 KEEP_SECONDS = 24 * 3600.0  # hand-overs older than this are swept away
+OPENER_WAIT = 1.5  # seconds an opener has to say it found no program for the file
+NOTHING_OPENED = ("No program on this computer could open this file. Install a viewer for it "
+                  "(a PDF reader or a DICOM viewer, say), or read it here.")
 
 # The first bytes of programs, and the openings of scripts a viewer might run.
 _PROGRAMS = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
@@ -68,15 +71,31 @@ class HandoffRefused(CaseDeskError):
     """The document is not handed to another program; the message says why."""
 
 
+class NothingOpened(HandoffRefused):
+    """The copy is ready, but no program on this computer took it."""
+
+
 def open_folder_for(blob: Path) -> Path:
     """``<data>/open`` beside the blob store a blob (``<data>/blobs/ab/cdef…``) lives in."""
     return blob.parent.parent.parent / "open"
 
 
 def hand_over(blob: Path, name: str, command: Sequence[str] | None = None) -> Path:
-    """Prepare a safe copy of ``blob`` and start the system viewer on it; the copy's path."""
+    """Prepare a safe copy of ``blob`` and start the system viewer on it; the copy's path.
+
+    The platform's opener hands the file to the program registered for its type and exits;
+    one that exits with a failure found none (:class:`NothingOpened`). One still running after
+    a moment is the viewer itself, or an opener waiting on it: the file is open.
+    """
     target = prepare(blob, name, open_folder_for(blob))
-    launch(target, command)
+    process = launch(target, command)
+    try:
+        code = process.wait(timeout=OPENER_WAIT)
+    except subprocess.TimeoutExpired:
+        return target
+    if code != 0:
+        log.info("the system viewer's opener exited with %d", code)
+        raise NothingOpened(NOTHING_OPENED)
     return target
 
 
@@ -124,8 +143,8 @@ def launch(path: Path, command: Sequence[str] | None = None) -> subprocess.Popen
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
             start_new_session=os.name != "nt")
     except OSError as exc:
-        raise HandoffRefused(
-            f"No system viewer could be started ({exc.strerror or type(exc).__name__}).") from exc
+        log.info("no system viewer could be started: %s", type(exc).__name__)
+        raise NothingOpened(NOTHING_OPENED) from exc
 
 
 def sweep(folder: Path, older_than: float = KEEP_SECONDS) -> int:

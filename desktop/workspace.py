@@ -44,6 +44,7 @@ from desktop.models.tables import (
 log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = ("pending", "processing", "analyzing", "completed", "failed", "archived")
+ARCHIVED = "archived"
 KNOWN_GENDERS = ("female", "male", "other", "unknown")
 CATEGORIES = ("lab", "radiology")
 MAX_AGE = 150
@@ -326,6 +327,8 @@ def validate_name(value: Any) -> str:
 
 
 def validate_age(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError(f"Age is required: a whole number of years, 0–{MAX_AGE}.")
     try:
         age = int(str(value).strip()) if not isinstance(value, int) else value
     except (TypeError, ValueError):
@@ -460,11 +463,38 @@ class ConflictRecord:
     local_value: Any
     server_value: Any
     created_at: datetime
+    server_changed_at: str | None = None  # when the server wrote its value (as it said)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class SettledConflict:
+    """A resolved conflict, kept so that the value not chosen stays readable with the case."""
+
+    field: str
+    local_value: Any
+    server_value: Any
+    resolution: str  # "mine", "theirs" or "merged"
+    resolved_value: Any
+    resolved_at: datetime
+    server_changed_at: str | None
+
+    @property
+    def not_kept(self) -> list[tuple[str, Any]]:
+        """The versions that are no longer the field's value: (whose, value)."""
+        if self.resolution == "mine":
+            return [("server", self.server_value)]
+        if self.resolution == "theirs":
+            return [("mine", self.local_value)]
+        return [("mine", self.local_value), ("server", self.server_value)]
+
+
+# Fields a conflict can be settled on by writing a merged value (free text, not numbers).
+MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 
 
 # ---------------------------------------------------------------- the workspace
@@ -622,6 +652,8 @@ class Workspace:
             dirty = [name for name, value in clean.items() if getattr(case, name) != value]
             if not dirty:
                 return CaseRecord.of(case)
+            if "status" in dirty and clean["status"] == ARCHIVED != case.status:
+                case.status_before_archive = case.status  # for Unarchive
             for name in dirty:
                 setattr(case, name, clean[name])
             case.updated_at = utcnow()
@@ -634,7 +666,22 @@ class Workspace:
         return CaseRecord.of(case)
 
     def archive_case(self, case_id: str) -> CaseRecord:
-        return self.edit_case(case_id, status="archived")
+        return self.edit_case(case_id, status=ARCHIVED)
+
+    def unarchive_case(self, case_id: str) -> CaseRecord:
+        """Back to the status the case had when it was archived (an edit like any other).
+
+        A case archived elsewhere (the server, an older version) has no status on record:
+        it goes back to the last status the server had other than archived, or pending."""
+        with self.sessions() as session:
+            case = self._find(session, case_id)
+            if case.status != ARCHIVED:
+                return CaseRecord.of(case)
+            server_status = (case.base or {}).get("status")
+            previous = case.status_before_archive or (
+                server_status if server_status not in (None, "", ARCHIVED) else "pending")
+            case_id = case.id
+        return self.edit_case(case_id, status=previous)
 
     def get_case(self, case_id: str) -> CaseRecord:
         with self.sessions() as session:
@@ -957,14 +1004,25 @@ class Workspace:
                     id=c.id, case_id=c.case_id, patient_name=name, field=c.field,
                     base_value=c.base_value, local_value=c.local_value,
                     server_value=c.server_value, created_at=c.created_at,
+                    server_changed_at=c.server_changed_at,
                 )
                 for c, name in session.execute(stmt)
             ]
 
-    def resolve_conflict(self, case_id: str, field_name: str, choice: str) -> CaseRecord:
-        """Keep mine (it will be pushed over theirs) or take theirs (my edit is dropped)."""
-        if choice not in ("mine", "theirs"):
-            raise ValidationError("A conflict is settled by keeping mine or taking theirs.")
+    def resolve_conflict(self, case_id: str, field_name: str, choice: str,
+                         value: Any = None) -> CaseRecord:
+        """Keep mine (it will be pushed over theirs), take theirs (my edit is set aside), or
+        write a merged value (pushed over theirs). Nothing is lost: the conflict row keeps
+        both sides and the value kept, for the case's history."""
+        if choice not in ("mine", "theirs", "merged"):
+            raise ValidationError(
+                "A conflict is settled by keeping mine, taking theirs, or writing a merged value.")
+        merged = None
+        if choice == "merged":
+            if field_name not in MERGEABLE_FIELDS:
+                raise ValidationError(
+                    f"{field_name!r} is not a text field: keep yours or take the server's.")
+            merged = VALIDATORS[field_name](value)
         with self.transaction() as session:
             case = self._find(session, case_id)
             conflict = session.scalar(
@@ -981,7 +1039,12 @@ class Workspace:
             base = dict(case.base or {})
             base[field_name] = conflict.server_value
             case.base = base
-            if choice == "theirs":
+            if choice == "merged":
+                setattr(case, field_name, merged)
+                queue_update(session, case, [field_name])
+                conflict.resolved_value = merged
+            elif choice == "theirs":
+                conflict.resolved_value = conflict.server_value
                 setattr(case, field_name, conflict.server_value)
                 update = session.scalar(
                     select(PendingChange).where(
@@ -996,12 +1059,32 @@ class Workspace:
                     else:
                         session.delete(update)
             else:
+                conflict.resolved_value = conflict.local_value
                 queue_update(session, case, [field_name])
             conflict.resolved_at = utcnow()
             conflict.resolution = choice
             case.updated_at = utcnow()
             settle_sync_state(session, case)
             return CaseRecord.of(case)
+
+    def settled_conflicts(self, case_id: str) -> list[SettledConflict]:
+        """The case's resolved conflicts, newest first: what was kept and what was not."""
+        with self.sessions() as session:
+            case = self._find(session, case_id)
+            rows = session.scalars(
+                select(Conflict)
+                .where(Conflict.case_id == case.id, Conflict.resolved_at.is_not(None))
+                .order_by(Conflict.resolved_at.desc(), Conflict.id.desc())
+            )
+            return [
+                SettledConflict(
+                    field=c.field, local_value=c.local_value, server_value=c.server_value,
+                    resolution=c.resolution or "", resolved_value=c.resolved_value,
+                    resolved_at=c.resolved_at or c.created_at,
+                    server_changed_at=c.server_changed_at,
+                )
+                for c in rows
+            ]
 
     def open_conflict_count(self) -> int:
         with self.sessions() as session:

@@ -136,7 +136,7 @@ def test_viewer_process_gets_the_clean_environment(ws: Workspace, tmp_path: Path
 
 def test_missing_viewer_is_a_clear_refusal(ws: Workspace, tmp_path: Path) -> None:
     blob = stored(ws, tmp_path, "x.pdf", PDF)
-    with pytest.raises(HandoffRefused, match="No system viewer"):
+    with pytest.raises(HandoffRefused, match="No program on this computer could open"):
         viewer_handoff.hand_over(blob, "x.pdf", [str(tmp_path / "no-such-viewer")])
 
 

@@ -1,7 +1,10 @@
 """Render the window with made-up data to PNG files: `python -m tools.screenshots OUTDIR`.
 
-Runs offscreen (no display needed). Writes main window, drop highlights, PDF and DICOM
-previews, AI insights, the new-case dialog and an intake result list.
+Runs offscreen (no display needed). Writes the main window (and its menu bar with the View
+menu open), drop highlights, the PDF zoomed to the page width and found words, DICOM with the
+lung window, an image, AI insights, a case's history of conflicts, the new-case dialog with a
+refused age, an intake result list, the conflicts dialog, the merge editor and the sign-in
+dialog.
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ def drag(widget: object, pos: object, mime: object, enter: bool = False,
     QApplication.sendEvent(widget, QDragMoveEvent(*args))  # type: ignore[arg-type]
 
 
+def with_popups(window: object, popups: list[object]) -> object:
+    """The window's picture with open menus drawn where they are (menus are windows of their
+    own, so grabbing the main window alone leaves them out)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    picture = window.grab()  # type: ignore[attr-defined]
+    painter = QPainter(picture)
+    for popup in popups:
+        where = window.mapFromGlobal(popup.mapToGlobal(QPoint(0, 0)))  # type: ignore[attr-defined]
+        painter.drawPixmap(where, popup.grab())  # type: ignore[attr-defined]
+    painter.end()
+    return picture
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.screenshots")
     parser.add_argument("outdir", type=Path)
@@ -74,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         bulk_insert(ws, 40)
         files = tmp / "files"
         files.mkdir()
-        pdf = write_pdf(files / "blood-panel.pdf")
-        dcm = write_dicom(files / "chest-ct.dcm")
+        pdf = write_pdf(files / "blood-panel.pdf", pages=3)
+        dcm = write_dicom(files / "chest-ct.dcm", rows=512, cols=512, frames=5)
         png = write_png(files / "hand-xray.png", "Left hand, PA")
         case = ws.create_case("Amara Okafor", 47, "female",
                               "Productive cough for three weeks, mild breathlessness.", "completed")
@@ -90,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         _wait(app, lambda: window.model.rowCount() > 0 and not window.model.loading)
         shots: list[Path] = []
 
-        def shot(widget: object, name: str) -> None:
+        def shot(widget: object, name: str, picture: object = None) -> None:
             _wait(app, lambda: window.runner.running == 0)
             path = out / name
-            widget.grab().save(str(path))  # type: ignore[attr-defined]
+            (picture or widget.grab()).save(str(path))  # type: ignore[attr-defined]
             shots.append(path)
 
         shot(window, "01-main-window.png")
@@ -102,6 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         drag(window, QPointF(900, 400), first_pdf, enter=True)
         shot(window, "11-drop-no-case-open.png")
         drag(window, QPointF(900, 400), first_pdf, leave=True)
+
+        # The menu bar, with View › Sort by open: every action and sort order by keyboard.
+        view_menu = window.menus["&View"]
+        window.menuBar().setActiveAction(view_menu.menuAction())
+        _wait(app, view_menu.isVisible)
+        sort_menu = next(a.menu() for a in view_menu.actions() if a.menu() is not None)
+        view_menu.setActiveAction(sort_menu.menuAction())
+        sort_menu.popup(view_menu.mapToGlobal(view_menu.actionGeometry(
+            sort_menu.menuAction()).topRight()))
+        _wait(app, sort_menu.isVisible)
+        shot(window, "15-menu-bar.png", with_popups(window, [view_menu, sort_menu]))
+        sort_menu.hide()
+        view_menu.hide()
 
         row = window.model.row_of(case.id)
         assert row is not None
@@ -114,14 +145,32 @@ def main(argv: list[str] | None = None) -> int:
         docs = window.case_view.documents
         window.case_view.tabs.setCurrentWidget(docs)
         _wait(app, lambda: docs.model.rowCount() == 3)
-        for index, name in ((0, "03-pdf-preview.png"), (1, "04-dicom-preview.png"),
-                            (2, "05-png-preview.png")):
-            docs.table.selectRow(index)
-            _wait(app, lambda: window.preview.preview is not None)
-            shot(window, name)
+        window.splitter.setSizes([520, 840])  # room for the document
+        preview = window.preview
+        docs.table.selectRow(0)
+        _wait(app, lambda: preview.kind == "pdf")
+        preview.pdf.fit_width()
+        preview.pdf.find_box.setText("Potassium")
+        _wait(app, lambda: preview.pdf.matches() == 3)
+        preview.pdf.find_next()
+        preview.pdf.view.verticalScrollBar().setValue(0)
+        time.sleep(0.3)  # pages render on QtPdf's threads
+        _wait(app, lambda: True)
+        shot(window, "03-pdf-preview.png")
+
+        docs.table.selectRow(1)
+        _wait(app, lambda: preview.kind == "dicom")
+        preview.dicom.apply_preset("Lung")
+        preview.dicom.show_frame(2)
+        shot(window, "04-dicom-preview.png")
+
+        docs.table.selectRow(2)
+        _wait(app, lambda: preview.kind == "image")
+        shot(window, "05-png-preview.png")
 
         window.case_view.tabs.setCurrentWidget(window.case_view.insights)
         shot(window, "06-ai-insights.png")
+        window.splitter.setSizes([640, 720])
 
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(pdf))])
@@ -135,11 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         window.drops.clear()
 
         dialog = NewCaseDialog(window)
-        dialog.name.setText("")
-        dialog.validate()
+        dialog.name.setText("Nadia Novak")
+        dialog.age.setText("200")  # refused, never cut to 20
+        dialog.gender.setCurrentText("female")
         dialog.show()
         shot(dialog, "09-new-case-dialog.png")
-        dialog.close()
+        dialog.done(0)
 
         results = ws.attach(case.id, [pdf, files / "missing.pdf", files])
         rd = AttachResultsDialog(results, case.patient_name, parent=window)
@@ -150,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         # Conflicts as a pull records them (no server needed to show the dialog).
         from desktop.models.tables import Conflict
         from desktop.ui.sync.conflicts_dialog import ConflictsDialog
+        from desktop.ui.sync.merge_dialog import MergeDialog
         from desktop.ui.sync.sign_in_dialog import SignInDialog
 
         with ws.transaction() as session:
@@ -157,21 +208,36 @@ def main(argv: list[str] | None = None) -> int:
                                  base_value="Productive cough for three weeks.",
                                  local_value="Productive cough for three weeks, mild "
                                              "breathlessness.",
-                                 server_value="Cough resolving; chest X-ray clear."))
+                                 server_value="Cough resolving; chest X-ray clear.",
+                                 server_changed_at="2026-11-20T14:05:00Z"))
             session.add(Conflict(case_id=case.id, field="status", base_value="processing",
-                                 local_value="completed", server_value="analyzing"))
+                                 local_value="completed", server_value="analyzing",
+                                 server_changed_at="2026-11-20T14:05:00Z"))
         conflicts = ConflictsDialog(ws, window.runner, window)
         conflicts.show()
         _wait(app, lambda: conflicts.model.rowCount() == 2)
         shot(conflicts, "12-conflicts-dialog.png")
+        merge = MergeDialog(ws.conflicts()[0], window)
+        merge.show()
+        shot(merge, "14-merge-editor.png")
+        merge.done(0)
         conflicts.close()
+        ws.resolve_conflict(case.id, "case_summary", "merged",
+                            "Productive cough for three weeks, mild breathlessness.\n"
+                            "Cough resolving; chest X-ray clear.")
+        ws.resolve_conflict(case.id, "status", "theirs")
+        window.history.reload()
+        window.case_view.tabs.setCurrentWidget(window.case_view.history)
+        _wait(app, lambda: "Not kept" in window.case_view.history.text())
+        shot(window, "16-history.png")
+
         sign_in = SignInDialog(ws, window.runner, window)
         sign_in.server.setText("https://cases.example.org")
         sign_in.user.setText("doctor-1")
         sign_in.token.setText("example-token")
         sign_in.show()
         shot(sign_in, "13-sign-in-dialog.png")
-        sign_in.close()
+        sign_in.done(0)
 
         window.case_view.show_case(None)
         window._close_confirmed = True

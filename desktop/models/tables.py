@@ -157,6 +157,8 @@ class Case(Base):
     patient_gender: Mapped[str] = mapped_column(String(40))
     case_summary: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(40), default="pending", index=True)
+    # The status an archived case had, for Unarchive.
+    status_before_archive: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     server_created_at: Mapped[str | None] = mapped_column(String(40))
@@ -255,8 +257,12 @@ class Conflict(Base):
     local_value: Mapped[Any] = mapped_column(JSON, nullable=True)
     server_value: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the server wrote server_value (its updated_at, as the server sent it).
+    server_changed_at: Mapped[str | None] = mapped_column(String(40))
     resolved_at: Mapped[datetime | None] = mapped_column()
-    resolution: Mapped[str | None] = mapped_column(String(10))  # "mine" or "theirs"
+    resolution: Mapped[str | None] = mapped_column(String(10))  # "mine", "theirs" or "merged"
+    # The value kept; the side not kept stays readable in local_value / server_value.
+    resolved_value: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class SyncMeta(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from enum import StrEnum
 
 import keyring
 import keyring.backend
@@ -116,6 +117,32 @@ def load_secret(server_url: str, user_id: str, name: str = "token") -> str | Non
     if name == "token":
         return os.environ.get(ENV_TOKEN) or None
     return None
+
+
+class Kept(StrEnum):
+    """Where a profile's sign-in is kept, if anywhere."""
+
+    KEYCHAIN = "keychain"  # stays signed in across restarts
+    SESSION = "session"  # $CASEDESK_TOKEN: this process only (no keychain on this computer)
+    NONE = "none"  # the person must sign in
+
+
+def where_kept(server_url: str, user_id: str, name: str = "token") -> Kept:
+    """Whether a secret is at hand, and for how long: a quick local look, no server."""
+    if keychain_available():
+        try:
+            if keyring.get_password(SERVICE, account(server_url, user_id, name)):
+                return Kept.KEYCHAIN
+        except keyring.errors.KeyringError:
+            log.warning("keychain read failed")
+    if name == "token" and os.environ.get(ENV_TOKEN):
+        return Kept.SESSION
+    return Kept.NONE
+
+
+def forget_session() -> None:
+    """Drop a sign-in kept for this process only (sign-out)."""
+    os.environ.pop(ENV_TOKEN, None)
 
 
 def delete_secret(server_url: str, user_id: str, name: str = "token") -> bool:

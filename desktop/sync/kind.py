@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from desktop.errors import ValidationError
+from desktop.sync import credentials
 from desktop.sync.outbox import OutboxEngine
 from desktop.sync.profile import ServerProfile
 from desktop.workspace import Workspace
@@ -111,6 +112,11 @@ class ServerKind(ABC):
     @abstractmethod
     def forget(self, profile: ServerProfile) -> None:
         """Remove this profile's secrets from the keychain."""
+
+    def sign_in_kept(self, profile: ServerProfile) -> credentials.Kept:
+        """Where the profile's secret is (keychain, this session only, nowhere): what the
+        window says before any sync has asked the server."""
+        return credentials.where_kept(profile.url, profile.user_id, self.sign_in.secret.value)
 
     def link_case(self, ws: Workspace, case_id: str, server_ref: str) -> None:
         raise ValidationError(

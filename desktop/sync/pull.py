@@ -311,10 +311,12 @@ def _merge_pulled(engine: OutboxEngine, s: Session, remotes: list[RemoteCase]) -
         merge_cases(engine, s, rest)
 
 
-def merge_cases(
-    engine: OutboxEngine, s: Session, remotes: list[RemoteCase], count: bool = True
-) -> None:
-    """Three-way merge of changed server cases, with their local state loaded in bulk."""
+def merge_cases(engine: OutboxEngine, s: Session, remotes: list[RemoteCase]) -> None:
+    """Three-way merge of changed server cases, with their local state loaded in bulk.
+
+    A case counts as changed from the server when a value was taken or a conflict is new (or
+    the server's side of it changed): the pull and the push's read-before-write both merge,
+    and a change is counted by whichever sees it first."""
     report = engine.report
     with s.no_autoflush:
         cases: dict[str | None, Case] = {}
@@ -357,17 +359,23 @@ def merge_cases(
                     update.fields = left
                 else:
                     s.delete(update)
+            news = False
             for c in result.conflicts:
                 existing = conflicts.get((case.id, c.field))
                 if existing is None:
                     conflict = Conflict(case_id=case.id, field=c.field, base_value=c.base,
-                                        local_value=c.mine, server_value=c.theirs)
+                                        local_value=c.mine, server_value=c.theirs,
+                                        server_changed_at=remote.updated_at)
                     s.add(conflict)
                     conflicts[(case.id, c.field)] = conflict
                     report.conflicts += 1
+                    news = True
                 else:
+                    if not same_value(existing.server_value, c.theirs):
+                        existing.server_changed_at = remote.updated_at
+                        news = True
                     existing.local_value, existing.server_value = c.mine, c.theirs
-            if count and (result.take or result.conflicts):
+            if result.take or news:
                 report.pulled_changed += 1
             has_conflict = any(key[0] == case.id for key in conflicts)
             if (case.id not in busy and not has_conflict

@@ -23,6 +23,15 @@ SYNC_LABELS = {
     "removed_remotely": "Removed on server",
 }
 
+# The list's sync column: one short word beside the icon (the long label is in the tooltip).
+SYNC_SHORT = {
+    "synced": "Synced",
+    "pending": "Waiting",
+    "conflict": "Conflict",
+    "error": "Error",
+    "removed_remotely": "Removed",
+}
+
 
 def _canvas(size: int = 32) -> tuple[QPixmap, QPainter]:
     pixmap = QPixmap(size, size)

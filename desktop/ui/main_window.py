@@ -27,9 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import __version__
 from desktop.errors import CaseDeskError
+from desktop.ui.cases.case_columns import HEADER_KEY
 from desktop.ui.cases.case_list import CaseListPanel
 from desktop.ui.cases.case_view import CaseView
+from desktop.ui.cases.history_view import CaseHistory
 from desktop.ui.cases.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.changes import Changes
 from desktop.ui.documents.attach import AttachController
@@ -37,14 +40,27 @@ from desktop.ui.documents.case_documents import CaseDocuments
 from desktop.ui.documents.drop import DropController, DropTarget
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import app_icon
+from desktop.ui.menus import (
+    ADD_FILES,
+    ARCHIVE,
+    NEW_CASE,
+    SAVE_CASE,
+    ShortcutsDialog,
+    build_menu_bar,
+    first_size,
+    new_toolbar,
+    steady_status_bar,
+)
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.settings import app_settings
 from desktop.ui.sync.sync_panel import SyncPanel
-from desktop.workspace import CaseRecord, Workspace
+from desktop.ui.wording import saved_text
+from desktop.workspace import ARCHIVED, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+APP_TITLE = "Case Desk"
 
 
 class MainWindow(QMainWindow):
@@ -52,7 +68,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ws = workspace
         self.runner = runner or OperationRunner(self)
-        self.setWindowTitle("Case Desk[*]")
+        self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
         self._after_save: Callable[[], None] | None = None
@@ -69,6 +85,7 @@ class MainWindow(QMainWindow):
         self.documents = CaseDocuments(workspace, self.runner, self.case_view.documents,
                                        self.preview, downloader=self.sync_panel.controller)
         self.attacher = AttachController(workspace, self.runner, self)
+        self.history = CaseHistory(workspace, self.runner, self.case_view.history)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -90,6 +107,7 @@ class MainWindow(QMainWindow):
         self.model.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.case_view.save_requested.connect(self._save)
         self.case_view.archive_requested.connect(self.archive_case)
+        self.case_view.unarchive_requested.connect(self.unarchive_case)
         self.case_view.dirty_changed.connect(self._dirty_changed)
         self.case_view.documents.add_files_requested.connect(self.add_files)
         self.attacher.attached.connect(self._attached)
@@ -99,7 +117,7 @@ class MainWindow(QMainWindow):
         self.runner.changed.connect(self._changed)
 
         self._set_tab_order()
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self._restore_settings()
         self._update_actions()
         self.model.refresh(reset=True)
@@ -112,12 +130,10 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         style = self.style()
-        self.toolbar = self.addToolBar("Main")
-        self.toolbar.setObjectName("mainToolbar")
-        self.toolbar.setMovable(False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar = new_toolbar(self)
 
-        def action(text: str, icon: QStyle.StandardPixmap | None, keys: QKeySequence | str | None,
+        def action(text: str, icon: QStyle.StandardPixmap | None,
+                   keys: QKeySequence | QKeySequence.StandardKey | str | None,
                    slot: Callable[[], Any], tip: str) -> QAction:
             act = QAction(text, self)
             if icon is not None:
@@ -129,18 +145,36 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             return act
 
-        self.new_action = action("New case", QStyle.StandardPixmap.SP_FileDialogNewFolder,
-                                 QKeySequence.StandardKey.New, self.new_case, "New case (Ctrl+N)")
-        self.save_action = action("Save", QStyle.StandardPixmap.SP_DialogSaveButton,
-                                  QKeySequence.StandardKey.Save, self.save, "Save on this computer (Ctrl+S)")
-        self.attach_action = action("Add files…", QStyle.StandardPixmap.SP_DirOpenIcon,
-                                    QKeySequence.StandardKey.Open, self.add_files,
+        self.new_action = action(*NEW_CASE, QKeySequence.StandardKey.New, self.new_case, "New case (Ctrl+N)")
+        self.save_action = action(*SAVE_CASE, QKeySequence.StandardKey.Save, self.save, "Save on this computer (Ctrl+S)")
+        self.attach_action = action(*ADD_FILES, QKeySequence.StandardKey.Open, self.add_files,
                                     "Attach files to the open case (Ctrl+O)")
-        self.archive_action = action("Archive", QStyle.StandardPixmap.SP_TrashIcon, None,
-                                     lambda: self.archive_case(self.case_view.case_id or ""),
-                                     "Archive the open case")
-        self.find_action = action("Find", None, QKeySequence.StandardKey.Find,
+        self.quit_action = action("&Quit", None, "Ctrl+Q", self.close, "Close Case Desk (Ctrl+Q)")
+        self.discard_action = action("&Discard unsaved changes", None, None,
+                                     self.case_view.discard, "Go back to the saved case")
+        self.find_action = action("&Find cases", None, QKeySequence.StandardKey.Find,
                                   self.list_panel.focus_search, "Search cases (Ctrl+F)")
+        self.archive_action = action(*ARCHIVE, None,
+                                     lambda: self.archive_case(self.case_view.case_id or ""),
+                                     "Archive the open case (it asks first)")
+        self.unarchive_action = action("&Unarchive", None, None,
+                                       lambda: self.unarchive_case(self.case_view.case_id or ""),
+                                       "Put the open case back in the status it had")
+        self.list_action = action("Case &list", None, "Ctrl+L", self.list_panel.focus_list,
+                                  "Move to the case list (Ctrl+L)")
+        tabs = self.case_view.tabs
+        self.tab_actions = [
+            action(text, None, f"Ctrl+{n}",
+                   lambda i=n - 1: self._show_tab(i), f"Show the open case's {tip} (Ctrl+{n})")
+            for n, (text, tip) in enumerate(
+                (("Case &details", "details"), ("D&ocuments", "documents"),
+                 ("AI &insights", "AI insights"), ("Histor&y", "history")), start=1)
+            if n <= tabs.count()
+        ]
+        self.shortcuts_action = action("&Keyboard shortcuts", None, QKeySequence.StandardKey.HelpContents,
+                                       self.show_shortcuts, "Every action and its keys (F1)")
+        self.about_action = action("&About Case Desk", None, None, self.show_about,
+                                   "Version and where your data is")
         for act in (self.new_action, self.save_action, self.attach_action, self.archive_action):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
@@ -153,8 +187,58 @@ class MainWindow(QMainWindow):
         for widget in panel.indicators:
             self.toolbar.addWidget(widget)
         self.toolbar.addActions(panel.trailing_actions)
+        self.addActions(self.preview.window_actions)
+        self.preview.reveal.connect(self._reveal_document)
+        lists = self.list_panel
+        self.menus = build_menu_bar(self.menuBar(), {
+            "&File": [self.new_action, self.attach_action, self.save_action, None,
+                      self.quit_action],
+            "&Edit": [self.discard_action, None, self.find_action,
+                      *self.preview.edit_actions],
+            "&View": [("Sort &by", lists.sort_actions), ("Sort o&rder", [
+                lists.ascending_action, lists.descending_action]),
+                ("&Show", lists.filter_actions), None, self.list_action, *self.tab_actions,
+                None, *self.preview.view_actions],
+            "&Case": [self.archive_action, self.unarchive_action, None,
+                      *self.preview.case_actions],
+            "&Sync": panel.actions,
+            "&Help": [self.shortcuts_action, self.about_action],
+        })
+
+    def _reveal_document(self) -> None:
+        if self.case_view.record is not None:
+            self.case_view.tabs.setCurrentWidget(self.case_view.documents)
+
+    def _show_tab(self, index: int) -> None:
+        tabs = self.case_view.tabs
+        if self.case_view.record is not None and 0 <= index < tabs.count():
+            tabs.setCurrentIndex(index)
+            page = tabs.currentWidget()
+            first: QWidget = page
+            widget = tabs.tabBar().nextInFocusChain()
+            for _ in range(500):  # the section's first control, in Tab order
+                if (page.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+                        and widget.isVisible() and widget.isEnabled()):
+                    first = widget
+                    break
+                widget = widget.nextInFocusChain()
+            first.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About Case Desk",
+            f"<p><b>Case Desk {__version__}</b></p><p>Patient cases and their documents, "
+            "kept on this computer and synced with your clinic's server when one is set up."
+            f"</p><p>Data folder: {self.ws.folder.root}</p>",
+        )
 
     def _build_status_bar(self) -> None:
+        steady_status_bar(self)
         bar = self.statusBar()
         for widget in self.attacher.status_widgets:
             bar.addWidget(widget)
@@ -164,12 +248,32 @@ class MainWindow(QMainWindow):
     def _status_message(self, text: str, msecs: int) -> None:
         self.statusBar().showMessage(text, msecs)
 
+    def tab_chain(self) -> list[QWidget]:
+        """The window's controls in Tab order, as they are shown now: the list, then the open
+        case (its section tabs, then the fields and buttons of the section on show)."""
+        form = self.case_view.form
+        panel = self.list_panel
+        view = self.case_view
+        chain: list[QWidget] = [panel.search, panel.status_filter, panel.table]
+        if view.record is None:
+            return chain
+        chain.append(view.tabs.tabBar())
+        current = view.tabs.currentWidget()
+        if current is view.details:
+            chain += [form.name, form.age, form.status, form.notes, view.save_button,
+                      view.revert_button, view.archive_button]
+        else:
+            chain += current.findChildren(QWidget)
+        return [w for w in chain if w.focusPolicy() & Qt.FocusPolicy.TabFocus
+                and w.isVisible() and w.isEnabled() and w.focusProxy() is None]
+
     def _set_tab_order(self) -> None:
         form = self.case_view.form
         panel = self.list_panel
-        chain = [panel.search, panel.status_filter, panel.table, form.name, form.age,
-                 form.status, form.notes, self.case_view.save_button,
-                 self.case_view.revert_button, self.case_view.archive_button]
+        view = self.case_view
+        chain = [panel.search, panel.status_filter, panel.table, view.tabs,
+                 form.name, form.age, form.status, form.notes, view.save_button,
+                 view.revert_button, view.archive_button]
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
@@ -183,7 +287,7 @@ class MainWindow(QMainWindow):
         state = settings.value("window/splitter")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.splitter.restoreState(state)
-        header = settings.value("window/caseListHeader")
+        header = settings.value(HEADER_KEY)
         if isinstance(header, QByteArray) and not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)  # widths and sort (re-queried)
         docs = settings.value("window/documentsSplitter")
@@ -195,7 +299,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/splitter", self.splitter.saveState())
         settings.setValue("window/documentsSplitter", self.case_view.documents.splitter.saveState())
-        settings.setValue("window/caseListHeader", self.table.horizontalHeader().saveState())
+        settings.setValue(HEADER_KEY, self.table.horizontalHeader().saveState())
         settings.sync()
 
     # ------------------------------------------------------------ the open case
@@ -222,6 +326,7 @@ class MainWindow(QMainWindow):
         self.list_panel.open_case_id = record.id
         self._update_actions()
         self.documents.show_case(record.id)
+        self.history.show_case(record.id)
         self.sync_panel.controller.case_opened(record.id, record.server_id)
 
     def _changed(self, changes: Changes, initiator: object) -> None:
@@ -248,8 +353,18 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         record = self.case_view.record
-        self.save_action.setEnabled(record is not None and self.case_view.dirty)
-        self.archive_action.setEnabled(record is not None and record.status != "archived")
+        dirty = record is not None and self.case_view.dirty
+        archived = record is not None and record.status == ARCHIVED
+        self.save_action.setEnabled(dirty)
+        self.discard_action.setEnabled(dirty)
+        self.archive_action.setEnabled(record is not None and not archived)
+        self.unarchive_action.setEnabled(archived)
+        self.attach_action.setEnabled(True)
+        for act in self.tab_actions:
+            act.setEnabled(record is not None)
+        # "Amara Okafor — Case Desk", with the platform's unsaved mark where [*] stands.
+        self.setWindowTitle(f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE)
+        self.setWindowModified(dirty)
 
     def save(self) -> None:
         self.case_view.request_save()
@@ -266,7 +381,7 @@ class MainWindow(QMainWindow):
 
     def _saved(self, record: CaseRecord) -> None:
         self.case_view.saved(record)
-        self.statusBar().showMessage("Saved on this computer; it will sync when online.", 5000)
+        self.statusBar().showMessage(saved_text(self.sync_panel.controller.state), 5000)
         self._update_actions()
         after, self._after_save, self._after_save_failed = self._after_save, None, None
         if after is not None:
@@ -319,11 +434,29 @@ class MainWindow(QMainWindow):
         else:
             abandon()
 
+    def ask_archive(self, name: str) -> bool:
+        """Archive needs a yes (tests replace this)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Archive case",
+                          f"Archive {name}?", parent=self)
+        box.setInformativeText(
+            "Archived cases are hidden from the list (choose “Archived” under Show to see "
+            "them). Unarchive puts the case back in the status it has now.")
+        archive = box.addButton("&Archive", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("&Keep it", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is archive
+
     def archive_case(self, case_id: str) -> None:
         if not case_id:
             return
 
         def archive() -> None:
+            record = self.case_view.record
+            name = record.patient_name if record and record.id == case_id else "this case"
+            if not self.ask_archive(name):
+                return
             self.runner.run(lambda: self.ws.archive_case(case_id), success=self._archived,
                             failure=self._report, lane="write",
                             changes=Changes.case_written, initiator=self)
@@ -335,8 +468,27 @@ class MainWindow(QMainWindow):
             self.case_view.show_case(record)
         self._update_actions()
         self.statusBar().showMessage(
-            "Archived. Archived cases are hidden; choose “Archived” in the filter to see them.", 8000
+            f"Archived {record.patient_name}. Archived cases are hidden; choose “Archived” "
+            "under Show to see them, and Case › Unarchive to bring one back.", 10000
         )
+
+    def unarchive_case(self, case_id: str) -> None:
+        if not case_id:
+            return
+
+        def unarchive() -> None:
+            self.runner.run(lambda: self.ws.unarchive_case(case_id), success=self._unarchived,
+                            failure=self._report, lane="write",
+                            changes=Changes.case_written, initiator=self)
+
+        self.guard_unsaved(proceed=unarchive, abandon=lambda: None)
+
+    def _unarchived(self, record: CaseRecord) -> None:
+        if self.case_view.case_id == record.id:
+            self.case_view.show_case(record)
+        self._update_actions()
+        self.statusBar().showMessage(
+            f"{record.patient_name} is back in the list, with status {record.status}.", 8000)
 
     # ------------------------------------------------------------ new case
 
@@ -371,7 +523,9 @@ class MainWindow(QMainWindow):
         self.guard_unsaved(proceed=create, abandon=lambda: None)
 
     def _created(self, record: CaseRecord, then: Callable[[CaseRecord], None] | None) -> None:
-        self.statusBar().showMessage(f"Created {record.patient_name}; it will sync when online.", 5000)
+        self.statusBar().showMessage(
+            saved_text(self.sync_panel.controller.state, f"Created {record.patient_name}"), 5000)
+        self.case_view.tabs.setCurrentWidget(self.case_view.details)  # a new case starts here
         self._show_case(record)
         self.list_panel.select_when_listed(record.id)
         if then is not None:
@@ -439,6 +593,7 @@ class MainWindow(QMainWindow):
             self.guard_unsaved(proceed=close_now, abandon=lambda: None)
             return
         self.save_settings()
+        self.preview.close_windows()
         self.sync_panel.shutdown()
         self.attacher.close()
         self.runner.wait()

@@ -6,6 +6,7 @@ them; tests and the screenshot tool use them too. Made-up content, no real perso
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def write_png(path: Path, text: str = "X-ray", size: int = 640) -> Path:
@@ -63,10 +64,11 @@ def write_pdf(path: Path, pages: int = 2, title: str = "Laboratory report") -> P
 
 
 def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, cols: int = 256,
-                encoding: str = "raw") -> Path:
-    """A synthetic CT-like slice. ``encoding``: "raw" (12 bits in 16), "jpeg" (JPEG baseline,
-    8 bits), "jpeg2000" (lossless, 12 bits in 16), or "broken" (claims JPEG 2000 but holds a
-    truncated stream that no decoder can read)."""
+                encoding: str = "raw", frames: int = 1) -> Path:
+    """A synthetic CT-like chest slice (``frames`` > 1: a series of them, uncompressed, the
+    heart moving). ``encoding``: "raw" (12 bits in 16), "jpeg" (JPEG baseline, 8 bits),
+    "jpeg2000" (lossless, 12 bits in 16), "broken" (claims JPEG 2000 but holds a truncated
+    stream: damaged), or "jpegls" (claims JPEG-LS, which nothing here decodes: unsupported)."""
     import io
 
     import numpy as np
@@ -77,15 +79,30 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
         ExplicitVRLittleEndian,
         JPEG2000Lossless,
         JPEGBaseline8Bit,
+        JPEGLSLossless,
         generate_uid,
     )
 
-    y, x = np.mgrid[0:rows, 0:cols]
-    r = np.hypot(x - cols / 2, y - rows / 2)
-    pixels = np.where(r < rows * 0.4, 1000 + (r * 3), 0).astype(np.uint16)
-    pixels[rows // 3 : rows // 3 + 20, cols // 3 : cols // 3 + 20] = 2000
+    def chest(level: int) -> Any:
+        """An axial chest-like slice, stored values = HU + 1024: air around a body of soft
+        tissue, two lungs, a heart, a spine, and vessels in the lungs; ``level`` moves the
+        heart a little, slice to slice."""
+        y, x = np.mgrid[0:rows, 0:cols] / np.array([rows, cols]).reshape(2, 1, 1)
+        hu = np.full((rows, cols), -1000.0)
+        hu[((x - 0.5) / 0.42) ** 2 + ((y - 0.52) / 0.34) ** 2 < 1] = 40  # soft tissue
+        for side in (0.31, 0.69):  # lungs
+            hu[((x - side) / 0.15) ** 2 + ((y - 0.47) / 0.22) ** 2 < 1] = -820
+            for dx, dy in ((0.02, -0.05), (-0.03, 0.06), (0.04, 0.1)):  # vessels
+                hu[(x - side - dx) ** 2 + (y - 0.47 - dy) ** 2 < 0.0002] = 30
+        heart = 0.55 + 0.01 * level
+        hu[((x - 0.45) / 0.12) ** 2 + ((y - heart) / 0.11) ** 2 < 1] = 55
+        hu[(x - 0.5) ** 2 + (y - 0.78) ** 2 < 0.004] = 700  # a vertebra
+        return (hu + 1024).clip(0, 4095).astype(np.uint16)
+
+    pixels = chest(0)
     syntax = {"raw": ExplicitVRLittleEndian, "jpeg": JPEGBaseline8Bit,
-              "jpeg2000": JPEG2000Lossless, "broken": JPEG2000Lossless}[encoding]
+              "jpeg2000": JPEG2000Lossless, "broken": JPEG2000Lossless,
+              "jpegls": JPEGLSLossless}[encoding]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -107,10 +124,18 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     ds.PixelRepresentation = 0
     ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
     ds.WindowCenter, ds.WindowWidth = 40, 400
-    if encoding == "raw":
+    if encoding == "raw" and frames > 1:
+        series = []
+        for n in range(frames):
+            series.append(chest(n))
+        ds.NumberOfFrames = frames
+        ds.PixelData = np.stack(series).tobytes()
+    elif encoding == "raw":
         ds.PixelData = pixels.tobytes()
     elif encoding == "broken":
         ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 64])
+    elif encoding == "jpegls":
+        ds.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + b"\x00" * 64])
     else:
         from PIL import Image
 

@@ -25,11 +25,21 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.models.schema_version import HEAD_REVISION
-from desktop.ui.cases.case_columns import COL_AGE, COL_SYNC, COLUMNS, row_texts
+from desktop.ui.cases.case_columns import COL_AGE, COL_SYNC, COLUMNS, HEADER_KEY, row_texts
 from desktop.ui.icons import sync_icon
+from desktop.ui.menus import first_size, placeholder_chrome
 from desktop.ui.settings import app_settings
 
 if TYPE_CHECKING:
@@ -138,7 +148,7 @@ class StartWindow(QMainWindow):
         super().__init__()
         self.cache = cache
         self.setWindowTitle("Case Desk")
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self.table: CaseTable | None = None
         self.model: PreviewModel | None = None
         self.opening = QLabel("Opening your cases…")
@@ -150,6 +160,8 @@ class StartWindow(QMainWindow):
         palette.setColor(QPalette.ColorRole.WindowText, QColor("#616161"))
         self.opening.setPalette(palette)
         self.setCentralWidget(self.opening)
+        placeholder_chrome(self)  # the full window's menus and toolbar: nothing moves at start
+        self.statusBar().showMessage("Opening your cases…")
         geometry = app_settings().value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -168,7 +180,7 @@ class StartWindow(QMainWindow):
         table.setModel(PreviewModel([], table))  # the columns exist before they are sized
         table.apply_list_look()
         header = table.horizontalHeader()
-        state = settings.value("window/caseListHeader")
+        state = settings.value(HEADER_KEY)
         if isinstance(state, QByteArray) and not state.isEmpty():
             header.restoreState(state)
         section = header.sortIndicatorSection()
@@ -184,10 +196,18 @@ class StartWindow(QMainWindow):
         search = QLineEdit(panel)
         search.setPlaceholderText("Search names and notes (Ctrl+F)")
         search.setEnabled(False)
+        shown = QComboBox(panel)  # the list panel's filter row, as the full window has it
+        shown.addItem("All active")
+        shown.setEnabled(False)
+        top = QHBoxLayout()
+        top.addWidget(search, 3)
+        top.addWidget(QLabel("Show:", panel))
+        top.addWidget(shown, 1)
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(6, 6, 0, 6)
-        layout.addWidget(search)
+        layout.addLayout(top)
         layout.addWidget(table, 1)
+        layout.addWidget(QLabel("Loading…", panel))  # where the full list counts its cases
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(panel)
         splitter.addWidget(self.opening)

@@ -13,12 +13,38 @@ from desktop.sync.credentials import NoKeychainError
 from desktop.sync.profile import NotConfiguredError, NotSignedInError
 from desktop.sync.report import Phase, SyncProgress, SyncReport
 
+# The one vocabulary of the connection, in the toolbar and the status bar alike.
+NO_SERVER, OFFLINE, ONLINE, SYNCING, SIGN_IN, SESSION = (
+    "no-server", "offline", "online", "syncing", "sign-in", "session")
 CONNECTION_TEXT = {
-    "offline": "Offline — working locally",
-    "online": "Online",
-    "syncing": "Syncing…",
-    "sign-in": "Sign-in needed",
+    NO_SERVER: "No server",
+    OFFLINE: "Offline",
+    ONLINE: "Online",
+    SYNCING: "Syncing…",
+    SIGN_IN: "Sign-in needed",
+    SESSION: "Signed in for this session only",
 }
+# What each state means for the work on this computer (the state's tooltip).
+CONNECTION_DETAIL = {
+    NO_SERVER: "No server is set up: everything is kept on this computer. Sign in to sync.",
+    OFFLINE: "The server cannot be reached: your work is kept here and syncs when it can.",
+    ONLINE: "Signed in; changes are sent to the server a few seconds after you save.",
+    SYNCING: "Sending your changes and fetching the server's.",
+    SIGN_IN: "Not signed in: your work is kept here and syncs after you sign in.",
+    SESSION: "There is no keychain on this computer: the sign-in lasts until Case Desk "
+             "closes. Changes are sent a few seconds after you save.",
+}
+
+
+def saved_text(state: str, what: str = "Saved") -> str:
+    """After a save or a create: where the change is, and when it goes, in this state."""
+    if state in (ONLINE, SESSION, SYNCING):
+        return f"{what} on this computer; it goes to the server in a few seconds."
+    if state == OFFLINE:
+        return f"{what} on this computer; it goes to the server when it can be reached."
+    if state == SIGN_IN:
+        return f"{what} on this computer; it goes to the server after you sign in."
+    return f"{what} on this computer."
 
 NO_KEYCHAIN_SESSION = ("There is no keychain on this computer, so the sign-in lasts until Case "
                        "Desk closes.")

@@ -3,6 +3,7 @@ and a guard that fails any test leaving running workers or visible windows behin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.operations import all_pools
 from desktop.workspace import Workspace
 
+# Qt's offscreen screen is 800 × 600 unless told otherwise; the window is made for desktops of
+# 1024 px and more, so the tests draw on a 1280 × 800 one (read when the QApplication starts).
+if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = (
+        f"offscreen:configfile={Path(__file__).with_name('screen.json')}")
+
 
 @pytest.fixture(autouse=True)
 def qt_settings(tmp_path: Path, qapp: QApplication) -> Path:
@@ -22,6 +29,18 @@ def qt_settings(tmp_path: Path, qapp: QApplication) -> Path:
     folder = tmp_path / "settings"
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_questions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialog asking whether to throw typed text away would wait for a click forever in a
+    test; a test that expects the question answers it on the dialog (``ask_discard``)."""
+    from desktop.ui.dialogs import GuardedDialog
+
+    def unexpected_question(self: GuardedDialog) -> bool:
+        raise AssertionError(f"{type(self).__name__} asked to discard typed text")
+
+    monkeypatch.setattr(GuardedDialog, "ask_discard", unexpected_question)
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +78,7 @@ def make_window(ws: Workspace, qtbot) -> Iterator:
         window.ask_unsaved = unexpected  # type: ignore[method-assign]
         window.ask_new_case = unexpected  # type: ignore[method-assign]
         window.ask_files = unexpected  # type: ignore[method-assign]
+        window.ask_archive = unexpected  # type: ignore[method-assign]
         window.show()
         windows.append(window)
         if wait:

@@ -37,7 +37,7 @@ def test_edit_and_save_writes_locally(qtbot, window: MainWindow, ws: Workspace) 
     assert view.form.gender.isEnabled() is False  # fixed after creation
     assert not view.dirty and not window.save_action.isEnabled()
     view.form.notes.setPlainText("cough, now with fever")
-    view.form.age.setValue(48)
+    view.form.age.setText("48")
     assert view.dirty and "•" in view.title.text() and "Unsaved" in view.dirty_label.text()
     assert window.save_action.isEnabled()
     window.save_action.trigger()  # Ctrl+S
@@ -131,12 +131,13 @@ def test_new_case_dialog_flow(qtbot, window: MainWindow, ws: Workspace) -> None:
     assert created is not None and created.patient_name == "Nadia Novak"
     assert ws.get_case(created.id).patient_gender == "female"
     assert window.table.currentIndex().row() == window.model.row_of(created.id)
-    assert "1 change waiting to sync" in window.sync_panel.pending_label.text()
+    assert "1 change on this computer only" in window.sync_panel.pending_label.text()
 
 
 def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> None:
     a, _b = two_cases(qtbot, window, ws)
     select_case(qtbot, window, a)
+    window.ask_archive = lambda name: True  # type: ignore[method-assign]
     window.archive_action.trigger()
     qtbot.waitUntil(lambda: window.model.row_of(a) is None, timeout=5000)
     settle(qtbot, window)
@@ -147,12 +148,12 @@ def test_archive_hides_the_case(qtbot, window: MainWindow, ws: Workspace) -> Non
 
 
 def test_shortcuts_and_sync_seam(qtbot, window: MainWindow) -> None:
-    keys = {a.text(): a.shortcut().toString() for a in window.actions()}
-    assert keys["New case"] == "Ctrl+N"
+    keys = {a.text().replace("&", ""): a.shortcut().toString() for a in window.actions()}
+    assert keys["New case…"] == "Ctrl+N"
     assert keys["Save"] == "Ctrl+S"
-    assert keys["Find"] == "Ctrl+F"
+    assert keys["Find cases"] == "Ctrl+F"
     assert keys["Add files…"] == "Ctrl+O"
-    assert keys["Sync"] == "F5"
+    assert keys["Sync now"] == "F5"
     assert keys["Sign in…"] == "Ctrl+Shift+L"
     assert keys["Conflicts…"] == "Ctrl+Shift+K"
     assert window.sync_panel.sync_action.isEnabled() and "F5" in window.sync_panel.sync_action.toolTip()
@@ -174,13 +175,13 @@ def test_controls_have_accessible_names(window: MainWindow) -> None:
 
 def test_geometry_and_splitter_persist(qtbot, make_window) -> None:
     first = make_window()
-    first.resize(760, 560)  # the offscreen screen is 800 × 600
-    first.splitter.setSizes([300, 440])
+    first.resize(1100, 560)
+    first.splitter.setSizes([560, 536])
     sizes = first.splitter.sizes()
     first.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # age, ascending
     first.close()
     second = make_window()
-    assert second.size().width() == 760
+    assert second.size().width() == 1100
     assert second.splitter.sizes() == sizes
     assert second.model.query.sort == "age" and not second.model.query.descending
 
@@ -214,7 +215,7 @@ def test_real_dialogs_answer_through_the_event_loop(qtbot, window: MainWindow,
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, NewCaseDialog)
         dialog.name.setText("Real Dialog")
-        dialog.age.setValue(33)
+        dialog.age.setText("33")
         dialog.gender.setCurrentText("other")
         dialog.accept()
 
@@ -251,3 +252,51 @@ def test_a_damaged_page_found_after_opening_is_said_at_once(qtbot, make_window, 
     assert "is damaged" in said[0] and "repair" in said[0]
     assert "casedesk repair" not in said[0]  # the window's own words, no command line
     assert "is damaged" in window.statusBar().currentMessage()
+
+
+def test_title_is_the_patient_with_the_unsaved_mark(qtbot, window: MainWindow,
+                                                    ws: Workspace) -> None:
+    assert window.windowHandle().title() == "Case Desk"
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    assert window.windowHandle().title() == "Amara Okafor — Case Desk"
+    window.case_view.form.notes.setPlainText("changed")
+    assert window.windowHandle().title() == "Amara Okafor* — Case Desk"
+    window.case_view.discard()
+    assert window.windowHandle().title() == "Amara Okafor — Case Desk"
+
+
+def test_archive_asks_and_unarchive_restores_the_status(qtbot, window: MainWindow,
+                                                        ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    ws.edit_case(a, status="analyzing")
+    window.model.refresh()
+    select_case(qtbot, window, a)
+    asked: list[str] = []
+    window.ask_archive = lambda name: asked.append(name) or False  # type: ignore[method-assign]
+    window.archive_action.trigger()
+    settle(qtbot, window)
+    assert asked == ["Amara Okafor"] and ws.get_case(a).status == "analyzing"  # kept
+    window.ask_archive = lambda name: True  # type: ignore[method-assign]
+    window.case_view.archive_button.click()
+    qtbot.waitUntil(lambda: ws.get_case(a).status == "archived", timeout=5000)
+    settle(qtbot, window)
+    assert window.unarchive_action.isEnabled() and not window.archive_action.isEnabled()
+    assert window.case_view.archive_button.text() == "Unarchive"
+    window.unarchive_action.trigger()
+    qtbot.waitUntil(lambda: ws.get_case(a).status == "analyzing", timeout=5000)
+    settle(qtbot, window)
+    assert window.case_view.record.status == "analyzing"
+    assert window.model.row_of(a) is not None  # back in the list
+
+
+def test_a_new_case_opens_on_its_details(qtbot, window: MainWindow, ws: Workspace) -> None:
+    a, _b = two_cases(qtbot, window, ws)
+    select_case(qtbot, window, a)
+    window.case_view.tabs.setCurrentWidget(window.case_view.insights)
+    window.ask_new_case = lambda reason=None: NewCase("Nadia Novak", 29, "female", None, "pending")  # type: ignore[method-assign]
+    window.new_action.trigger()
+    qtbot.waitUntil(lambda: window.case_view.record is not None
+                    and window.case_view.record.patient_name == "Nadia Novak", timeout=5000)
+    settle(qtbot, window)
+    assert window.case_view.tabs.currentWidget() is window.case_view.details

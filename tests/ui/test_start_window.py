@@ -119,7 +119,7 @@ def test_the_first_paint_loads_neither_the_data_layer_nor_the_network_client(tmp
 
 
 def test_the_start_window_sorts_like_the_saved_header(qtbot, cases: Workspace) -> None:
-    from desktop.ui.cases.case_columns import COL_NAME
+    from desktop.ui.cases.case_columns import COL_NAME, HEADER_KEY
     from desktop.ui.cases.case_table import CaseTable
     from desktop.ui.settings import app_settings
     from desktop.ui.start_window import PreviewModel
@@ -128,7 +128,7 @@ def test_the_start_window_sorts_like_the_saved_header(qtbot, cases: Workspace) -
     table.setModel(PreviewModel([], table))
     table.apply_list_look()
     table.horizontalHeader().setSortIndicator(COL_NAME, Qt.SortOrder.AscendingOrder)
-    app_settings().setValue("window/caseListHeader", table.horizontalHeader().saveState())
+    app_settings().setValue(HEADER_KEY, table.horizontalHeader().saveState())
     window = StartWindow(cache_of(cases))
     qtbot.addWidget(window)
     assert window.show_cases() and window.model is not None
@@ -145,11 +145,43 @@ def test_while_the_app_has_the_cache_open_the_newest_commits_show(cases: Workspa
 
 
 def test_the_preview_has_the_lists_column_widths(qtbot, cases: Workspace) -> None:
-    from desktop.ui.cases.case_columns import DEFAULT_WIDTHS
+    from desktop.ui.cases.case_columns import COL_NAME, COLUMNS
+    from desktop.ui.cases.case_table import CaseTable
+    from desktop.ui.start_window import PreviewModel
 
     window = StartWindow(cache_of(cases))
     qtbot.addWidget(window)
     assert window.show_cases() and window.table is not None
     header = window.table.horizontalHeader()
-    for column, width in DEFAULT_WIDTHS[:-1]:  # the last one stretches
-        assert header.sectionSize(column) == width
+    reference = CaseTable()
+    qtbot.addWidget(reference)
+    reference.setModel(PreviewModel([], reference))
+    reference.apply_list_look()
+    for column in range(len(COLUMNS)):
+        if column != COL_NAME:  # the name takes the rest of the panel
+            assert header.sectionSize(column) == reference.horizontalHeader().sectionSize(column)
+
+
+def test_nothing_moves_when_the_full_window_takes_its_place(qtbot, cases: Workspace,
+                                                          make_window) -> None:
+    """The start window has the full window's menus and toolbar: the list does not jump."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    window.resize(1200, 760)
+    QApplication.processEvents()
+    window.save_settings()
+    start = StartWindow(cache_of(cases))
+    qtbot.addWidget(start)
+    start.show()
+    assert start.show_cases() and start.table is not None
+    qtbot.waitUntil(lambda: start.isVisible(), timeout=5000)
+    QApplication.processEvents()
+    assert start.size() == window.size()
+    where = start.table.mapTo(start, QPoint(0, 0))
+    assert where == window.table.mapTo(window, QPoint(0, 0))
+    assert start.table.size() == window.table.size()
+    assert start.table.horizontalHeader().sectionSize(0) == \
+        window.table.horizontalHeader().sectionSize(0)
+    start.close()

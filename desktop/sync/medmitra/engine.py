@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -196,7 +196,11 @@ class MedMitraEngine(OutboxEngine):
             if differing:
                 queue_update(s, case, differing)
             match_files(s, case, files, candidates=sent_docs)
+            # The files that went inside the create are on the server now: uploaded.
+            travelled = s.scalar(select(func.count()).select_from(Document).where(
+                Document.id.in_(sent_docs), Document.server_file_id.is_not(None))) if sent_docs else 0
             settle_sync_state(s, case)
+        self.report.uploaded += int(travelled or 0)
         log.info("case %s created on the server", case_id)
 
     # ------------------------------------------------------------ update
@@ -220,7 +224,7 @@ class MedMitraEngine(OutboxEngine):
             read = self.client.case_detail(server_id, numeric_id=numeric_id).case
             if read is not None:
                 with self.ws.transaction() as s:
-                    merge_cases(self, s, [read], count=False)
+                    merge_cases(self, s, [read])  # counted: a change from the server
             values = self._update_values(change_id, case_id)
             if not values:
                 return None

@@ -1,11 +1,16 @@
 """The case list's columns and how a row reads, shared by the list model and the start window
-(which shows the first page before the data layer has loaded: same columns, same texts)."""
+(which shows the first page before the data layer has loaded: same columns, same texts).
+
+The list must fit its panel at 1024 px: the patient's name takes what the other columns leave,
+and those are as narrow as their words allow (a short sync word beside its icon, the long
+reason in the tooltip; the time of day for today's changes, the date otherwise).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from desktop.ui.icons import SYNC_LABELS
+from desktop.ui.icons import SYNC_SHORT
 
 # (header, CaseQuery sort key)
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -18,9 +23,31 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COL_NAME, COL_AGE, COL_GENDER, COL_STATUS, COL_UPDATED, COL_SYNC = range(len(COLUMNS))
 
-# Widths a first start gives the columns (a saved header state replaces them).
-DEFAULT_WIDTHS = ((COL_NAME, 170), (COL_AGE, 44), (COL_GENDER, 66),
-                  (COL_STATUS, 92), (COL_UPDATED, 124), (COL_SYNC, 120))
+# The widest text each narrow column shows (the name column stretches): their widths follow
+# the font, so the list fits at any font size.
+WIDEST: dict[int, tuple[str, ...]] = {
+    COL_AGE: ("150",),
+    COL_GENDER: ("unknown", "female"),
+    COL_STATUS: ("processing", "completed", "analyzing"),
+    COL_UPDATED: ("Sep 2026", "28 Sep", "00:00"),
+    COL_SYNC: tuple(SYNC_SHORT.values()),
+}
+MIN_NAME_WIDTH = 120  # px: a name is always readable, even in a narrow panel
+# Where the list's column layout and sort are kept (a layout saved before the columns fitted
+# the panel is left behind under its old key).
+HEADER_KEY = "window/caseListColumns"
+
+
+def when_text(moment: datetime, now: datetime | None = None) -> str:
+    """A compact local time: today's changes by the hour, this year's by the day, older ones
+    by the month (the case view shows the full time)."""
+    local = moment.astimezone()
+    today = (now or datetime.now()).astimezone().date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if local.year == today.year:
+        return local.strftime("%d %b")
+    return local.strftime("%b %Y")
 
 
 def row_texts(
@@ -32,6 +59,6 @@ def row_texts(
         str(age),
         gender,
         status,
-        updated_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-        SYNC_LABELS.get(sync_state, sync_state),
+        when_text(updated_at),
+        SYNC_SHORT.get(sync_state, sync_state),
     )

@@ -100,6 +100,11 @@ class CaseListModel(QAbstractTableModel):
     # Around row removals: a view keeps its open case rather than follow the selection to a
     # neighbour (the selection model moves "current" before rowsAboutToBeRemoved reaches others).
     removing = Signal(bool)
+    # A new query's rows replace the list (the view shows the top of the new results) ...
+    query_reset = Signal()
+    # ... and a refresh of the same query is about to move, insert or remove rows (the view
+    # notes which case is at its top, to keep it there).
+    about_to_apply = Signal()
 
     def __init__(
         self, workspace: Workspace, runner: OperationRunner, parent: QObject | None = None
@@ -213,6 +218,7 @@ class CaseListModel(QAbstractTableModel):
         self._reset_pending = False
         self._reset_to(ids, forget=self._records_stale)
         self._records_stale = False
+        self.query_reset.emit()
         if len(ids) < FIRST_PAGE:
             self._finish()  # the first page is the whole answer
             return
@@ -228,6 +234,8 @@ class CaseListModel(QAbstractTableModel):
         if generation != self._generation:
             return  # a newer query is on its way; this answer is stale
         shown = len(self._ids)
+        if not reset:
+            self.about_to_apply.emit()
         if reset:
             self._reset_to(ids)
         elif self._partial and ids[:shown] == self._ids:

@@ -13,21 +13,29 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.cases.fields import FieldError, check, set_status, status_combo, with_error
+from desktop.ui.cases.fields import (
+    AgeField,
+    FieldError,
+    add_row,
+    check,
+    follow,
+    set_status,
+    status_combo,
+)
+from desktop.ui.cases.history_view import HistoryView
 from desktop.ui.cases.insights_view import InsightsView
 from desktop.ui.documents.documents_view import DocumentsPanel
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import SYNC_LABELS
 from desktop.workspace import (
+    ARCHIVED,
     KNOWN_GENDERS,
-    MAX_AGE,
     CaseRecord,
     validate_age,
     validate_name,
@@ -47,10 +55,7 @@ class CaseForm(QWidget):
         super().__init__(parent)
         self.name = QLineEdit(self)
         self.name.setAccessibleName("Patient name")
-        self.age = QSpinBox(self)
-        self.age.setRange(0, MAX_AGE)
-        self.age.setSuffix(" years")
-        self.age.setAccessibleName("Age")
+        self.age = AgeField(self)
         self.gender = QComboBox(self)
         self.gender.addItems(list(KNOWN_GENDERS))
         self.gender.setEnabled(False)
@@ -65,16 +70,20 @@ class CaseForm(QWidget):
         self.status_error = FieldError(self)
 
         form = QFormLayout(self)
-        form.addRow("&Patient name:", with_error(self.name, self.name_error))
-        form.addRow("&Age:", with_error(self.age, self.age_error))
-        form.addRow("Gender:", self.gender)
-        form.addRow("S&tatus:", with_error(self.status, self.status_error))
-        form.addRow("&Notes:", self.notes)
+        add_row(form, "&Patient name:", self.name, self.name_error)
+        add_row(form, "&Age:", self.age, self.age_error)
+        add_row(form, "Gender:", self.gender)
+        add_row(form, "S&tatus:", self.status, self.status_error)
+        add_row(form, "&Notes:", self.notes)
 
-        self.name.textEdited.connect(self.changed)
-        self.age.valueChanged.connect(self.changed)
+        self.name.textChanged.connect(self.changed)
+        self.age.textChanged.connect(self.changed)
         self.status.currentTextChanged.connect(self.changed)
         self.notes.textChanged.connect(self.changed)
+        follow(self.name.textChanged, validate_name, self.name.text, self.name_error)
+        follow(self.age.textChanged, validate_age, self.age.text, self.age_error, as_typed=True)
+        follow(self.status.currentTextChanged, validate_status, self.status.currentText,
+               self.status_error)
         self.setTabOrder(self.name, self.age)
         self.setTabOrder(self.age, self.status)
         self.setTabOrder(self.status, self.notes)
@@ -85,7 +94,7 @@ class CaseForm(QWidget):
             w.blockSignals(True)
         try:
             self.name.setText(record.patient_name)
-            self.age.setValue(record.patient_age)
+            self.age.setText(str(record.patient_age))
             if self.gender.findText(record.patient_gender) < 0:
                 self.gender.addItem(record.patient_gender)
             self.gender.setCurrentText(record.patient_gender)
@@ -100,7 +109,7 @@ class CaseForm(QWidget):
     def values(self) -> dict[str, Any]:
         return {
             "patient_name": self.name.text(),
-            "patient_age": self.age.value(),
+            "patient_age": self.age.text(),
             "status": self.status.currentText(),
             "case_summary": self.notes.toPlainText(),
         }
@@ -108,7 +117,7 @@ class CaseForm(QWidget):
     def validated(self) -> dict[str, Any] | None:
         """Clean values, or None with the errors shown under their fields."""
         ok_name, name = check(validate_name, self.name.text(), self.name_error)
-        ok_age, age = check(validate_age, self.age.value(), self.age_error)
+        ok_age, age = check(validate_age, self.age.text(), self.age_error)
         ok_status, status = check(validate_status, self.status.currentText(), self.status_error)
         if not (ok_name and ok_age and ok_status):
             return None
@@ -125,6 +134,7 @@ class CaseView(QWidget):
 
     save_requested = Signal(str, dict)  # case id, changed fields (validated)
     archive_requested = Signal(str)
+    unarchive_requested = Signal(str)
     dirty_changed = Signal(bool)
 
     def __init__(self, preview: PreviewWidget, parent: QWidget | None = None) -> None:
@@ -160,7 +170,7 @@ class CaseView(QWidget):
         self.revert_button = QPushButton("Discard changes", page)
         self.revert_button.setAccessibleName("Discard changes")
         self.revert_button.clicked.connect(self.discard)
-        self.archive_button = QPushButton("Archive", page)
+        self.archive_button = QPushButton("Archive…", page)
         self.archive_button.setAccessibleName("Archive case")
         self.archive_button.setToolTip("Set the status to archived; archived cases are hidden")
         self.archive_button.clicked.connect(self._archive)
@@ -174,6 +184,7 @@ class CaseView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.archive_button)
         details = QWidget(page)
+        self.details = details
         details_layout = QVBoxLayout(details)
         details_layout.addWidget(self.form)
         details_layout.addWidget(self.general_error)
@@ -183,11 +194,14 @@ class CaseView(QWidget):
         self.preview = preview
         self.documents = DocumentsPanel(preview, page)
         self.insights = InsightsView(page)
+        self.history = HistoryView(page)
         self.tabs = QTabWidget(page)
         self.tabs.setAccessibleName("Case sections")
+        self.tabs.tabBar().setAccessibleName("Case sections")
         self.tabs.addTab(details, "&Details")
         self.tabs.addTab(self.documents, "D&ocuments")
         self.tabs.addTab(self.insights, "AI &insights")
+        self.tabs.addTab(self.history, "Histor&y")
 
         page_layout = QVBoxLayout(page)
         header = QHBoxLayout()
@@ -263,7 +277,7 @@ class CaseView(QWidget):
         values = self.form.values()
         saved = {
             "patient_name": record.patient_name,
-            "patient_age": record.patient_age,
+            "patient_age": str(record.patient_age),
             "status": record.status,
             "case_summary": record.case_summary or "",
         }
@@ -281,9 +295,13 @@ class CaseView(QWidget):
         has_case = self.record is not None
         self.save_button.setEnabled(has_case and self._dirty and not self._saving)
         self.revert_button.setEnabled(has_case and self._dirty and not self._saving)
-        self.archive_button.setEnabled(
-            has_case and not self._saving and (self.record is None or self.record.status != "archived")
-        )
+        archived = self.record is not None and self.record.status == ARCHIVED
+        self.archive_button.setEnabled(has_case and not self._saving)
+        self.archive_button.setText("Unarchive" if archived else "Archive…")
+        self.archive_button.setAccessibleName("Unarchive case" if archived else "Archive case")
+        self.archive_button.setToolTip(
+            "Put the case back in the status it had before it was archived" if archived
+            else "Set the status to archived (it asks first); archived cases are hidden")
 
     # ------------------------------------------------------------ actions
 
@@ -324,5 +342,9 @@ class CaseView(QWidget):
             self.show_case(self.record)
 
     def _archive(self) -> None:
-        if self.record is not None:
+        if self.record is None:
+            return
+        if self.record.status == ARCHIVED:
+            self.unarchive_requested.emit(self.record.id)
+        else:
             self.archive_requested.emit(self.record.id)

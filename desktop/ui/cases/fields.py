@@ -1,14 +1,22 @@
-"""Form pieces shared by the case view and the new-case dialog: inline errors and the status combo."""
+"""Form pieces shared by the case view and the new-case dialog: the age field, inline errors
+that follow the field as it is edited, labelled rows whose underlined letter focuses the field,
+and the status combo.
+
+Nothing here changes what a person typed: the age is plain text checked by the Workspace's own
+rule (a spin box silently drops the third digit of 200), and a wrong value stays on screen with
+its message until the person fixes it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from desktop.errors import ValidationError
-from desktop.workspace import KNOWN_STATUSES
+from desktop.workspace import KNOWN_STATUSES, MAX_AGE
 
 
 class FieldError(QLabel):
@@ -25,6 +33,21 @@ class FieldError(QLabel):
         self.setText(message or "")
         self.setVisible(bool(message))
 
+    @property
+    def showing(self) -> bool:
+        return not self.isHidden()
+
+
+class AgeField(QLineEdit):
+    """Age in whole years, as typed: never clamped, truncated or defaulted."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Age")
+        self.setPlaceholderText(f"years, 0–{MAX_AGE}")
+        self.setInputMethodHints(Qt.InputMethodHint.ImhDigitsOnly)
+        self.setMaximumWidth(self.fontMetrics().horizontalAdvance("0" * 16) + 24)
+
 
 def with_error(field: QWidget, error: FieldError) -> QWidget:
     """The field with its error label underneath, as one form row."""
@@ -37,6 +60,16 @@ def with_error(field: QWidget, error: FieldError) -> QWidget:
     return box
 
 
+def add_row(form: QFormLayout, text: str, field: QWidget,
+            error: FieldError | None = None) -> QLabel:
+    """A form row whose label's underlined letter (``&``) focuses the field itself, not the
+    box that holds it with its error."""
+    label = QLabel(text)
+    label.setBuddy(field)
+    form.addRow(label, with_error(field, error) if error is not None else field)
+    return label
+
+
 def check(validator: Callable[[Any], Any], value: Any, error: FieldError) -> tuple[bool, Any]:
     """Run a Workspace validator; show its message under the field. Returns (ok, clean value)."""
     try:
@@ -46,6 +79,21 @@ def check(validator: Callable[[Any], Any], value: Any, error: FieldError) -> tup
         return False, None
     error.show_error(None)
     return True, clean
+
+
+def follow(changed: Any, validator: Callable[[Any], Any], value: Callable[[], Any],
+           error: FieldError, as_typed: bool = False) -> None:
+    """Keep a field's message true while it is edited: a shown message goes as soon as the
+    value is right (or changes to the new problem). ``as_typed`` also shows a problem the
+    moment it is typed (an age of 200), except for an empty field, which is only reported
+    when the person saves."""
+
+    def recheck(*_args: object) -> None:
+        current = value()
+        if error.showing or (as_typed and str(current).strip()):
+            check(validator, current, error)
+
+    changed.connect(recheck)
 
 
 def status_combo(parent: QWidget | None = None) -> QComboBox:

@@ -1,12 +1,17 @@
-"""The AI insights tab: the server's analysis of a case, read from the local cache."""
+"""The AI insights tab: the server's analysis of a case, read from the local cache.
+
+It is a machine's reading of the case, and says so at the top, every time: "AI-generated —
+check before clinical use". Times are shown in this computer's local time."""
 
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+AI_NOTE = "AI-generated — check before clinical use."
 NO_INSIGHTS = (
     "No AI insights yet. They appear here after the case has synced and the server "
     "has finished its analysis."
@@ -25,6 +30,20 @@ def _percent(value: Any) -> str:
     if number <= 1.0:
         number *= 100
     return f"{number:.0f}%"
+
+
+def local_time(value: Any) -> str:
+    """An ISO 8601 time from the server in local time ("20 Nov 2026 14:32"); text that is
+    not a time is shown as it came (escaped by the caller)."""
+    if not isinstance(value, str) or not value.strip():
+        return "" if value in (None, "") else str(value)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the server's times are UTC unless it says
+    return moment.astimezone().strftime("%d %b %Y %H:%M")
 
 
 def insights_html(insights: dict[str, Any] | None) -> str:
@@ -65,7 +84,7 @@ def insights_html(insights: dict[str, Any] | None) -> str:
         parts.append("<h3>Supporting evidence</h3><ul>"
                      + "".join(f"<li>{_text(e)}</li>" for e in evidence) + "</ul>")
     overall = _percent(insights.get("overall_confidence_score"))
-    generated = _text(insights.get("generated_at"))
+    generated = html.escape(local_time(insights.get("generated_at")))
     footer = " · ".join(x for x in (f"Overall confidence {overall}" if overall else "",
                                      f"generated {generated}" if generated else "") if x)
     if footer:
@@ -78,16 +97,33 @@ def insights_html(insights: dict[str, Any] | None) -> str:
 class InsightsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Above the text, not in it: in sight however far the reader scrolls.
+        self.note = QLabel(f"<b>{html.escape(AI_NOTE)}</b> Produced by the server's analysis "
+                           "of the case; a clinician decides.", self)
+        self.note.setWordWrap(True)
+        self.note.setAccessibleName("AI-generated: check before clinical use")
+        self.note.setStyleSheet("background: #fff3e0; color: #bf360c; border: 1px solid "
+                                "#e65100; padding: 6px;")
         self.browser = QTextBrowser(self)
         self.browser.setAccessibleName("AI insights")
         self.browser.setOpenLinks(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.note)
         layout.addWidget(self.browser)
         self.set_insights(None)
 
     def set_insights(self, insights: dict[str, Any] | None) -> None:
-        self.browser.setHtml(insights_html(insights))
+        """Show them; the same insights again leave the reader's place alone."""
+        html_text = insights_html(insights)
+        if html_text == getattr(self, "_html", None):
+            return
+        self.note.setVisible(bool(insights))
+        bar = self.browser.verticalScrollBar()
+        offset = bar.value()
+        self._html = html_text
+        self.browser.setHtml(html_text)
+        bar.setValue(offset)
 
     def text(self) -> str:
         return self.browser.toPlainText()

@@ -1,32 +1,37 @@
-"""The New case dialog: all fields, validated inline with the Workspace's own rules."""
+"""The New case dialog: all fields, validated inline with the Workspace's own rules.
+
+It opens on the patient name and tabs in reading order; no field starts with a made-up value
+(the age is empty until typed), and Escape with typed text asks before throwing it away.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.cases.fields import FieldError, check, status_combo, with_error
+from desktop.ui.cases.fields import AgeField, FieldError, add_row, check, follow, status_combo
+from desktop.ui.dialogs import GuardedDialog
 from desktop.workspace import (
     KNOWN_GENDERS,
-    MAX_AGE,
     validate_age,
     validate_gender,
     validate_name,
     validate_status,
     validate_summary,
 )
+
+DEFAULT_STATUS = "pending"
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,10 @@ class NewCase:
     status: str
 
 
-class NewCaseDialog(QDialog):
+class NewCaseDialog(GuardedDialog):
     """Asks for a new case; ``value`` holds the validated fields after accept()."""
+
+    discard_what = "this new case"
 
     def __init__(self, parent: QWidget | None = None, reason: str | None = None) -> None:
         super().__init__(parent)
@@ -50,11 +57,7 @@ class NewCaseDialog(QDialog):
         self.name = QLineEdit(self)
         self.name.setAccessibleName("Patient name")
         self.name.setPlaceholderText("Full name")
-        self.age = QSpinBox(self)
-        self.age.setRange(0, MAX_AGE)
-        self.age.setValue(0)
-        self.age.setSuffix(" years")
-        self.age.setAccessibleName("Age")
+        self.age = AgeField(self)
         self.gender = QComboBox(self)
         self.gender.setEditable(True)
         self.gender.addItems(list(KNOWN_GENDERS))
@@ -62,7 +65,7 @@ class NewCaseDialog(QDialog):
         self.gender.setAccessibleName("Gender")
         self.gender.lineEdit().setPlaceholderText("female, male, other, unknown…")
         self.status = status_combo(self)
-        self.status.setCurrentText("pending")
+        self.status.setCurrentText(DEFAULT_STATUS)
         self.notes = QPlainTextEdit(self)
         self.notes.setAccessibleName("Notes")
         self.notes.setTabChangesFocus(True)
@@ -71,15 +74,23 @@ class NewCaseDialog(QDialog):
         self.gender_error, self.status_error = FieldError(self), FieldError(self)
 
         form = QFormLayout()
-        form.addRow("&Patient name:", with_error(self.name, self.name_error))
-        form.addRow("&Age:", with_error(self.age, self.age_error))
-        form.addRow("&Gender:", with_error(self.gender, self.gender_error))
-        form.addRow("&Status:", with_error(self.status, self.status_error))
-        form.addRow("&Notes:", self.notes)
+        add_row(form, "&Patient name:", self.name, self.name_error)
+        add_row(form, "&Age:", self.age, self.age_error)
+        add_row(form, "&Gender:", self.gender, self.gender_error)
+        add_row(form, "&Status:", self.status, self.status_error)
+        add_row(form, "&Notes:", self.notes)
+        follow(self.name.textChanged, validate_name, self.name.text, self.name_error)
+        follow(self.age.textChanged, validate_age, self.age.text, self.age_error, as_typed=True)
+        follow(self.gender.currentTextChanged, validate_gender, self.gender.currentText,
+               self.gender_error)
+        follow(self.status.currentTextChanged, validate_status, self.status.currentText,
+               self.status_error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create case")
+        self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.create_button.setText("Create case")
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -89,14 +100,31 @@ class NewCaseDialog(QDialog):
             layout.addWidget(hint)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
-        self.resize(440, 380)
+        # The boxes holding each field with its error were parented when the form was laid
+        # out, which put them after the buttons in the focus chain: reading order, explicitly.
+        self.tab_chain = [self.name, self.age, self.gender, self.status, self.notes,
+                          self.create_button, self.cancel_button]
+        for first, second in zip(self.tab_chain, self.tab_chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+        self.name.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.resize(460, 400)
+
+    def has_typed_text(self) -> bool:
+        return bool(self.name.text().strip() or self.age.text().strip()
+                    or self.gender.currentText().strip() or self.notes.toPlainText().strip()
+                    or self.status.currentText().strip() != DEFAULT_STATUS)
 
     def validate(self) -> NewCase | None:
         ok_name, name = check(validate_name, self.name.text(), self.name_error)
-        ok_age, age = check(validate_age, self.age.value(), self.age_error)
+        ok_age, age = check(validate_age, self.age.text(), self.age_error)
         ok_gender, gender = check(validate_gender, self.gender.currentText(), self.gender_error)
         ok_status, status = check(validate_status, self.status.currentText(), self.status_error)
         if not (ok_name and ok_age and ok_gender and ok_status):
+            for field, ok in ((self.name, ok_name), (self.age, ok_age),
+                              (self.gender, ok_gender), (self.status, ok_status)):
+                if not ok:
+                    field.setFocus(Qt.FocusReason.OtherFocusReason)  # to the first problem
+                    break
             return None
         return NewCase(name, age, gender, validate_summary(self.notes.toPlainText()), status)
 

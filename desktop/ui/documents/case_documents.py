@@ -2,8 +2,8 @@
 ``changed``, the selected one previewed, server-only bytes fetched on demand, and category
 changes run as operations.
 
-A reload that finds the same documents leaves the table alone, so a sync that did not touch
-this case keeps the selection and the preview as they are.
+A reload leaves the table's rows in place (only what changed is updated, inserted or removed),
+so a sync keeps the selection and the preview as they are: page, zoom and scroll.
 """
 
 from __future__ import annotations
@@ -71,9 +71,16 @@ class CaseDocuments(QObject):
                 return
             wanted = self._select or self.panel.selected_id()
             self._select = None
+            before = {d.id: d for d in self.panel.model.documents}
             self.panel.model.set_documents(docs)
             if wanted is not None and self.panel.selected_id() != wanted:
                 self.panel.select_document(wanted)
+                return
+            # The selected document itself changed (its bytes arrived, say): show it as it is
+            # now. The preview leaves a document it already shows alone (page, zoom, scroll).
+            current = next((d for d in docs if d.id == wanted), None)
+            if current is not None and before.get(current.id) not in (None, current):
+                self._selected(current, fetch=False)
 
         self.runner.run(lambda: self.ws.documents(case_id), success=done,
                         failure=lambda e: self.preview.set_note(user_message(e)), lane="read")
@@ -82,7 +89,7 @@ class CaseDocuments(QObject):
         if initiator is not self and changes.touches_documents(self.case_id):
             self.reload()
 
-    def _selected(self, doc: DocumentRecord | None) -> None:
+    def _selected(self, doc: DocumentRecord | None, fetch: bool = True) -> None:
         if doc is None:
             self.preview.clear()
             return
@@ -90,7 +97,7 @@ class CaseDocuments(QObject):
         # (the preview worker reports a missing file in words).
         path = self.ws.blobs.path_for(doc.sha256) if doc.sha256 else None
         self.preview.show_document(doc.name, doc.mime_type, path)
-        if path is None and doc.state == "remote_only":
+        if path is None and doc.state == "remote_only" and fetch:
             # On demand; when it lands, the reload shows it in place.
             self.downloader.download(doc, failed=lambda text: self._not_fetched(doc.id, text))
 

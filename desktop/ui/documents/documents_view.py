@@ -22,19 +22,21 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.intake import format_size
+from desktop.ui.row_table import RowTable
 from desktop.workspace import CATEGORIES, DocumentRecord
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
 
 DOC_COLUMNS = ("Name", "Category", "Size", "Added", "State")
+VISIBLE_ROWS = 6  # documents a case shows without scrolling
 COL_DOC_NAME, COL_CATEGORY, COL_SIZE, COL_ADDED, COL_STATE = range(len(DOC_COLUMNS))
 
 STATE_LABELS = {
@@ -64,12 +66,33 @@ class DocumentsModel(QAbstractTableModel):
         self._docs: list[DocumentRecord] = []
 
     def set_documents(self, docs: Sequence[DocumentRecord]) -> None:
-        """Show these documents; the same ones again leave the rows (and selection) alone."""
-        if list(docs) == self._docs:
+        """Show these documents. The same ones again leave the rows alone; changed values
+        (a state after an upload) update their rows in place, and documents that came or went
+        are inserted or removed: the selection, and so the document being read, stays."""
+        new = list(docs)
+        if new == self._docs:
             return
-        self.beginResetModel()
-        self._docs = list(docs)
-        self.endResetModel()
+        old_ids = [d.id for d in self._docs]
+        new_ids = [d.id for d in new]
+        new_set, old_set = set(new_ids), set(old_ids)
+        if [i for i in old_ids if i in new_set] != [i for i in new_ids if i in old_set]:
+            self.beginResetModel()  # reordered: nothing to keep
+            self._docs = new
+            self.endResetModel()
+            return
+        for row in reversed(range(len(self._docs))):
+            if self._docs[row].id not in new_set:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._docs[row]
+                self.endRemoveRows()
+        for row, doc in enumerate(new):
+            if doc.id not in old_set:
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._docs.insert(row, doc)
+                self.endInsertRows()
+        self._docs = new
+        if new:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(DOC_COLUMNS) - 1))
 
     def update_document(self, doc: DocumentRecord) -> None:
         for row, existing in enumerate(self._docs):
@@ -181,7 +204,7 @@ class DocumentsPanel(QWidget):
     def __init__(self, preview: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = DocumentsModel(self)
-        self.table = QTableView(self)
+        self.table = RowTable(self)
         self.table.setModel(self.model)
         self.table.setAccessibleName("Documents of this case")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -194,6 +217,7 @@ class DocumentsPanel(QWidget):
         self.table.setItemDelegateForColumn(COL_CATEGORY, CategoryDelegate(self.table))
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_DOC_NAME, QHeaderView.ResizeMode.Stretch)
         for col in (COL_CATEGORY, COL_SIZE, COL_ADDED, COL_STATE):
@@ -208,6 +232,7 @@ class DocumentsPanel(QWidget):
         self.count_label = QLabel(self)
         self.model.modelReset.connect(self._update_count)
         self.model.rowsInserted.connect(self._update_count)
+        self.model.rowsRemoved.connect(self._update_count)
 
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
@@ -223,9 +248,16 @@ class DocumentsPanel(QWidget):
         self.splitter.setObjectName("documentsSplitter")
         self.splitter.addWidget(top)
         self.splitter.addWidget(preview)
+        # At least six documents in sight, however the splitter is dragged (it is remembered).
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.table.setMinimumHeight(
+            self.table.horizontalHeader().sizeHint().height() + VISIBLE_ROWS
+            * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth()
+            + scrollbar)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([160, 520])
+        self.splitter.setSizes([top.minimumSizeHint().height(), 520])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)

@@ -1,8 +1,14 @@
-"""Document previews rendered off the GUI thread, and the widget that shows them.
+"""Documents on screen: the viewer that suits each (PDF, image, DICOM), and the one-shot
+rendering the packaged self-test checks.
 
 ``load_preview`` is a plain function that uses only thread-safe Qt classes (QImage,
 QImageReader, QPdfDocument created and dropped in the calling thread), so a worker, a test or
-the packaged self-test can call it. The widget asks a worker for a Preview and paints the image.
+the packaged self-test can call it.
+
+``PreviewWidget`` holds the viewers (``pdf_viewer``, ``image_viewer``, ``dicom_viewer``) and
+picks one per document; their pixels are decoded in a worker. Showing the document already on
+show does nothing, so a sync that reloads the documents list leaves the reader's page, zoom and
+scroll where they are. Any document can also open in a window of its own.
 """
 
 from __future__ import annotations
@@ -12,25 +18,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QPainter
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QImage,
+    QImageReader,
+    QKeySequence,
+    QPainter,
+)
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop import viewer_handoff
+from desktop.ui.documents.dicom_viewer import DicomViewer
+from desktop.ui.documents.document_window import DocumentWindow
+from desktop.ui.documents.image_viewer import ImageViewer
+from desktop.ui.documents.pdf_viewer import PdfViewer
 from desktop.ui.operations import OperationRunner, user_message
 
 log = logging.getLogger(__name__)
 
 SERVER_ONLY_NOTE = "This document is only on the server — it will download when synced."
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/gif", "image/bmp")
+DETAILS_BESIDE_PX = 760  # narrower than this, a picture's details go under it
+IMAGE_MAX_PX = 8192  # decoded for the viewer: zoom shows the real pixels of any scan
 
 
 @dataclass
@@ -85,7 +108,8 @@ def _image(path: Path, max_px: int) -> Preview:
     if size.isValid():
         metadata["Size"] = f"{size.width()} × {size.height()} px"
     if image.isNull():
-        return Preview(None, 0, metadata, f"This image could not be read: {reader.errorString()}.")
+        return Preview(None, 0, metadata,
+                       f"This image is damaged or incomplete: {reader.errorString()}.")
     return Preview(image, 1, metadata, None)
 
 
@@ -132,142 +156,103 @@ def _pdf(path: Path, page: int, max_px: int) -> Preview:
         doc.close()
 
 
-# Technical fields only: these are safe to show and useful to a radiologist checking the study.
-DICOM_FIELDS = (
-    ("Modality", "Modality"),
-    ("BodyPartExamined", "Body part"),
-    ("StudyDate", "Study date"),
-    ("SeriesDescription", "Series"),
-    ("PhotometricInterpretation", "Photometric"),
-    ("BitsStored", "Bits stored"),
-    ("Manufacturer", "Manufacturer"),
-)
-
-
 def _dicom(path: Path, page: int, max_px: int) -> Preview:
-    import numpy as np
-    import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from desktop.ui.documents.dicom_pixels import read_dicom, render
 
-    ds = pydicom.dcmread(str(path))
-    metadata: dict[str, str] = {}
-    name = ds.get("PatientName")
-    if name:
-        metadata["Patient"] = str(name)  # shown to the clinician, never logged
-    for keyword, label in DICOM_FIELDS:
-        value = ds.get(keyword)
-        if value not in (None, ""):
-            metadata[label] = str(value)
-    rows, cols = ds.get("Rows"), ds.get("Columns")
-    if rows and cols:
-        metadata["Size"] = f"{rows} × {cols}"
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if frames > 1:
-        metadata["Frames"] = str(frames)
-    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if syntax is not None:
-        metadata["Transfer syntax"] = str(getattr(syntax, "name", syntax))
-    if "PixelData" not in ds:
-        return Preview(None, 0, metadata, "This DICOM file holds no image (no pixel data).")
-    try:
-        pixels = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001 - e.g. a compressed syntax with no decoder here
-        log.info("dicom pixel data not decodable: %s", type(exc).__name__)
-        return Preview(
-            None,
-            frames,
-            metadata,
-            "The image in this DICOM file cannot be decoded on this computer "
-            "(its compression is not supported here); the details are shown below. "
-            "Use “Open with system viewer” to view it in a DICOM viewer.",
-        )
-    frame = max(0, min(page, frames - 1))
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    if frames > 1:
-        pixels = pixels[frame]
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    if samples == 1:
-        data = apply_modality_lut(pixels, ds)
-        data = apply_voi_lut(data, ds)
-        data = np.asarray(data, dtype=np.float64)
-        low, high = float(np.min(data)), float(np.max(data))
-        span = high - low if high > low else 1.0
-        grey = ((data - low) / span * 255.0).clip(0, 255).astype(np.uint8)
-        if photometric == "MONOCHROME1":
-            grey = 255 - grey  # MONOCHROME1: low values are white
-        grey = np.ascontiguousarray(grey)
-        h, w = grey.shape
-        image = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    else:
-        if photometric.startswith("YBR"):
-            from pydicom.pixels import convert_color_space
-
-            pixels = convert_color_space(pixels, photometric, "RGB")
-        rgb = np.asarray(pixels)
-        if rgb.dtype != np.uint8:
-            top = float(rgb.max()) or 1.0
-            rgb = (rgb.astype(np.float64) / top * 255).clip(0, 255).astype(np.uint8)
-        rgb = np.ascontiguousarray(rgb)
-        h, w = rgb.shape[:2]
-        image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    target = _fit(image.size(), max_px)
-    if target != image.size():
-        image = image.scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
-    return Preview(image, frames, metadata, None)
+    image = read_dicom(path, max_px=max_px)
+    if image.frames is None:
+        return Preview(None, image.frame_count, image.metadata, image.note)
+    frame = max(0, min(page, image.frame_count - 1))
+    centre, width = image.default_window
+    return Preview(render(image, frame, centre, width), image.frame_count, image.metadata, None)
 
 
 # ------------------------------------------------------------------ widget
 
+NO_DOCUMENT = "Select a document to preview it."
+NOTHING_OPENED = viewer_handoff.NOTHING_OPENED
+OPENED = "Opened in the system viewer."
 
-class ImageCanvas(QWidget):
-    """Paints an image scaled to fit, centred, never larger than its own pixels."""
+
+@dataclass(frozen=True)
+class Shown:
+    """The document on show: what a reload compares against to leave it alone."""
+
+    name: str
+    mime: str
+    path: Path
+
+
+class MetadataPanel(QScrollArea):
+    """Technical details beside a picture: labels never cut short, values wrapped."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._image: QImage | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 160)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAccessibleName("Document details")
+        inner = QWidget(self)
+        self.form = QFormLayout(inner)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.setWidget(inner)
+        self.labels: list[QLabel] = []
+        self.widest = 0
+        self.beside = False
 
-    def set_image(self, image: QImage | None) -> None:
-        self._image = image
-        self.update()
+    def set_metadata(self, metadata: dict[str, str]) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.labels = []
+        for label, value in metadata.items():
+            name = QLabel(f"{label}:")
+            # A label keeps its whole width; the value wraps instead.
+            name.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+            name.setMinimumWidth(name.sizeHint().width())
+            text = QLabel(value)
+            text.setWordWrap(True)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            text.setMinimumWidth(min(text.sizeHint().width(), 120))
+            self.form.addRow(name, text)
+            self.labels.append(name)
+        self.widest = max((n.sizeHint().width() for n in self.labels), default=0)
+        self.place(self.beside)
+        self.setVisible(bool(metadata))
 
-    def image(self) -> QImage | None:
-        return self._image
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().window())
-        if self._image is None or self._image.isNull():
-            return
-        size = self._image.size()
-        if size.width() > self.width() or size.height() > self.height():
-            size = size.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        x = (self.width() - size.width()) / 2
-        y = (self.height() - size.height()) / 2
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(QRectF(x, y, size.width(), size.height()), self._image)
+    def place(self, beside: bool) -> None:
+        """Beside the picture in a wide view, under it in a narrow one: either way no label
+        is cut, and the details never make the window wider than the screen."""
+        self.beside = beside
+        if beside:
+            self.setMinimumSize(self.widest + 140 if self.labels else 0, 0)
+            self.setMaximumSize(max(self.widest + 260, 300), 16777215)
+        else:
+            self.setMinimumSize(0, 0)
+            self.setMaximumSize(16777215, 120)
 
 
 class PreviewWidget(QWidget):
-    """Shows one document: image, page navigation, metadata and a note; renders in a worker."""
+    """Shows one document in the viewer that suits it, with its details and a note."""
 
-    rendered = Signal()  # a preview (or a note) is on screen: tests wait for it
+    rendered = Signal()  # a document (or a note) is on screen: tests wait for it
+    reveal = Signal()  # an action wants the viewer in sight (the window shows its tab)
 
-    def __init__(self, runner: OperationRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: OperationRunner, parent: QWidget | None = None,
+                 detached: bool = False) -> None:
         super().__init__(parent)
         self._runner = runner
+        self.detached = detached  # in a window of its own: no "open in new window" there
         self._path: Path | None = None
         self._mime = ""
-        self._page = 0
-        self._pages = 0
         self._generation = 0
-        self.preview: Preview | None = None
+        self.shown: Shown | None = None
+        self.kind: str | None = None  # "pdf", "image", "dicom" or None (a note)
+        self.preview: Preview | None = None  # what the viewer shows: pages, metadata, note
+        self.windows: list[QWidget] = []  # documents opened in windows of their own
         self.viewer_command: list[str] | None = None  # None: the platform's opener
 
-        self.canvas = ImageCanvas(self)
-        self.canvas.setAccessibleName("Document preview")
         self.title = QLabel(self)
         self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: 600;")
@@ -275,60 +260,150 @@ class PreviewWidget(QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: palette(dark); padding: 6px;")
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prev_button = QPushButton("◀ Previous", self)
-        self.next_button = QPushButton("Next ▶", self)
-        self.page_label = QLabel(self)
-        self.open_button = QPushButton("Open with system viewer", self)
-        self.prev_button.setAccessibleName("Previous page")
-        self.next_button.setAccessibleName("Next page")
+        self.window_button = QPushButton("New window", self)
+        self.window_button.setAccessibleName("Open in a new window")
+        self.window_button.setToolTip("Read this document in a window of its own (Ctrl+Shift+O)")
+        self.window_button.clicked.connect(self.open_window)
+        self.open_button = QPushButton("System viewer", self)
         self.open_button.setAccessibleName("Open with system viewer")
-        self.prev_button.clicked.connect(lambda: self.show_page(self._page - 1))
-        self.next_button.clicked.connect(lambda: self.show_page(self._page + 1))
+        self.open_button.setToolTip("Open it in another program on this computer")
         self.open_button.clicked.connect(self.open_externally)
 
-        nav = QHBoxLayout()
-        nav.addWidget(self.prev_button)
-        nav.addWidget(self.page_label)
-        nav.addWidget(self.next_button)
-        nav.addStretch(1)
-        nav.addWidget(self.open_button)
-        self.meta_form = QFormLayout()
-        self.meta_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.pdf = PdfViewer(self)
+        self.image = ImageViewer(self)
+        self.dicom = DicomViewer(self)
+        self.blank = QWidget(self)
+        self.stack = QStackedWidget(self)
+        for w in (self.blank, self.pdf, self.image, self.dicom):
+            self.stack.addWidget(w)
+        self.meta = MetadataPanel(self)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.window_button)
+        top.addWidget(self.open_button)
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.body.addWidget(self.stack, 1)
+        self.body.addWidget(self.meta)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(nav)
-        body = QHBoxLayout()
-        body.addWidget(self.canvas, 1)
-        meta = QWidget(self)
-        meta.setMaximumWidth(300)
-        meta.setLayout(self.meta_form)
-        body.addWidget(meta, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(body, 1)
+        layout.addLayout(top)
+        layout.addLayout(self.body, 1)
         layout.addWidget(self.note)
+        self._build_actions()
+        self.pdf.state_changed.connect(self._update_actions)
         self.clear()
 
-    def clear(self, note: str = "Select a document to preview it.") -> None:
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        beside = self.width() >= DETAILS_BESIDE_PX
+        if beside != self.meta.beside:
+            self.body.setDirection(QBoxLayout.Direction.LeftToRight if beside
+                                   else QBoxLayout.Direction.TopToBottom)
+            self.meta.place(beside)
+
+    # ------------------------------------------------------------ actions (the menus)
+
+    def _build_actions(self) -> None:
+        def action(text: str, keys: QKeySequence | QKeySequence.StandardKey | str | None,
+                   slot: Any, tip: str) -> QAction:
+            act = QAction(text, self)
+            if keys is not None:
+                act.setShortcut(QKeySequence(keys))
+            act.setToolTip(tip)
+            act.triggered.connect(lambda _c=False: slot())
+            return act
+
+        self.find_action = action("Find in doc&ument", "Ctrl+Shift+F", self.find,
+                                  "Find words in the PDF on show (Ctrl+Shift+F)")
+        self.copy_action = action("&Copy selected text", QKeySequence.StandardKey.Copy,
+                                  self.copy, "Copy the text selected in the PDF (Ctrl+C)")
+        # Ctrl+C belongs to whatever has the focus: it copies from the document only when the
+        # document viewer has it (a window-wide Ctrl+C would take it from the fields).
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(self.copy_action)
+        self.zoom_in_action = action("&Zoom in", QKeySequence.StandardKey.ZoomIn, self.zoom_in,
+                                     "Zoom into the document (Ctrl++)")
+        self.zoom_out_action = action("Zoom ou&t", QKeySequence.StandardKey.ZoomOut,
+                                      self.zoom_out, "Zoom out of the document (Ctrl+-)")
+        self.fit_width_action = action("Fit &width", "Ctrl+9", self.fit_width,
+                                       "Fit the page's width (Ctrl+9)")
+        self.fit_page_action = action("Fit &page", "Ctrl+0", self.fit_page,
+                                      "Fit the whole page or picture (Ctrl+0)")
+        self.window_action = action("Open document in a new &window", "Ctrl+Shift+O",
+                                    self.open_window, "Read it in a window of its own")
+        self.external_action = action("Open with s&ystem viewer", None, self.open_externally,
+                                      "Hand the document to another program")
+        self.edit_actions = [self.find_action, self.copy_action]
+        self.view_actions = [self.zoom_in_action, self.zoom_out_action, self.fit_width_action,
+                             self.fit_page_action]
+        self.case_actions = [self.window_action, self.external_action]
+
+    @property
+    def actions_for_menu(self) -> list[QAction]:
+        return [*self.edit_actions, *self.view_actions, *self.case_actions]
+
+    @property
+    def window_actions(self) -> list[QAction]:
+        """Actions whose shortcuts work anywhere in the window (not Copy: see above)."""
+        return [a for a in self.actions_for_menu if a is not self.copy_action]
+
+    def _update_actions(self) -> None:
+        kind = self.kind
+        self.find_action.setEnabled(kind == "pdf")
+        self.copy_action.setEnabled(kind == "pdf")
+        for act in (self.zoom_in_action, self.zoom_out_action, self.fit_page_action):
+            act.setEnabled(kind is not None)
+        self.fit_width_action.setEnabled(kind == "pdf")
+        has_file = self._path is not None
+        for act, button in ((self.window_action, self.window_button),
+                            (self.external_action, self.open_button)):
+            act.setEnabled(has_file)
+            button.setEnabled(has_file)
+        if self.detached:
+            self.window_action.setEnabled(False)
+            self.window_button.hide()
+
+    # ------------------------------------------------------------ what is shown
+
+    def clear(self, note: str = NO_DOCUMENT) -> None:
         self._generation += 1
         self._path = None
+        self.shown = None
+        self.kind = None
         self.preview = None
         self.title.setText("")
-        self.canvas.set_image(None)
-        self._set_meta({})
+        self.pdf.close_document()
+        self.image.set_image(None)
+        self.dicom.image = None
+        self.stack.setCurrentWidget(self.blank)
+        self.meta.set_metadata({})
         self.note.setText(note)
         self.note.setVisible(True)
-        self._pages = 0
-        self._update_nav()
+        self._update_actions()
 
     def show_document(self, name: str, mime: str, path: Path | None) -> None:
-        """Preview a document; ``path`` None means its bytes are only on the server."""
+        """Show a document; ``path`` None means its bytes are only on the server. The one
+        already on show stays as it is: same page, zoom and scroll."""
+        if path is not None and self.shown == Shown(name, mime, path):
+            return
         self.clear("")
         self.title.setText(name)
         if path is None:
             self.note.setText(SERVER_ONLY_NOTE)
             self.rendered.emit()
             return
-        self._path, self._mime, self._page = path, mime, 0
-        self._render()
+        self._path, self._mime = path, mime
+        self.shown = Shown(name, mime, path)
+        self._update_actions()
+        if mime == "application/pdf":
+            self._show_pdf(path)
+        elif mime == "application/dicom" or mime in IMAGE_MIMES or mime.startswith("image/"):
+            self._load(path, mime)
+        else:
+            self.preview = Preview(None, 0, {"Type": mime},
+                                   "No preview for this kind of file — use “Open with system "
+                                   "viewer”.")
+            self._show_note(self.preview)
 
     def set_note(self, text: str) -> None:
         """Say something about the document on show (why it cannot be shown, say)."""
@@ -336,59 +411,137 @@ class PreviewWidget(QWidget):
         self.note.setVisible(bool(text))
         self.rendered.emit()
 
-    def show_page(self, page: int) -> None:
-        if self._path is None or not 0 <= page < self._pages or page == self._page:
+    def _show_pdf(self, path: Path) -> None:
+        problem = self.pdf.open(path) if path.is_file() else "The file is missing from this computer."
+        if problem is not None:
+            self.preview = Preview(None, 0, {}, problem)
+            self._show_note(self.preview)
             return
-        self._page = page
-        self._render()
+        self.kind = "pdf"
+        self.preview = Preview(None, self.pdf.document.pageCount(), self.pdf.metadata(), None)
+        self.stack.setCurrentWidget(self.pdf)
+        self.note.setVisible(False)
+        self._update_actions()
+        self.rendered.emit()
 
-    def _render(self) -> None:
+    def _load(self, path: Path, mime: str) -> None:
+        """Decode in the preview lane; show when it lands (if the person has not moved on)."""
         self._generation += 1
         generation = self._generation
-        path, mime, page = self._path, self._mime, self._page
-        assert path is not None
-        self.note.setText("Rendering…")
+        self.note.setText("Opening…")
         self.note.setVisible(True)
+        if mime == "application/dicom":
+            from desktop.ui.documents.dicom_pixels import read_dicom
+
+            work: Any = lambda: read_dicom(path)  # noqa: E731 - one line, in a lane
+        else:
+            work = lambda: load_preview(path, mime, max_px=IMAGE_MAX_PX)  # noqa: E731
         self._runner.run(
-            lambda: load_preview(path, mime, page),
-            success=lambda preview: self._show(generation, preview),
-            failure=lambda exc: self._show(generation, Preview(None, 0, {}, user_message(exc))),
+            work,
+            success=lambda result: self._loaded(generation, result),
+            failure=lambda exc: self._loaded(generation, Preview(None, 0, {}, user_message(exc))),
             lane="preview",
         )
 
-    def _show(self, generation: int, preview: Preview) -> None:
+    def _loaded(self, generation: int, result: Any) -> None:
         if generation != self._generation:
-            return  # the user moved on to another document or page
-        self.preview = preview
-        self.canvas.set_image(preview.image)
-        self._pages = preview.page_count
-        self.note.setText(preview.note or "")
-        self.note.setVisible(bool(preview.note))
-        self._set_meta(preview.metadata)
-        self._update_nav()
+            return  # the person moved on to another document
+        from desktop.ui.documents.dicom_pixels import DicomImage
+
+        if isinstance(result, DicomImage):
+            self.preview = Preview(None, result.frame_count, result.metadata, result.note)
+            if result.frames is None:
+                self._show_note(self.preview)
+                return
+            self.kind = "dicom"
+            self.dicom.set_image(result)
+            self.stack.setCurrentWidget(self.dicom)
+        else:
+            self.preview = result
+            if result.image is None:
+                self._show_note(result)
+                return
+            self.kind = "image"
+            self.image.set_image(result.image)
+            self.stack.setCurrentWidget(self.image)
+        self.meta.set_metadata(self.preview.metadata)
+        self.note.setVisible(False)
+        self._update_actions()
         self.rendered.emit()
 
-    def _set_meta(self, metadata: dict[str, str]) -> None:
-        while self.meta_form.rowCount():
-            self.meta_form.removeRow(0)
-        for label, value in metadata.items():
-            text = QLabel(value)
-            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.meta_form.addRow(f"{label}:", text)
+    def _show_note(self, preview: Preview) -> None:
+        self.kind = None
+        self.stack.setCurrentWidget(self.blank)
+        self.meta.set_metadata(preview.metadata)
+        self.note.setText(preview.note or "")
+        self.note.setVisible(bool(preview.note))
+        self._update_actions()
+        self.rendered.emit()
 
-    def _update_nav(self) -> None:
-        many = self._pages > 1
-        for w in (self.prev_button, self.next_button, self.page_label):
-            w.setVisible(many)
-        self.prev_button.setEnabled(self._page > 0)
-        self.next_button.setEnabled(self._page < self._pages - 1)
-        kind = "Frame" if self._mime == "application/dicom" else "Page"
-        self.page_label.setText(f"{kind} {self._page + 1} of {self._pages}")
-        self.open_button.setEnabled(self._path is not None)
+    # ------------------------------------------------------------ the viewer's controls
+
+    def _viewer(self) -> Any:
+        return {"pdf": self.pdf, "image": self.image.view, "dicom": self.dicom.view}.get(
+            self.kind or "")
+
+    def zoom_in(self) -> None:
+        self.reveal.emit()
+        viewer = self._viewer()
+        if viewer is not None:
+            viewer.zoom_in()
+
+    def zoom_out(self) -> None:
+        self.reveal.emit()
+        viewer = self._viewer()
+        if viewer is not None:
+            viewer.zoom_out()
+
+    def fit_width(self) -> None:
+        self.reveal.emit()
+        if self.kind == "pdf":
+            self.pdf.fit_width()
+
+    def fit_page(self) -> None:
+        self.reveal.emit()
+        viewer = self._viewer()
+        if self.kind == "pdf":
+            self.pdf.fit_page()
+        elif viewer is not None:
+            viewer.fit()
+
+    def find(self) -> None:
+        if self.kind == "pdf":
+            self.reveal.emit()
+            self.pdf.focus_find()
+
+    def copy(self) -> None:
+        if self.kind == "pdf":
+            self.pdf.view.copy()
 
     @property
     def page(self) -> int:
-        return self._page
+        if self.kind == "pdf":
+            return self.pdf.page
+        if self.kind == "dicom":
+            return self.dicom.frame
+        return 0
+
+    def open_window(self) -> None:
+        """The document on show in a window of its own (its own viewer, zoom and page)."""
+        if self.shown is None:
+            return
+        viewer = PreviewWidget(self._runner, detached=True)
+        window = DocumentWindow(viewer, self.shown.name)
+        viewer.show_document(self.shown.name, self.shown.mime, self.shown.path)
+        window.closed.connect(lambda: self.windows.remove(window) if window in self.windows
+                              else None)
+        self.windows.append(window)
+        window.show()
+        window.raise_()
+
+    def close_windows(self) -> None:
+        for window in list(self.windows):
+            window.close()
 
     def open_externally(self) -> None:
         """Hand the document to the system viewer: a private, read-only copy named for its
@@ -398,7 +551,7 @@ class PreviewWidget(QWidget):
         path, name, command = self._path, self.title.text(), self.viewer_command
         self._runner.run(
             lambda: viewer_handoff.hand_over(path, name, command),
-            success=lambda _target: None,
+            success=lambda _target: self.set_note(OPENED),
             failure=lambda exc: self.set_note(user_message(exc)),
             lane="read",
         )

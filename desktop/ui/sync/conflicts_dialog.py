@@ -1,4 +1,6 @@
-"""Fields changed both here and on the server: base / mine / theirs, and a choice per field."""
+"""Fields changed both here and on the server: base / mine / theirs (and when the server
+wrote it), and a choice per field: keep mine, take theirs, or, for text, write a merged value
+starting from both. The side not kept stays readable in the case's history."""
 
 from __future__ import annotations
 
@@ -19,23 +21,12 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.changes import Changes
 from desktop.ui.operations import OperationRunner, user_message
-from desktop.workspace import ConflictRecord, Workspace
+from desktop.ui.sync.conflict_words import FIELD_LABELS, server_time, shown
+from desktop.ui.sync.merge_dialog import MergeDialog
+from desktop.workspace import MERGEABLE_FIELDS, ConflictRecord, Workspace
 
-FIELD_LABELS = {
-    "patient_name": "Patient name",
-    "patient_age": "Age",
-    "patient_gender": "Gender",
-    "case_summary": "Notes",
-    "status": "Status",
-}
-COLUMNS = ("Patient", "Field", "Before (base)", "Mine", "Theirs (server)")
+COLUMNS = ("Patient", "Field", "Before (base)", "Mine", "Theirs (server)", "Server wrote it")
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def _show(value: Any) -> str:
-    if value is None or value == "":
-        return "(empty)"
-    return str(value)
 
 
 class ConflictModel(QAbstractTableModel):
@@ -64,7 +55,8 @@ class ConflictModel(QAbstractTableModel):
             return None
         row = self.rows[index.row()]
         values = (row.patient_name, FIELD_LABELS.get(row.field, row.field),
-                  _show(row.base_value), _show(row.local_value), _show(row.server_value))
+                  shown(row.base_value), shown(row.local_value), shown(row.server_value),
+                  server_time(row.server_changed_at) or "unknown")
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return values[index.column()]
         return None
@@ -77,11 +69,12 @@ class ConflictsDialog(QDialog):
         self.ws, self.runner, self.case_id = workspace, runner, case_id
         self.setWindowTitle("Conflicts to resolve")
         self.setAccessibleName("Conflicts")
-        self.resize(820, 360)
+        self.resize(980, 380)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "These fields were changed both on this computer and on the server. Nothing was "
-            "overwritten: choose which value to keep for each.", self)
+            "overwritten: keep yours, take the server's, or for text write one value from "
+            "both. The value not kept stays readable in the case's History.", self)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.model = ConflictModel(self)
@@ -91,22 +84,31 @@ class ConflictsDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setWordWrap(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setTabKeyNavigation(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         layout.addWidget(self.table)
         buttons = QHBoxLayout()
         self.status = QLabel(self)
+        self.status.setWordWrap(True)
         buttons.addWidget(self.status, 1)
         self.mine = QPushButton("Keep &mine", self)
         self.mine.setAccessibleName("Keep my value")
         self.theirs = QPushButton("Take &theirs", self)
         self.theirs.setAccessibleName("Take the server's value")
+        self.merge = QPushButton("&Edit a merged value…", self)
+        self.merge.setAccessibleName("Edit a merged value")
+        self.merge.setToolTip("For text: write one value from both versions, side by side")
         close = QPushButton("Close", self)
-        for b in (self.mine, self.theirs, close):
+        close.setAccessibleName("Close")
+        for b in (self.mine, self.theirs, self.merge, close):
             buttons.addWidget(b)
         layout.addLayout(buttons)
         self.mine.clicked.connect(lambda: self.resolve("mine"))
         self.theirs.clicked.connect(lambda: self.resolve("theirs"))
+        self.merge.clicked.connect(self.edit_merged)
         close.clicked.connect(self.accept)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
@@ -128,17 +130,36 @@ class ConflictsDialog(QDialog):
         return self.model.rows[rows[0].row()] if rows else None
 
     def _update_buttons(self) -> None:
-        enabled = self.selected() is not None
+        selected = self.selected()
+        enabled = selected is not None
         self.mine.setEnabled(enabled)
         self.theirs.setEnabled(enabled)
+        self.merge.setEnabled(selected is not None and selected.field in MERGEABLE_FIELDS)
 
-    def resolve(self, choice: str) -> None:
+    def ask_merged(self, conflict: ConflictRecord) -> tuple[bool, Any]:
+        """The merge editor: (accepted, merged value); an emptied note is a value too."""
+        dialog = MergeDialog(conflict, self)
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+            return accepted, dialog.value
+        finally:
+            dialog.deleteLater()
+
+    def edit_merged(self) -> None:
+        conflict = self.selected()
+        if conflict is None or conflict.field not in MERGEABLE_FIELDS:
+            return
+        accepted, value = self.ask_merged(conflict)
+        if accepted:
+            self.resolve("merged", value)
+
+    def resolve(self, choice: str, value: Any = None) -> None:
         conflict = self.selected()
         if conflict is None:
             return
 
         self.runner.run(
-            lambda: self.ws.resolve_conflict(conflict.case_id, conflict.field, choice),
+            lambda: self.ws.resolve_conflict(conflict.case_id, conflict.field, choice, value),
             lambda _record: self.reload(),
             lambda error: self.status.setText(user_message(error)), lane="write",
             changes=lambda record: Changes.case_written(record), initiator=self)

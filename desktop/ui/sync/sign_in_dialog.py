@@ -10,7 +10,6 @@ import os
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
@@ -25,6 +24,7 @@ from desktop.sync import credentials, registry
 from desktop.sync import errors as sync_errors
 from desktop.sync.kind import Account, CodeSent, Secret, ServerKind, SignInResult
 from desktop.sync.profile import ServerProfile, plain_http_to_remote
+from desktop.ui.dialogs import GuardedDialog
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.workspace import Workspace
 
@@ -35,7 +35,7 @@ PLAIN_HTTP_WARNING = (
 )
 
 
-class SignInDialog(QDialog):
+class SignInDialog(GuardedDialog):
     def __init__(
         self,
         workspace: Workspace,
@@ -51,6 +51,9 @@ class SignInDialog(QDialog):
         self._pending: CodeSent | None = None
         self.setWindowTitle("Sign in to a server")
         self.setAccessibleName("Sign in")
+        # Wide enough that a window manager never cuts the title short.
+        self.setMinimumWidth(max(480, self.fontMetrics().horizontalAdvance(
+            self.windowTitle()) * 2 + 160))
         layout = QVBoxLayout(self)
         intro = QLabel(reason or "Case Desk works fully offline. Sign in to sync with your "
                        "clinic's server.", self)
@@ -128,6 +131,16 @@ class SignInDialog(QDialog):
         self._show_kind()
         self._show_plain_http()
         (self.secrets[self.server_kind.sign_in.secret] if profile else self.server).setFocus()
+        self._typed_at_start = self._typed()
+
+    discard_what = "these sign-in details"
+
+    def _typed(self) -> tuple[str, ...]:
+        return tuple(w.text() for w in (self.server, self.user, self.token, self.contact,
+                                        self.api_key, self.code))
+
+    def has_typed_text(self) -> bool:
+        return self._typed() != self._typed_at_start
 
     def _show_plain_http(self) -> None:
         """The allowance and its warning appear only for an http:// address of another

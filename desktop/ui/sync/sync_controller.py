@@ -19,11 +19,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.errors import CaseDeskError
+from desktop.sync import credentials, registry
 from desktop.sync import runner as sync_runner
 from desktop.sync.profile import NotSignedInError, ServerProfile, SyncStatus, sync_status
 from desktop.sync.report import SyncReport
 from desktop.ui.changes import Changes
 from desktop.ui.operations import OperationRunner, user_message
+from desktop.ui.wording import NO_SERVER, OFFLINE, ONLINE, SESSION, SIGN_IN, SYNCING
 from desktop.workspace import DocumentRecord, Workspace
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ PUSH_DELAY_MS = 3_000
 
 
 class SyncController(QObject):
-    # "offline" (no server / unreachable), "online", "syncing", "sign-in" (token refused)
+    # One of wording's states: no server, offline, online, syncing, sign-in needed, or signed
+    # in for this session only (no keychain).
     state_changed = Signal(str)
     progress = Signal(object)  # SyncProgress
     finished = Signal(object)  # SyncReport
@@ -53,7 +56,8 @@ class SyncController(QObject):
         super().__init__(parent)
         self.ws = workspace
         self.runner = runner
-        self.state = "offline"
+        self.state = NO_SERVER
+        self.kept = credentials.Kept.NONE  # where the sign-in is, once the profile is read
         self.running = False
         self.last_success: datetime | None = None
         self.last_report: SyncReport | None = None
@@ -74,22 +78,56 @@ class SyncController(QObject):
     # ------------------------------------------------------------ configuration
 
     def load_profile(self, then_sync: bool = False) -> None:
-        """Read which server is set up (a quick read, done in the read lane)."""
+        """Read which server is set up and whether a sign-in is at hand (a quick local read,
+        in the read lane); ``then_sync`` starts a sync when one is."""
 
-        def loaded(status: SyncStatus) -> None:
+        def read() -> tuple[SyncStatus, credentials.Kept]:
+            status = sync_status(self.ws)
+            kept = (registry.kind_of(status.profile).sign_in_kept(status.profile)
+                    if status.profile is not None else credentials.Kept.NONE)
+            return status, kept
+
+        def loaded(result: tuple[SyncStatus, credentials.Kept]) -> None:
+            status, self.kept = result
             self.profile, self.last_success = status.profile, status.last_success_at
+            self.profile_changed.emit()
             if self.profile is None:
                 self._timer.stop()
-                self._set_state("offline")
-                self.profile_changed.emit()
+                self._set_state(NO_SERVER)
+                return
+            if self.kept is credentials.Kept.NONE:
+                self._timer.stop()  # nothing to sync with until someone signs in
+                self._set_state(SIGN_IN)
                 return
             self._timer.start()
-            self._set_state("online")
-            self.profile_changed.emit()
+            self._set_state(self.signed_in_state)
             if then_sync:
                 self.sync(manual=True)
 
-        self.runner.run(lambda: sync_status(self.ws), loaded, self._report_failure, lane="read")
+        self.runner.run(read, loaded, self._report_failure, lane="read")
+
+    @property
+    def signed_in_state(self) -> str:
+        """The state once a run went well: which depends on where the sign-in is kept (a
+        sign-out during the run leaves nothing kept)."""
+        if self.kept is credentials.Kept.NONE:
+            return SIGN_IN
+        return SESSION if self.kept is credentials.Kept.SESSION else ONLINE
+
+    def sign_out(self) -> None:
+        """Forget the sign-in (the keychain's, or this session's); queued work stays."""
+        self.cancel()
+
+        def done(_profile: Any) -> None:
+            self.kept = credentials.Kept.NONE
+            self._timer.stop()
+            self._push.stop()
+            self._set_state(SIGN_IN)
+            self.message.emit("Signed out. Your work stays on this computer and syncs after "
+                              "you sign in again.", 10000)
+
+        self.runner.run(lambda: registry.sign_out(self.ws), done, self._report_failure,
+                        lane="write")
 
     @property
     def configured(self) -> bool:
@@ -99,7 +137,7 @@ class SyncController(QObject):
 
     def schedule_push(self) -> None:
         """A local save: send it soon, without a sync per keystroke."""
-        if self.configured:
+        if self.configured and self.state != SIGN_IN:
             self._push.start()
 
     def _changed(self, changes: Changes, _initiator: object) -> None:
@@ -107,9 +145,10 @@ class SyncController(QObject):
             self.schedule_push()
 
     def sync(self, manual: bool = True) -> None:
-        if not self.configured:
+        if not self.configured or self.state == SIGN_IN:
             if manual:
-                self.sign_in_needed.emit("Sign in to a server to sync.")
+                self.sign_in_needed.emit("Sign in to a server to sync." if not self.configured
+                                         else "Sign in to sync; your work is kept until then.")
             return
         if not manual and self._quiet_until is not None and time.monotonic() < self._quiet_until:
             return  # the server asked to be left alone until then; a person may still ask
@@ -118,7 +157,7 @@ class SyncController(QObject):
             return
         self.running = True
         self._cancel.clear()
-        self._set_state("syncing")
+        self._set_state(SYNCING)
 
         def work(report: Any) -> SyncReport:
             return sync_runner.run_sync(self.ws, wait=0, progress=report,
@@ -178,30 +217,34 @@ class SyncController(QObject):
         self._quiet_until = (time.monotonic() + report.retry_after
                              if report.retry_after else None)
         if report.auth_required:
-            self._set_state("sign-in")
+            self._timer.stop()
+            self._set_state(SIGN_IN)
             self.sign_in_needed.emit(report.error or "Please sign in again.")
         elif report.offline:
-            self._set_state("offline")
+            self._set_state(OFFLINE)
         else:
             if report.ok:
                 self.last_success = datetime.now().astimezone()
-            self._set_state("online")
+            self._set_state(self.signed_in_state)
         self.finished.emit(report)
         self._again_if_asked()
 
     def _error(self, error: BaseException) -> None:
         self.running = False
         if isinstance(error, sync_runner.SyncBusyError):
-            self._set_state("online")
+            self._set_state(self.signed_in_state)
             self.failed.emit(str(error))
         elif isinstance(error, CaseDeskError):
-            self._set_state("offline" if not self.configured else "online")
+            self._set_state(NO_SERVER if not self.configured else self.signed_in_state)
             if isinstance(error, NotSignedInError):
-                self._set_state("sign-in")
+                self._timer.stop()
+                self.kept = credentials.Kept.NONE
+                self._set_state(SIGN_IN)
                 self.sign_in_needed.emit(user_message(error))
             else:
                 self.failed.emit(user_message(error))
         else:
+            self._set_state(self.signed_in_state if self.configured else NO_SERVER)
             self._report_failure(error)
         self._again_if_asked()
 

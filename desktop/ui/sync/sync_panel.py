@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QProgressBar, QStyle, QWidget
 
 from desktop.sync.report import Phase, SyncProgress, SyncReport
@@ -21,7 +21,17 @@ from desktop.ui.operations import OperationRunner
 from desktop.ui.sync.conflicts_dialog import ConflictsDialog
 from desktop.ui.sync.sign_in_dialog import SignInDialog
 from desktop.ui.sync.sync_controller import SyncController
-from desktop.ui.wording import CONNECTION_TEXT, progress_text, report_text
+from desktop.ui.wording import (
+    CONNECTION_DETAIL,
+    CONNECTION_TEXT,
+    NO_SERVER,
+    ONLINE,
+    SESSION,
+    SIGN_IN,
+    SYNCING,
+    progress_text,
+    report_text,
+)
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -57,24 +67,31 @@ class SyncPanel(QObject):
             act.setToolTip(tip)
             return act
 
-        self.sign_in_action = action("Sign in…", QStyle.StandardPixmap.SP_DialogYesButton,
+        self.sign_in_action = action("Sign &in…", QStyle.StandardPixmap.SP_DialogYesButton,
                                      "Ctrl+Shift+L", "Sign in to a server (Ctrl+Shift+L)")
         self.sign_in_action.triggered.connect(lambda _c=False: self.open_sign_in())
         self.conflicts_action = action(
-            "Conflicts…", QStyle.StandardPixmap.SP_MessageBoxWarning, "Ctrl+Shift+K",
+            "&Conflicts…", QStyle.StandardPixmap.SP_MessageBoxWarning, "Ctrl+Shift+K",
             "Resolve fields changed here and on the server (Ctrl+Shift+K)")
         self.conflicts_action.triggered.connect(lambda _c=False: self.open_conflicts())
-        self.sync_action = action("Sync", QStyle.StandardPixmap.SP_BrowserReload, "F5",
+        self.sync_action = action("Sync &now", QStyle.StandardPixmap.SP_BrowserReload, "F5",
                                   "Sync now (F5)")
         self.sync_action.triggered.connect(lambda _c=False: self.sync_now())
+        self.sign_out_action = QAction("Sign &out", parent)
+        self.sign_out_action.setToolTip("Forget the sign-in; your work stays on this computer")
+        self.sign_out_action.triggered.connect(lambda _c=False: self.sign_out())
         # What the window places: actions before its spacer, indicators, then Sync beside
-        # the state it changes; and the status bar's widgets.
-        self.actions = [self.sign_in_action, self.conflicts_action, self.sync_action]
+        # the state it changes; and the status bar's widgets. ``actions`` is the Sync menu.
+        self.actions = [self.sync_action, self.sign_in_action, self.sign_out_action,
+                        self.conflicts_action]
         self.leading_actions = [self.sign_in_action, self.conflicts_action]
         self.trailing_actions = [self.sync_action]
+        self._conflicts_icon = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        self._open_conflicts = 0
+        self._pending = 0
 
         # Toolbar indicators: the connection state and the work waiting.
-        self.online_label = QLabel(CONNECTION_TEXT["offline"], parent)
+        self.online_label = QLabel(CONNECTION_TEXT[NO_SERVER], parent)
         self.online_label.setAccessibleName("Connection state")
         self.pending_label = QLabel(parent)
         self.pending_label.setAccessibleName("Changes waiting to sync")
@@ -107,7 +124,7 @@ class SyncPanel(QObject):
         runner.changed.connect(self._changed)
         self._state(c.state)
         self.refresh_counts()
-        c.load_profile()
+        c.load_profile(then_sync=True)  # signed in: sync at start, not a minute later
 
     def _show_encryption(self) -> None:
         profile = self.controller.profile
@@ -137,6 +154,10 @@ class SyncPanel(QObject):
 
         dialog.finished.connect(finished)
         dialog.open()
+
+    def sign_out(self) -> None:
+        if self.controller.configured:
+            self.controller.sign_out()
 
     def open_conflicts(self) -> None:
         if self.conflicts_dialog is not None:
@@ -171,38 +192,69 @@ class SyncPanel(QObject):
                         failure=lambda _e: None, lane="read")
 
     def _show_counts(self, counts: tuple[int, int]) -> None:
-        pending, conflicts = counts
+        self._pending, self._open_conflicts = counts
+        self._show_work()
+
+    def _show_work(self) -> None:
+        """The work waiting, in the same words as the state: nothing is "synced" without a
+        server, and nothing is "waiting to sync" when there is nowhere to sync it to."""
+        pending, conflicts = self._pending, self._open_conflicts
+        state = self.controller.state
         parts = []
-        if pending:
+        if pending and state == NO_SERVER:
+            parts.append(f"{pending} change{'s' if pending != 1 else ''} on this computer only")
+        elif pending:
             parts.append(f"{pending} change{'s' if pending != 1 else ''} waiting to sync")
         if conflicts:
             parts.append(f"{conflicts} conflict{'s' if conflicts != 1 else ''}")
-        self.pending_label.setText(" · ".join(parts) if parts else "All changes synced")
+        report = self.controller.last_report
+        if parts:
+            text = " · ".join(parts)
+        elif state == NO_SERVER:
+            text = ""
+        elif state in (ONLINE, SESSION) and report is not None and report.ok:
+            text = "All changes synced"
+        else:
+            text = "Nothing waiting to sync"
+        self.pending_label.setText(text)
+        self.pending_label.setVisible(bool(text))
         self.pending_label.setStyleSheet(
             "padding: 0 8px; color: %s;" % ("#c62828" if conflicts else "#424242")
         )
+        # The warning sign only when there is something to resolve.
+        self.conflicts_action.setIcon(self._conflicts_icon if conflicts else QIcon())
+        self.conflicts_action.setText(f"&Conflicts ({conflicts})…" if conflicts
+                                      else "&Conflicts…")
 
     def _state(self, state: str) -> None:
-        self.online_label.setText(CONNECTION_TEXT.get(state, state))
-        color = {"online": "#2e7d32", "syncing": "#1565c0", "sign-in": "#c62828"}.get(
-            state, "#616161")
-        self.online_label.setStyleSheet(f"color: {color}; padding: 0 8px;")
-        self.progress.setVisible(state == "syncing")
-        if state == "syncing":
+        text = CONNECTION_TEXT.get(state, state)
+        self.online_label.setText(text)
+        self.online_label.setToolTip(CONNECTION_DETAIL.get(state, ""))
+        color = {ONLINE: "#2e7d32", SESSION: "#2e7d32", SYNCING: "#1565c0",
+                 SIGN_IN: "#c62828"}.get(state, "#616161")
+        self.online_label.setStyleSheet(f"color: {color}; padding: 0 8px; font-weight: 600;")
+        self.progress.setVisible(state == SYNCING)
+        if state == SYNCING:
             self.progress.setRange(0, 0)
+        configured = self.controller.configured
+        self.sign_in_action.setText("&Account…" if configured and state != SIGN_IN
+                                    else "Sign &in…")
+        self.sign_out_action.setEnabled(configured and state != SIGN_IN)
         self._show_last()
-        self.sign_in_action.setText("Sign in…" if not self.controller.configured
-                                    else "Account…")
+        self._show_work()
 
     def _show_last(self) -> None:
+        """The status bar says the same state as the toolbar, and when the last sync was."""
         c = self.controller
+        state = CONNECTION_TEXT.get(c.state, c.state)
         if not c.configured:
-            self.last_label.setText("No server — everything stays on this computer")
+            self.last_label.setText(f"{state} — everything stays on this computer")
         elif c.last_success is not None:
-            self.last_label.setText(
-                f"Last synced {c.last_success.astimezone().strftime('%d %b %H:%M')}")
+            when = c.last_success.astimezone().strftime("%d %b %H:%M")
+            self.last_label.setText(f"{state} · last synced {when}")
         else:
-            self.last_label.setText("Not synced yet")
+            self.last_label.setText(f"{state} · not synced yet")
+        self.last_label.setToolTip(CONNECTION_DETAIL.get(c.state, ""))
 
     def _progress(self, p: SyncProgress) -> None:
         if p.bytes_total:
@@ -219,3 +271,4 @@ class SyncPanel(QObject):
     def _finished(self, report: SyncReport) -> None:
         self.message.emit(report_text(report), 15000)
         self._show_last()
+        self._show_work()

@@ -92,11 +92,13 @@ def test_sync_state_column_icon_and_tooltip(qtbot, ws: Workspace) -> None:
     with make_model(qtbot, ws) as (model, runner):
         by_name = {model.data(model.index(r, COL_NAME)): r for r in range(model.rowCount())}
         err = model.index(by_name["Error Case"], COL_SYNC)
-        assert model.data(err) == "Sync error"
+        assert model.data(err) == "Error"  # a short word beside the icon; the rest in the tip
+        assert model.data(err, Qt.ItemDataRole.ToolTipRole).startswith("Sync error: ")
         assert "age must be an integer" in model.data(err, Qt.ItemDataRole.ToolTipRole)
         assert not model.data(err, Qt.ItemDataRole.DecorationRole).isNull()
         pending = model.index(by_name["Pending Case"], COL_SYNC)
-        assert model.data(pending) == "Waiting to sync"
+        assert model.data(pending) == "Waiting"
+        assert "Waiting to sync: changes are kept" in model.data(pending, Qt.ItemDataRole.ToolTipRole)
         assert "until the next sync" in model.data(pending, Qt.ItemDataRole.ToolTipRole)
 
 

@@ -69,13 +69,34 @@ def test_jpeg_and_jpeg2000_compressed_dicom_show_the_same_image(tmp_path: Path) 
         assert "JPEG" in preview.metadata["Transfer syntax"]
 
 
-def test_undecodable_dicom_shows_metadata_and_a_note(tmp_path: Path) -> None:
+def test_a_damaged_dicom_says_damaged_not_unsupported(tmp_path: Path) -> None:
+    """JPEG 2000 decodes here: a stream that cannot be read is a damaged file."""
     broken = write_dicom(tmp_path / "j2k.dcm", encoding="broken")
     preview = load_preview(broken, "application/dicom")
     assert preview.image is None
-    assert "cannot be decoded" in (preview.note or "")
+    assert "damaged" in (preview.note or "") and "not supported" not in (preview.note or "")
+    assert "cannot decode" not in (preview.note or "")
     assert preview.metadata["Modality"] == "CT"
     assert "JPEG 2000" in preview.metadata["Transfer syntax"]
+
+
+def test_a_compression_with_no_decoder_here_is_unsupported(tmp_path: Path) -> None:
+    preview = load_preview(write_dicom(tmp_path / "ls.dcm", encoding="jpegls"),
+                           "application/dicom")
+    assert preview.image is None and "damaged" not in (preview.note or "")
+    assert "cannot decode" in (preview.note or "") and "JPEG-LS" in (preview.note or "")
+    assert preview.metadata["Modality"] == "CT"
+
+
+def test_a_truncated_file_is_damaged(tmp_path: Path) -> None:
+    whole = write_dicom(tmp_path / "whole.dcm").read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert "damaged" in (load_preview(cut, "application/dicom").note or "")
+    png = write_png(tmp_path / "p.png").read_bytes()
+    bad_png = tmp_path / "bad.png"
+    bad_png.write_bytes(png[:200])
+    assert "damaged" in (load_preview(bad_png, "image/png").note or "")
 
 
 def test_missing_and_unknown(tmp_path: Path) -> None:
@@ -116,25 +137,27 @@ def test_viewer_in_the_window(qtbot, window: MainWindow, ws: Workspace, tmp_path
     preview = window.preview
     with qtbot.waitSignal(preview.rendered, timeout=10000):
         docs.table.selectRow(0)
-    assert preview.preview is not None and preview.preview.page_count == 2
-    assert preview.next_button.isVisible() and preview.next_button.isEnabled()
-    with qtbot.waitSignal(preview.rendered, timeout=10000):
-        preview.next_button.click()
-    assert preview.page == 1 and not preview.next_button.isEnabled()
+    assert preview.kind == "pdf" and preview.preview is not None
+    assert preview.preview.page_count == 2
     with qtbot.waitSignal(preview.rendered, timeout=10000):
         docs.table.selectRow(1)
-    assert preview.preview is not None and preview.preview.metadata["Modality"] == "CT"
-    assert preview.canvas.image() is not None
-    assert preview.open_button.isEnabled()  # available, not the default
+    assert preview.kind == "dicom" and preview.preview.metadata["Modality"] == "CT"
+    assert preview.dicom.view.has_image()
+    assert preview.open_button.isEnabled() and preview.window_button.isEnabled()
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
+        docs.table.selectRow(2)
+    assert preview.kind == "image" and preview.image.view.has_image()
 
     with ws.transaction() as session:  # as after a pull: the bytes are only on the server
         session.execute(update(Document).where(Document.name == "p.png").values(sha256=None))
     window.documents.reload()
     settle(qtbot, window)
     with qtbot.waitSignal(preview.rendered, timeout=10000):
+        docs.table.selectRow(0)
+    with qtbot.waitSignal(preview.rendered, timeout=10000):
         docs.table.selectRow(2)
     assert preview.note.text() == SERVER_ONLY_NOTE
-    assert not preview.open_button.isEnabled()
+    assert not preview.open_button.isEnabled() and preview.kind is None
 
 
 OPENER = """

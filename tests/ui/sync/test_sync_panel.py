@@ -31,8 +31,8 @@ def wait_idle(qtbot, window: MainWindow) -> None:
 
 def test_no_server_is_a_calm_complete_mode(qtbot, window: MainWindow) -> None:
     settle(qtbot, window)
-    assert window.sync_panel.online_label.text() == "Offline — working locally"
-    assert "No server" in window.sync_panel.last_label.text()
+    assert window.sync_panel.online_label.text() == "No server"
+    assert window.sync_panel.last_label.text().startswith("No server")
     window.sync_panel.sync_action.trigger()  # F5 without a server offers sign-in
     qtbot.waitUntil(lambda: len(dialogs(SignInDialog)) == 1, timeout=5000)
     dialogs(SignInDialog)[0].reject()
@@ -61,7 +61,7 @@ def test_sign_in_dialog_then_sync_and_push_after_save(
     qtbot.waitUntil(lambda: len(reference_server.cases("doctor-1")) == 1, timeout=20000)
     wait_idle(qtbot, window)
     assert window.sync_panel.online_label.text() == "Online"
-    assert window.sync_panel.last_label.text().startswith("Last synced")
+    assert window.sync_panel.last_label.text().startswith("Online · last synced")
     assert window.sync_panel.pending_label.text() == "All changes synced"
     # A save in the window is pushed shortly after, without pressing F5.
     select_case(qtbot, window, case.id)
@@ -108,6 +108,7 @@ def test_conflicts_dialog_keep_mine(
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=5000)
     shown = [dialog.model.index(0, c).data() for c in range(5)]
     assert shown == ["Conflict Patient", "Notes", "base", "mine", "theirs"]
+    assert dialog.model.index(0, 5).data() not in ("", "unknown")  # when the server wrote it
     dialog.mine.click()
     qtbot.waitUntil(lambda: "No conflicts left" in dialog.status.text(), timeout=5000)
     dialog.accept()
@@ -150,12 +151,12 @@ def test_the_open_case_says_when_its_file_list_was_last_checked(
     assert runner.run_sync(ws).ok
     with ws.engine.begin() as conn:  # as a case pulled but not looked at yet
         conn.exec_driver_sql("UPDATE cases SET files_checked_at = NULL")
-    server_id = ws.get_case(case.id).server_id
-    reference_server.add_file(server_id, "elsewhere.pdf", PDF, "application/pdf")
+    unchecked = ws.get_case(case.id)  # read before the window's start-up sync checks it
+    reference_server.add_file(unchecked.server_id, "elsewhere.pdf", PDF, "application/pdf")
     window = make_window()
     window.sync_panel.controller.load_profile()
     qtbot.waitUntil(lambda: window.sync_panel.controller.configured, timeout=5000)
-    window.case_view.show_case(ws.get_case(case.id))
+    window.case_view.show_case(unchecked)
     assert "files not checked with the server yet" in window.case_view.sync_label.text()
     select_case(qtbot, window, case.id)
     qtbot.waitUntil(lambda: "files checked" in window.case_view.sync_label.text(),
