@@ -333,6 +333,10 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
     if report.case_changes_kept:
         footnote = (f" {report.case_changes_kept} case change(s) stay on this computer: "
                     f"{report.server} stores files only, not cases.")
+    if report.document_removals_kept:
+        footnote += (f" {report.document_removals_kept} document removal(s) stay on this "
+                     f"computer: {report.server} offers no way to remove a file (remove it "
+                     "there, then discard the removal here).")
     if report.auth_required:
         return (f"Sync stopped: {report.error} Your work is kept and will sync after sign-in "
                 f"({next_steps['sign_in']})." + footnote)
@@ -357,6 +361,12 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
         parts.append(f"{report.parked} {refused} ({next_steps['set_aside']})")
     if report.deferred:
         parts.append(f"{report.deferred} will retry later")
+    if report.removed:
+        parts.append(f"{report.removed} document(s) removed from the server")
+    if report.deleted:
+        parts.append(f"{report.deleted} case(s) deleted on the server")
+    if report.analyses:
+        parts.append(f"{report.analyses} analysis request(s) sent")
     if report.removed_remotely:
         parts.append(f"{report.removed_remotely} removed on the server")
     if report.set_aside:
