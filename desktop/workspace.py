@@ -1533,6 +1533,12 @@ class Workspace:
             log.info("analysis requested for case %s", case.id)
             return CaseRecord.of(case)
 
+    def analyses_awaited(self) -> list[str]:
+        """Cases whose analysis was asked for here and has not been seen to end."""
+        with self.sessions() as s:
+            return list(s.scalars(select(Case.id).where(
+                Case.analysis_requested_at.is_not(None), Case.removed_at.is_(None))))
+
     def analysis_noted(self, case_id: str) -> CaseRecord:
         """The person has been told that the analysis asked for here ended."""
         with self.transaction() as s:
