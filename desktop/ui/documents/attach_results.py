@@ -66,7 +66,8 @@ class AttachResultsDialog(QDialog):
             warned = result.document is not None and bool(result.document.patient_mismatch)
             if warned and result.document is not None:
                 verdict = "Attached — check the patient"
-                why = patient_warning(result.document, case_name).capitalize() + "."
+                said = patient_warning(result.document, case_name)
+                why = said[:1].upper() + said[1:] + "."  # not capitalize(): it lowers names
             item = QTreeWidgetItem([result.path.name or str(result.path), verdict, why])
             item.setIcon(1, self.style().standardIcon(
                 QStyle.StandardPixmap.SP_MessageBoxWarning if warned else

@@ -145,3 +145,22 @@ def test_a_dicom_file_naming_another_patient_is_flagged_in_the_list(
     assert "Check patient" in state_text(doc)
     tip = docs.model.data(docs.model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
     assert "Test^Synthetic" in tip and "Maria Lopez" in tip
+
+
+def test_the_verdict_warns_of_a_dicom_file_naming_another_patient(
+        qtbot, ws: Workspace, tmp_path: Path) -> None:
+    from desktop.ui.documents.attach_results import AttachResultsDialog
+
+    case = ws.create_case("Maria Lopez", 46, "female")
+    paths = []
+    for name, data in (("scan.dcm", samples.dicom("Test^Synthetic")), ("lab.pdf", samples.pdf())):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    results = ws.attach(case.id, paths)
+    assert [r.outcome for r in results] == ["attached", "attached"]  # never refused
+    dialog = AttachResultsDialog(results, "Maria Lopez")
+    qtbot.addWidget(dialog)
+    (dcm, verdict, why), pdf = dialog.rows()
+    assert (dcm, verdict) == ("scan.dcm", "Attached — check the patient")
+    assert why.startswith("Its DICOM header names the patient 'Test^Synthetic', not 'Maria Lopez'")
+    assert pdf == ("lab.pdf", "Attached", "")
