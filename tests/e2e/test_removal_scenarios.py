@@ -392,3 +392,19 @@ def test_a_care360_profile_keeps_removals_queued_and_says_so(reference_server, m
         line = sync_summary(report)
         assert "1 document removal(s) stay on this computer" in line
         assert [p.state for p in ws.pending()] == ["queued", "queued", "queued"]
+
+
+def test_a_waiting_case_deletion_is_not_undone_by_a_pull(harness):
+    h = harness
+    case = synced_case(h)
+    h.ws.delete_case(case.id)
+    h.server.fail_next(4, status=503, path="/cases/cases/", method="DELETE")  # this run's tries
+    report = h.sync()  # the deletion waits; the pull still reads the server's list
+    assert report.deferred == 1 and report.pulled_new == 0, report
+    assert len(h.server.cases("doctor-1")) == 1  # still there
+    assert h.ws.count_cases() == 0 and h.ws.list_cases() == []  # and not back here
+    assert h.ws.get_case(case.id).removed_at is not None  # restorable until it is sent
+    [change] = h.ws.pending()
+    h.ws.retry_change(change.id)
+    report = h.sync()
+    assert report.ok and report.deleted == 1 and h.server.cases("doctor-1") == []
