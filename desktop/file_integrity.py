@@ -321,12 +321,15 @@ def _jpeg(f: BinaryIO, size: int) -> Verdict:
 
 
 def _pillow_open(f: BinaryIO, expected: str) -> None:
-    """Pillow reads the header (lazily: no pixels are decoded here)."""
-    from PIL import Image, UnidentifiedImageError
+    """Pillow reads the header (lazily: no pixels are decoded here). The format's own reader,
+    not ``Image.open``: that refuses a very large picture (a decompression bomb guard, about
+    decoding it), which says nothing of whether the file is whole."""
+    from PIL import JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
+    reader = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile}[expected]
     f.seek(0)
     try:
-        with Image.open(f) as image:
+        with reader(f) as image:
             if image.format != expected or image.width < 1 or image.height < 1:
                 raise Damaged(f"the {expected} image's header is not readable")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
@@ -647,12 +650,13 @@ def _j2k_codestream(data: bytes) -> None:
 
 
 def _tiff(f: BinaryIO, size: int) -> Verdict:
-    """Every strip and tile of every page inside the file (Pillow reads the directories)."""
-    from PIL import Image, UnidentifiedImageError
+    """Every strip and tile of every page inside the file (Pillow reads the directories;
+    its TIFF reader directly, so a very large picture is not taken for a damaged one)."""
+    from PIL import TiffImagePlugin, UnidentifiedImageError
 
     f.seek(0)
     try:
-        with Image.open(f) as image:
+        with TiffImagePlugin.TiffImageFile(f) as image:
             pages = getattr(image, "n_frames", 1)
             for page in range(min(pages, 10_000)):
                 image.seek(page)

@@ -256,3 +256,13 @@ def test_a_damaged_word_document_is_refused(tmp_path, store):
     assert accepted(tmp_path, store, "letter.docx", bytes(docx)).kind.mime.endswith("document")
     docx[docx.index(b"text text") + 4] ^= 0x01  # stored uncompressed: a byte of the part
     assert "checksum" in refused(tmp_path, store, "bad.docx", bytes(docx))
+
+
+def test_a_whole_png_too_large_to_decode_is_not_called_damaged(tmp_path, store):
+    """Pillow's decompression-bomb guard is about decoding; a picture of 20000 × 20000 whose
+    chunks are whole is accepted (the bench's 1 GiB PNG is one)."""
+    rows = zlib.compress(b"\x00" * 20001, 9)  # the first row; the check does not inflate them
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    prepared = accepted(tmp_path, store, "big.png", data)
+    assert prepared.kind.mime == "image/png"
