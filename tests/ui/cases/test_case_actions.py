@@ -181,3 +181,33 @@ def test_a_case_deleted_on_the_server_while_edited_here_is_a_conflict_shown(
     assert runner.run_sync(ws).ok
     [back] = reference_server.cases("doctor-1")
     assert back["case_summary"] == "Mine, not yet sent"
+
+
+def test_a_case_deleted_here_while_edited_on_the_server_is_a_conflict_shown(
+        qtbot, window: MainWindow, ws: Workspace, reference_server, memory_keyring,
+        tmp_path: Path) -> None:
+    case_id = synced(ws, reference_server, tmp_path, files=0)
+    ws.delete_case(case_id)
+    reference_server.edit_case(ws.get_case(case_id).server_id,
+                               case_summary="New results from the lab")
+    assert runner.run_sync(ws).conflicts == 1
+    window.runner.changed.emit(Changes.everything(), None)
+    settle(qtbot, window)
+    window.sync_panel.open_conflicts()
+    dialog = next(w for w in QApplication.topLevelWidgets()
+                  if isinstance(w, ConflictsDialog) and w.isVisible())
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=5000)
+    texts = [dialog.model.index(0, c).data() for c in range(dialog.model.columnCount())]
+    assert texts[0] == "Maria Lopez" and texts[1] == "The whole case"
+    assert texts[3] == "Deleted on this computer"
+    assert texts[4].startswith("Changed on the server (changed ") and "Notes" in texts[4]
+    dialog.table.selectRow(0)
+    assert "keep the case, with the server's changes" in dialog.status.text()
+    dialog.theirs.click()  # take theirs: the case comes back with the server's change
+    qtbot.waitUntil(lambda: "No conflicts left" in dialog.status.text(), timeout=5000)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.model.row_of(case_id) is not None, timeout=5000)
+    settle(qtbot, window)
+    assert runner.run_sync(ws).ok
+    assert ws.get_case(case_id).case_summary == "New results from the lab"
+    assert len(reference_server.cases("doctor-1")) == 1
