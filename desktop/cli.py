@@ -16,6 +16,7 @@ from desktop import __version__, datafolder
 from desktop import logs as applogs
 from desktop.errors import CacheProblem, CaseDeskError
 from desktop.workspace import (
+    DELETION,
     KNOWN_GENDERS,
     KNOWN_STATUSES,
     SORT_KEYS,
@@ -64,8 +65,18 @@ def _print_case_table(cases: Sequence[CaseRecord], total: int, out: TextIO) -> N
     out.write(f"{shown} of {total} case(s)\n" if shown != total else f"{total} case(s)\n")
 
 
+ANALYSIS_WORDS = {"requested": "requested, not sent yet", "processing": "processing",
+                  "analyzing": "analyzing", "completed": "completed (see the AI insights)",
+                  "failed": "failed"}
+
+
 def _print_case(record: CaseRecord, docs: Sequence[Any], out: TextIO) -> None:
     out.write(f"Case      {record.id}\n")
+    if record.removed_at is not None:
+        out.write(f"Deleted   here; the server deletes it at the next sync (casedesk cases "
+                  f"restore {record.id[:8]} undoes it until then)\n")
+    if record.analysis is not None:
+        out.write(f"Analysis  {ANALYSIS_WORDS.get(record.analysis, record.analysis)}\n")
     out.write(f"Server id {record.server_id or '(not yet on the server)'}\n")
     out.write(f"Patient   {record.patient_name}, {record.patient_age}, {record.patient_gender}\n")
     out.write(f"Status    {record.status}\n")
@@ -83,6 +94,19 @@ def _print_case(record: CaseRecord, docs: Sequence[Any], out: TextIO) -> None:
     for d in docs:
         out.write(f"  {d.id[:8]}  {d.name}  {d.category}  {_size(d.size)}  {d.state}"
                   + (f": {d.error}" if d.error else "") + "\n")
+        if d.patient_mismatch:
+            out.write(f"            warning: {patient_warning(d, record.patient_name)}\n")
+
+
+def patient_warning(doc: Any, case_name: str) -> str:
+    """A DICOM header naming another patient, in words (the window words it the same way)."""
+    said = []
+    if "name" in doc.patient_mismatch:
+        said.append(f"the patient {doc.dicom_patient_name!r}, not {case_name!r}")
+    if "id" in doc.patient_mismatch:
+        said.append(f"the patient id {doc.dicom_patient_id!r}, unlike this case's other "
+                    "DICOM files")
+    return "its DICOM header names " + " and ".join(said) + "; check it is this patient's"
 
 
 def _size(n: int) -> str:
@@ -98,11 +122,119 @@ def _size(n: int) -> str:
 
 
 def cmd_new(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    matches = ws.similar_patients(a.name, a.age, a.gender)
+    if matches and not a.anyway:
+        if not a.json:
+            out.write(f"{len(matches)} case(s) here may be this patient already:\n")
+            _print_case_table(matches, len(matches), out)
+        if a.json or not _ask("Create a new case anyway? [y/N] "):
+            if a.json:
+                _json({"case": None, "matches": [m.to_json() for m in matches]}, out)
+            raise CaseDeskError(
+                "Not created: a case of this patient may exist already (same name, gender and "
+                "an age within a year). Open it (`casedesk cases show ID`), or create a new "
+                "one anyway with --anyway.")
     record = ws.create_case(a.name, a.age, a.gender, a.summary, a.status or "pending")
+    if a.json:
+        _json({"case": record.to_json(), "matches": [m.to_json() for m in matches]}, out)
+    else:
+        out.write(f"Created case {record.id} ({record.patient_name}); it will sync when online.\n")
+    return 0
+
+
+def _ask(question: str) -> bool:
+    """A yes from a person at a terminal; never a yes from a script's standard input."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return False
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def _confirmed(a: argparse.Namespace, question: str, refusal: str) -> None:
+    """--yes, or a yes typed at a terminal; otherwise nothing is done (exit 1)."""
+    if not a.yes and not _ask(question + " [y/N] "):
+        raise CaseDeskError(refusal)
+
+
+def cmd_delete(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.get_case(a.id)
+    count = len(ws.documents(record.id))
+    _confirmed(a, f"Delete the case of {record.patient_name} with {count} document(s)?",
+               "Nothing was deleted: confirm at a terminal, or add --yes.")
+    deletion = ws.delete_case(record.id)
+    if a.json:
+        _json({"deletion": deletion.to_json()}, out)
+    elif deletion.waits_for_server:
+        out.write(f"Deleted the case of {record.patient_name} ({count} document(s)) here; the "
+                  "server deletes it at the next sync. Until then: casedesk cases restore "
+                  f"{record.id[:8]}\n")
+    else:
+        out.write(f"Deleted the case of {record.patient_name} ({count} document(s)); it was "
+                  "never on the server.\n")
+    return 0
+
+
+def cmd_restore_case(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.restore_case(a.id)
     if a.json:
         _json({"case": record.to_json()}, out)
     else:
-        out.write(f"Created case {record.id} ({record.patient_name}); it will sync when online.\n")
+        out.write(f"Restored the case of {record.patient_name}; it is back in the list.\n")
+    return 0
+
+
+def cmd_analyze(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    record = ws.request_analysis(a.id)
+    if a.json:
+        _json({"case": record.to_json()}, out)
+    else:
+        out.write(f"Analysis of {record.patient_name} requested; it is sent with the next sync "
+                  f"(casedesk cases show {record.id[:8]} shows how it stands).\n")
+    return 0
+
+
+def cmd_remove_document(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    doc = ws.get_document(a.id)
+    patient = ws.get_case(doc.case_id).patient_name
+    _confirmed(a, f"Remove {doc.name} from the case of {patient}?",
+               "Nothing was removed: confirm at a terminal, or add --yes.")
+    removal = ws.remove_document(doc.id)
+    if a.json:
+        _json({"removal": removal.to_json()}, out)
+    elif removal.waits_for_server:
+        out.write(f"Removed {doc.name} from the case of {patient} here; the server removes it "
+                  f"at the next sync. Until then: casedesk documents restore {doc.id[:8]}\n")
+    else:
+        out.write(f"Removed {doc.name} from the case of {patient}; it was never on the "
+                  "server.\n")
+    return 0
+
+
+def cmd_restore_document(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    doc = ws.restore_document(a.id)
+    if a.json:
+        _json({"document": doc.to_json()}, out)
+    else:
+        out.write(f"Restored {doc.name}; it is back on its case.\n")
+    return 0
+
+
+def cmd_move_document(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    from desktop.workspace import ContentNotHereError
+
+    try:
+        move = ws.move_document(a.id, a.case)
+    except ContentNotHereError as exc:
+        from desktop.sync import runner
+
+        runner.download(ws, exc.document_id)  # its bytes first, then the move
+        move = ws.move_document(a.id, a.case)
+    if a.json:
+        _json({"move": move.to_json()}, out)
+    else:
+        then = (" The server gets it on the new case at the next sync, and only then loses "
+                "it from the old one." if move.waits_for_server else "")
+        out.write(f"Moved {move.document.name} from the case of {move.from_patient} to the "
+                  f"case of {move.to_patient}.{then}\n")
     return 0
 
 
@@ -194,6 +326,9 @@ def cmd_attach(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
         for r in results:
             if r.outcome == "attached" and r.document:
                 out.write(f"attached   {r.path}  ({r.document.mime_type}, {r.document.category})\n")
+                if r.document.patient_mismatch:
+                    name = ws.get_case(r.document.case_id).patient_name
+                    out.write(f"  warning: {patient_warning(r.document, name)}\n")
             elif r.outcome == "duplicate":
                 out.write(f"duplicate  {r.path}  ({r.reason})\n")
             else:
@@ -218,6 +353,9 @@ def cmd_pending(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
             "create_case": "create case",
             "update_case": "update " + ", ".join(r.fields),
             "upload_document": f"upload {r.document_name}",
+            "remove_document": f"remove {r.document_name}",
+            "delete_case": "delete case",
+            "analyze_case": "request analysis",
         }.get(r.kind, r.kind)
         extra = f"  [{r.state}: {r.last_error}]" if r.last_error else ""
         out.write(f"{r.id:>5}  {r.case_id[:8]}  {r.patient_name[:24]:24}  {what}{extra}\n")
@@ -333,6 +471,10 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
     if report.case_changes_kept:
         footnote = (f" {report.case_changes_kept} case change(s) stay on this computer: "
                     f"{report.server} stores files only, not cases.")
+    if report.document_removals_kept:
+        footnote += (f" {report.document_removals_kept} document removal(s) stay on this "
+                     f"computer: {report.server} offers no way to remove a file (remove it "
+                     "there, then discard the removal here).")
     if report.auth_required:
         return (f"Sync stopped: {report.error} Your work is kept and will sync after sign-in "
                 f"({next_steps['sign_in']})." + footnote)
@@ -357,6 +499,12 @@ def sync_summary(report: SyncReport, next_steps: dict[str, str] = NEXT_STEPS) ->
         parts.append(f"{report.parked} {refused} ({next_steps['set_aside']})")
     if report.deferred:
         parts.append(f"{report.deferred} will retry later")
+    if report.removed:
+        parts.append(f"{report.removed} document(s) removed from the server")
+    if report.deleted:
+        parts.append(f"{report.deleted} case(s) deleted on the server")
+    if report.analyses:
+        parts.append(f"{report.analyses} analysis request(s) sent")
     if report.removed_remotely:
         parts.append(f"{report.removed_remotely} removed on the server")
     if report.set_aside:
@@ -411,13 +559,42 @@ def cmd_conflicts(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
         return 0
     for r in rows:
         out.write(f"{r.case_id[:8]}  {r.patient_name[:24]:24}  {r.field}\n")
+        if r.field == DELETION:
+            out.write(_deletion_words(r))
+            continue
         out.write(f"    base:   {r.base_value!r}\n    mine:   {r.local_value!r}\n"
                   f"    theirs: {r.server_value!r}\n")
     out.write(f"{len(rows)} conflict(s). Resolve: casedesk resolve CASE_ID FIELD --mine|--theirs\n")
     return 0
 
 
+def _deletion_words(r: Any) -> str:
+    """A case deleted on one side and changed on the other, and what each choice does."""
+    if r.local_value == {"deleted": True}:
+        theirs = r.server_value or {}
+        what = ", ".join(theirs.get("changed_fields") or [])
+        files = ", ".join(theirs.get("new_files") or [])
+        changed = "; ".join(filter(None, [f"changed {what}" if what else "",
+                                          f"new files {files}" if files else ""]))
+        return (f"    mine:   deleted here\n    theirs: changed on the server ({changed})\n"
+                "    --mine deletes it on the server anyway; --theirs keeps the case\n")
+    return ("    mine:   changed here (not yet sent)\n    theirs: deleted on the server\n"
+            "    --mine puts it back on the server with its files; --theirs deletes it here "
+            "too\n")
+
+
 def cmd_resolve(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    if a.field == DELETION:
+        deleted_here = ws.get_case(a.id).removed_at is not None
+        record = ws.resolve_conflict(a.id, a.field, "mine" if a.mine else "theirs")
+        if deleted_here:
+            done = ("it is deleted on the server at the next sync" if a.mine
+                    else "the case stays, with the server's changes")
+        else:
+            done = ("it goes back to the server at the next sync" if a.mine
+                    else "it was deleted here too")
+        out.write(f"Resolved the deletion of the case of {record.patient_name}: {done}.\n")
+        return 0
     record = ws.resolve_conflict(a.id, a.field, "mine" if a.mine else "theirs")
     kept = "your value will be sent to the server" if a.mine else "the server's value was taken"
     out.write(f"Resolved {a.field} of case {record.id}: {kept}.\n")
@@ -518,6 +695,7 @@ LOOK_HERE = {
     "case": "`casedesk cases list` shows the ids.",
     "change": "`casedesk pending` lists them.",
     "conflict": "`casedesk conflicts` lists them.",
+    "document": "`casedesk cases show CASE_ID` lists a case's documents with their ids.",
 }
 
 
@@ -625,6 +803,8 @@ def build_parser() -> Parser:
     new.add_argument("--gender", required=True, help=f"e.g. {', '.join(KNOWN_GENDERS)}")
     new.add_argument("--summary", help="doctor's notes")
     new.add_argument("--status", help=f"known: {', '.join(KNOWN_STATUSES)}")
+    new.add_argument("--anyway", action="store_true",
+                     help="create it even if a case of this patient may exist already")
     new.add_argument("--json", action="store_true")
     new.set_defaults(func=cmd_new)
 
@@ -658,6 +838,24 @@ def build_parser() -> Parser:
     arch.add_argument("id")
     arch.set_defaults(func=cmd_archive)
 
+    dele = csub.add_parser("delete", help="delete a case and its documents (on the server at "
+                           "the next sync; restorable until then)")
+    dele.add_argument("id")
+    dele.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    dele.add_argument("--json", action="store_true")
+    dele.set_defaults(func=cmd_delete)
+
+    rest = csub.add_parser("restore", help="undo a case's deletion that has not reached the "
+                           "server")
+    rest.add_argument("id")
+    rest.add_argument("--json", action="store_true")
+    rest.set_defaults(func=cmd_restore_case)
+
+    ana = csub.add_parser("analyze", help="ask the server to analyse a case (AI insights)")
+    ana.add_argument("id")
+    ana.add_argument("--json", action="store_true")
+    ana.set_defaults(func=cmd_analyze)
+
     link = csub.add_parser("link", help="file a case's documents under a case on a portal that "
                            "takes them by case id (Care360: the case's UUID)")
     link.add_argument("id")
@@ -670,6 +868,26 @@ def build_parser() -> Parser:
     att.add_argument("--category", choices=("lab", "radiology"), help="override the guessed category")
     att.add_argument("--json", action="store_true")
     att.set_defaults(func=cmd_attach)
+
+    docs = sub.add_parser("documents", help="remove, restore or move a case's documents")
+    dsub = docs.add_subparsers(dest="documents_command", metavar="ACTION", parser_class=Parser,
+                               required=True)
+    drm = dsub.add_parser("remove", help="remove a document from its case (from the server at "
+                          "the next sync; restorable until then)")
+    drm.add_argument("id", help="document id (or a prefix of 4 characters or more), from "
+                     "`casedesk cases show`")
+    drm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    drm.add_argument("--json", action="store_true")
+    drm.set_defaults(func=cmd_remove_document)
+    drs = dsub.add_parser("restore", help="undo a removal that has not reached the server")
+    drs.add_argument("id")
+    drs.add_argument("--json", action="store_true")
+    drs.set_defaults(func=cmd_restore_document)
+    dmv = dsub.add_parser("move", help="move a document to another case")
+    dmv.add_argument("id", help="document id")
+    dmv.add_argument("case", help="the case it goes to")
+    dmv.add_argument("--json", action="store_true")
+    dmv.set_defaults(func=cmd_move_document)
 
     pend = sub.add_parser("pending", help="what waits for the server")
     pend.add_argument("--json", action="store_true")
@@ -719,7 +937,8 @@ def build_parser() -> Parser:
 
     res = sub.add_parser("resolve", help="settle one conflicting field")
     res.add_argument("id", help="case id")
-    res.add_argument("field", help="field name, e.g. case_summary")
+    res.add_argument("field", help="field name, e.g. case_summary; `case` for a case deleted "
+                     "on one side and changed on the other")
     side = res.add_mutually_exclusive_group(required=True)
     side.add_argument("--mine", action="store_true", help="keep my value")
     side.add_argument("--theirs", action="store_true", help="take the server's value")

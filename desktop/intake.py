@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from desktop import file_integrity
 from desktop.errors import CaseDeskError, DataFolderError, NotFoundError, ValidationError
+from desktop.file_integrity import DicomPatient
 
 try:
     import fcntl
@@ -107,6 +109,8 @@ class Prepared:
     kind: FileKind
     blob: StoredBlob
     category: str  # the caller's choice, else the guess in ``kind.category``
+    # The patient a DICOM header names (file_integrity reads it while checking the file).
+    dicom_patient: DicomPatient | None = None
 
 
 class IntakeRefused(CaseDeskError):
@@ -498,9 +502,13 @@ class BlobStore:
     # -- internals
 
     def _ingest_file(
-        self, f: BinaryIO, max_size: int | None, expect: tuple[int, bytes] | None = None
+        self, f: BinaryIO, max_size: int | None, expect: tuple[int, bytes] | None = None,
+        observe: Callable[[memoryview], None] | None = None,
+        check: Callable[[Path, int], None] | None = None,
     ) -> StoredBlob:
         """Copy from an open file; ``expect`` = (size, head) the caller judged, checked on the way.
+        ``observe`` sees each chunk copied; ``check(temp_path, size)`` may refuse the copy
+        before it is kept.
 
         Checking against what was sniffed means the bytes we keep are the bytes we typed: a file
         swapped or rewritten between the look and the copy is refused, not mislabelled.
@@ -530,12 +538,14 @@ class BlobStore:
                     raise IntakeRefused(_too_large(None, max_size))
                 chunk = view[:n]
                 digest.update(chunk)
+                if observe is not None:
+                    observe(chunk)
                 _write_all(out, chunk)
             if expect is not None and size != expect[0]:
                 raise IntakeRefused(_changed())
             return size
 
-        return self._store(write_all)
+        return self._store(write_all, check)
 
     def _store(
         self, write_all: Callable[[int, hashlib._Hash], int],
@@ -773,7 +783,9 @@ def prepare(
     """Judge one file and keep its bytes: the Workspace's single entry point per file.
 
     Checks, in order: it opens, it is a regular file, not empty, within ``max_size``, of a type
-    we accept (from its content). Then copies it into ``store`` (hash on the way, fsynced).
+    we accept (from its content), not a program or script, not text named as a binary format
+    (``file_integrity.judge``). Then copies it into ``store`` (hash on the way, fsynced), and
+    checks the copy is a whole file of its type (``file_integrity``) before keeping it.
     Raises :class:`IntakeRefused` with the reason; :class:`ValidationError` for a bad category.
     Duplicates are not judged here: the Workspace compares ``blob.sha256`` within the case.
     """
@@ -789,7 +801,15 @@ def prepare(
                 raise IntakeRefused(_too_large(st.st_size, max_size))
             head = _read_head(f)
             kind = sniff(head, len(head) >= st.st_size, lambda: f)
-            blob = store._ingest_file(f, max_size, expect=(st.st_size, head))
+            verdict = _Checked()
+            try:
+                file_integrity.judge(path.name, head, kind.mime)
+            except file_integrity.Refused as exc:
+                raise IntakeRefused(str(exc)) from None
+            inspection = file_integrity.Inspection(kind.mime, head)
+            blob = store._ingest_file(f, max_size, expect=(st.st_size, head),
+                                      observe=inspection.feed,
+                                      check=lambda tmp, size: verdict.of(inspection, tmp, size))
     except IntakeRefused as exc:
         exc.path = path
         raise
@@ -801,7 +821,21 @@ def prepare(
         kind=kind,
         blob=blob,
         category=category or kind.category,
+        dicom_patient=verdict.dicom_patient,
     )
+
+
+class _Checked:
+    """The structure check of the copy, run before the copy is kept (a refusal leaves no
+    blob behind); keeps what it learnt."""
+
+    dicom_patient: DicomPatient | None = None
+
+    def of(self, inspection: file_integrity.Inspection, path: Path, size: int) -> None:
+        try:
+            self.dicom_patient = inspection.finish(path, size).dicom_patient
+        except file_integrity.Refused as exc:
+            raise IntakeRefused(str(exc)) from None
 
 
 def sniff_file(path: Path) -> FileKind:

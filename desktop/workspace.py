@@ -20,11 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
+from sqlalchemy import Select, column, func, literal_column, or_, select, table, text, update
 from sqlalchemy.orm import Session
 
-from desktop import datafolder, intake
-from desktop.errors import CacheError, NotFoundError, ValidationError
+from desktop import datafolder, intake, patient_match
+from desktop.errors import CacheError, CaseDeskError, NotFoundError, ValidationError
 from desktop.models import cache_health
 from desktop.models.checkpoint import Checkpointer
 from desktop.models.database import open_cache, read_only_because
@@ -44,6 +44,12 @@ from desktop.models.tables import (
 log = logging.getLogger(__name__)
 
 KNOWN_STATUSES = ("pending", "processing", "analyzing", "completed", "failed", "archived")
+# The statuses the server's analysis moves a case through: running, then ended.
+ANALYSIS_RUNNING = ("processing", "analyzing")
+ANALYSIS_ENDED = ("completed", "failed")
+ANALYSIS_STATES = (*ANALYSIS_RUNNING, *ANALYSIS_ENDED)
+# The conflict "field" of a case deleted on one side and changed on the other.
+DELETION = "case"
 ARCHIVED = "archived"
 KNOWN_GENDERS = ("female", "male", "other", "unknown")
 CATEGORIES = ("lab", "radiology")
@@ -83,6 +89,18 @@ class CaseRecord:
     ai_insights: dict[str, Any] | None = None
     # When the server's list of this case's files was last read here (None: not yet).
     files_checked_at: datetime | None = None
+    # Deleted here; the deletion waits for the server (it can be restored until then).
+    removed_at: datetime | None = None
+    # When an analysis was asked for here (None: none asked, or its end already shown).
+    analysis_requested_at: datetime | None = None
+
+    @property
+    def analysis(self) -> str | None:
+        """Where an analysis stands: "requested" (not yet started on the server), one of
+        ANALYSIS_STATES as the server says, or None when none was asked for or is known."""
+        if self.status in ANALYSIS_STATES:
+            return self.status
+        return "requested" if self.analysis_requested_at is not None else None
 
     @classmethod
     def of(cls, case: Case) -> CaseRecord:
@@ -100,14 +118,18 @@ class CaseRecord:
             sync_error=case.sync_error,
             ai_insights=case.ai_insights,
             files_checked_at=case.files_checked_at,
+            removed_at=case.removed_at,
+            analysis_requested_at=case.analysis_requested_at,
         )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
-        checked = self.files_checked_at
-        data["files_checked_at"] = checked.isoformat() if checked else None
+        for name in ("files_checked_at", "removed_at", "analysis_requested_at"):
+            when = getattr(self, name)
+            data[name] = when.isoformat() if when else None
+        data["analysis"] = self.analysis
         return data
 
 
@@ -126,9 +148,15 @@ class DocumentRecord:
     uploaded_at: str | None
     server_file_id: str | None
     file_url: str | None
+    removed_at: datetime | None = None
+    moved_to_id: str | None = None  # moved to that document (its removal waits for it)
+    dicom_patient_name: str | None = None
+    dicom_patient_id: str | None = None
+    # What of the DICOM header's patient is not the case's: "name", "id" (see documents()).
+    patient_mismatch: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, doc: Document) -> DocumentRecord:
+    def of(cls, doc: Document, patient_mismatch: tuple[str, ...] = ()) -> DocumentRecord:
         return cls(
             id=doc.id,
             case_id=doc.case_id,
@@ -143,11 +171,18 @@ class DocumentRecord:
             uploaded_at=doc.uploaded_at,
             server_file_id=doc.server_file_id,
             file_url=doc.file_url,
+            removed_at=doc.removed_at,
+            moved_to_id=doc.moved_to_id,
+            dicom_patient_name=doc.dicom_patient_name,
+            dicom_patient_id=doc.dicom_patient_id,
+            patient_mismatch=patient_mismatch,
         )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["added_at"] = self.added_at.isoformat()
+        data["removed_at"] = self.removed_at.isoformat() if self.removed_at else None
+        data["patient_mismatch"] = list(self.patient_mismatch)
         return data
 
 
@@ -287,7 +322,7 @@ class CaseQuery:
             stmt = stmt.where(Case.status == self.status)
         elif not self.include_archived:
             stmt = stmt.where(Case.status != "archived")
-        return stmt
+        return stmt.where(Case.removed_at.is_(None))  # deleted here, waiting for the server
 
     def order(self, stmt: Select[Any]) -> Select[Any]:
         if self.sort not in SORT_KEYS:
@@ -312,6 +347,96 @@ class AttachProgress:
     done: int = 0
     total: int = 0
     results: list[AttachResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DocumentRemoval:
+    """A document taken off its case: gone at once (it never left this computer), or hidden
+    until the server has removed it too (it can be restored until then)."""
+
+    document: DocumentRecord
+    patient_name: str
+    waits_for_server: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"document": self.document.to_json(), "patient_name": self.patient_name,
+                "waits_for_server": self.waits_for_server}
+
+
+@dataclass(frozen=True)
+class DocumentMove:
+    """A document moved to another case: ``document`` is the one on the target case, and
+    ``source`` the one that leaves (on the server, only once the copy is there)."""
+
+    document: DocumentRecord
+    source: DocumentRecord
+    from_patient: str
+    to_patient: str
+    waits_for_server: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"document": self.document.to_json(), "source": self.source.to_json(),
+                "from_patient": self.from_patient, "to_patient": self.to_patient,
+                "waits_for_server": self.waits_for_server}
+
+
+@dataclass(frozen=True)
+class CaseDeletion:
+    """A case deleted here with its ``documents``: gone at once (never on the server), or
+    hidden until the server has deleted it (restorable until then)."""
+
+    case: CaseRecord
+    documents: int
+    waits_for_server: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case.to_json(), "documents": self.documents,
+                "waits_for_server": self.waits_for_server}
+
+
+class ContentNotHereError(CaseDeskError):
+    """The document's bytes are only on the server; they must be downloaded first."""
+
+    def __init__(self, message: str, document_id: str) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+
+
+def _mismatch(doc: Document, case_name: str, first_id: str | None) -> tuple[str, ...]:
+    """What of the patient a DICOM header names is not the case's: its name, or an id other
+    than the one the case's first DICOM file gave."""
+    found = []
+    if doc.dicom_patient_name and not patient_match.dicom_name_matches(
+            doc.dicom_patient_name, case_name):
+        found.append("name")
+    if doc.dicom_patient_id and first_id and doc.dicom_patient_id.strip() != first_id.strip():
+        found.append("id")
+    return tuple(found)
+
+
+def may_be_on_server(session: Session, doc: Document) -> bool:
+    """Whether the server may hold this document: it was uploaded or listed there, or an
+    upload of it (alone or inside its case's create) may have arrived."""
+    if doc.server_file_id is not None or doc.state in (
+            DocumentState.UPLOADING, DocumentState.UPLOADED, DocumentState.REMOTE_ONLY,
+            DocumentState.DOWNLOADED):
+        return True
+    if session.scalar(select(func.count()).select_from(PendingChange).where(
+            PendingChange.document_id == doc.id, PendingChange.in_flight.is_(True))):
+        return True
+    creates = session.scalars(select(PendingChange.payload).where(
+        PendingChange.case_id == doc.case_id, PendingChange.kind == ChangeKind.CREATE_CASE,
+        PendingChange.in_flight.is_(True)))
+    return any(doc.id in (payload or {}).get("documents", []) for payload in creates)
+
+
+def _not_yet_sent(change: PendingChange | None, what: str) -> None:
+    """An undo is possible only while the request has not left: once it may have reached
+    the server, the next sync says whether it did."""
+    if change is not None and change.in_flight:
+        raise ValidationError(
+            f"The {what} is on its way to the server (or its answer was lost) and can no "
+            "longer be undone here; the next sync confirms it.")
 
 
 # ---------------------------------------------------------------- validation
@@ -648,7 +773,7 @@ class Workspace:
             raise ValidationError(f"Unknown case field(s): {', '.join(sorted(unknown))}.")
         clean = {name: VALIDATORS[name](value) for name, value in changes.items()}
         with self.transaction() as session:
-            case = self._find(session, case_id)
+            case = self._live(session, case_id)
             dirty = [name for name, value in clean.items() if getattr(case, name) != value]
             if not dirty:
                 return CaseRecord.of(case)
@@ -708,6 +833,15 @@ class Workspace:
             raise NotFoundError(
                 f"No case with id {ref!r} in this cache.", what="case"
             )
+        return case
+
+    def _live(self, session: Session, case_id: str) -> Case:
+        """A case that is not deleted (a deleted one must be restored to be changed)."""
+        case = self._find(session, case_id)
+        if case.removed_at is not None:
+            raise ValidationError(
+                f"The case of {case.patient_name} is deleted (the deletion waits for the "
+                "server); restore it first to change it.")
         return case
 
     def list_cases(
@@ -789,21 +923,38 @@ class Workspace:
     # ------------------------------------------------------------ documents
 
     def documents(self, case_id: str) -> list[DocumentRecord]:
+        """The case's documents, those removed here left out; a DICOM file whose header
+        names another patient than the case's says so (``patient_mismatch``)."""
         with self.sessions() as session:
             case = self._find(session, case_id)
-            rows = session.scalars(
+            rows = list(session.scalars(
                 select(Document)
-                .where(Document.case_id == case.id)
+                .where(Document.case_id == case.id, Document.removed_at.is_(None))
                 .order_by(Document.added_at, Document.id)
-            )
-            return [DocumentRecord.of(d) for d in rows]
+            ))
+            first_id = next((d.dicom_patient_id for d in rows if d.dicom_patient_id), None)
+            return [DocumentRecord.of(d, _mismatch(d, case.patient_name, first_id))
+                    for d in rows]
 
     def get_document(self, document_id: str) -> DocumentRecord:
         with self.sessions() as session:
-            doc = session.get(Document, document_id)
-            if doc is None:
-                raise NotFoundError(f"No document with id {document_id!r}.", what="document")
-            return DocumentRecord.of(doc)
+            return DocumentRecord.of(self._document(session, document_id, removed=True))
+
+    def _document(self, session: Session, document_id: str, removed: bool = False) -> Document:
+        """By id or an unambiguous id prefix (at least 4 characters); one removed here only
+        when *removed*."""
+        ref = document_id.strip()
+        doc = session.get(Document, ref)
+        if doc is None and len(ref) >= 4:
+            found = session.scalars(select(Document).where(
+                Document.id.startswith(ref, autoescape=True)).limit(2)).all()
+            if len(found) > 1:
+                raise ValidationError(f"Document id {ref!r} is ambiguous: type more characters.")
+            doc = found[0] if found else None
+        if doc is None or doc.state == DocumentState.REMOVED or (
+                doc.removed_at is not None and not removed):
+            raise NotFoundError(f"No document with id {ref!r}.", what="document")
+        return doc
 
     def set_document_category(self, document_id: str, category: str) -> DocumentRecord:
         category = validate_category(category)
@@ -844,7 +995,8 @@ class Workspace:
         """
         if category is not None:
             validate_category(category)
-        target = self.resolve_id(case_id)
+        with self.sessions() as session:
+            target = self._live(session, case_id).id
         self.blobs.sweep_temp_files()  # leftovers of an intake a crash interrupted
         items = intake.collect(Path(p) for p in paths)
         state = AttachProgress(total=len(items))
@@ -889,6 +1041,7 @@ class Workspace:
                     f"already attached to this case as {existing.name!r}",
                     DocumentRecord.of(existing),
                 )
+            patient = prepared.dicom_patient
             doc = Document(
                 case_id=case_id,
                 name=prepared.name,
@@ -897,6 +1050,8 @@ class Workspace:
                 sha256=prepared.blob.sha256,
                 category=prepared.category,
                 state=DocumentState.LOCAL_ONLY,
+                dicom_patient_name=patient.name[:200] if patient and patient.name else None,
+                dicom_patient_id=patient.id[:64] if patient and patient.id else None,
             )
             session.add(doc)
             session.flush()
@@ -904,7 +1059,15 @@ class Workspace:
             case = session.get(Case, case_id)
             if case is not None and case.sync_state == SyncState.SYNCED:
                 case.sync_state = SyncState.PENDING
-            return AttachResult(path, "attached", None, DocumentRecord.of(doc))
+            first_id = session.scalar(
+                select(Document.dicom_patient_id)
+                .where(Document.case_id == case_id, Document.dicom_patient_id.is_not(None),
+                       Document.removed_at.is_(None))
+                .order_by(Document.added_at, Document.id).limit(1))
+            mismatch = _mismatch(doc, case.patient_name if case else "", first_id)
+            if mismatch:  # attached all the same: the person decides (no names in the log)
+                log.info("attach: DICOM header names another patient (%s)", ",".join(mismatch))
+            return AttachResult(path, "attached", None, DocumentRecord.of(doc, mismatch))
 
     # ------------------------------------------------------------ outbox and conflicts
 
@@ -971,9 +1134,29 @@ class Workspace:
                 doc = session.get(Document, change.document_id) if change.document_id else None
                 session.delete(change)
                 if doc is not None:
+                    self._abandon_moves_to(session, doc.id)
                     session.delete(doc)
                 settle_sync_state(session, case)
                 return "The document was removed from the case."
+            if change.kind == ChangeKind.REMOVE_DOCUMENT:
+                _not_yet_sent(change, "removal")
+                doc = session.get(Document, change.document_id) if change.document_id else None
+                session.delete(change)
+                if doc is not None:
+                    doc.removed_at = doc.moved_to_id = None
+                settle_sync_state(session, case)
+                return ("The removal was dropped: the document is back on its case (it was not "
+                        "removed from the server).")
+            if change.kind == ChangeKind.DELETE_CASE:
+                _not_yet_sent(change, "deletion")
+                session.delete(change)
+                self._keep_deleted_case(session, case)
+                return "The deletion was dropped: the case is back in the list."
+            if change.kind == ChangeKind.ANALYZE_CASE:
+                session.delete(change)
+                case.analysis_requested_at = None
+                settle_sync_state(session, case)
+                return "The analysis request was dropped."
             session.delete(case)
             return "The case was never on the server and has been removed."
 
@@ -996,6 +1179,8 @@ class Workspace:
             .where(Conflict.resolved_at.is_(None))
             .order_by(Conflict.id)
         )
+        # A case deleted here shows only the conflict about its deletion.
+        stmt = stmt.where(or_(Case.removed_at.is_(None), Conflict.field == DELETION))
         with self.sessions() as session:
             if case_id is not None:
                 stmt = stmt.where(Conflict.case_id == self._find(session, case_id).id)
@@ -1017,6 +1202,8 @@ class Workspace:
         if choice not in ("mine", "theirs", "merged"):
             raise ValidationError(
                 "A conflict is settled by keeping mine, taking theirs, or writing a merged value.")
+        if field_name == DELETION:
+            return self._resolve_deletion(case_id, choice)
         merged = None
         if choice == "merged":
             if field_name not in MERGEABLE_FIELDS:
@@ -1090,3 +1277,287 @@ class Workspace:
         with self.sessions() as session:
             stmt = select(func.count()).select_from(Conflict).where(Conflict.resolved_at.is_(None))
             return int(session.scalar(stmt) or 0)
+
+    # ------------------------------------------------------------ removals, moves, analysis
+
+    def remove_document(self, document_id: str) -> DocumentRemoval:
+        """Take a document off its case. One that never left this computer is gone at once;
+        one the server may hold is hidden and queued for removal there (a tombstone: a pull
+        cannot bring it back, its stored file is kept) and can be restored until it is sent.
+        """
+        with self.transaction() as s:
+            doc = self._document(s, document_id)
+            case = self._live(s, doc.case_id)
+            record = DocumentRecord.of(doc)
+            waits = may_be_on_server(s, doc)
+            if waits:
+                doc.removed_at = utcnow()
+                s.add(PendingChange(kind=ChangeKind.REMOVE_DOCUMENT, case_id=case.id,
+                                    document_id=doc.id))
+            else:
+                s.delete(doc)  # its queued upload goes with it (ON DELETE CASCADE)
+            settle_sync_state(s, case)
+            log.info("document %s removed locally (waits for the server: %s)", doc.id, waits)
+            return DocumentRemoval(record, case.patient_name, waits)
+
+    def restore_document(self, document_id: str) -> DocumentRecord:
+        """Undo a removal that has not reached the server."""
+        with self.transaction() as s:
+            doc = self._document(s, document_id, removed=True)
+            if doc.removed_at is None:
+                return DocumentRecord.of(doc)
+            if doc.moved_to_id is not None:
+                raise ValidationError(f"{doc.name!r} was moved to another case; move it back "
+                                      "from there instead.")
+            case = self._live(s, doc.case_id)
+            change = s.scalar(select(PendingChange).where(
+                PendingChange.document_id == doc.id,
+                PendingChange.kind == ChangeKind.REMOVE_DOCUMENT))
+            _not_yet_sent(change, "removal")
+            if change is not None:
+                s.delete(change)
+            doc.removed_at = None
+            settle_sync_state(s, case)
+            log.info("document %s restored", doc.id)
+            return DocumentRecord.of(doc)
+
+    def removed_documents(self, case_id: str | None = None) -> list[DocumentRecord]:
+        """Documents removed here whose removal has not reached the server (restorable)."""
+        stmt = (select(Document).where(Document.removed_at.is_not(None),
+                                       Document.state != DocumentState.REMOVED)
+                .order_by(Document.removed_at.desc(), Document.id))
+        with self.sessions() as s:
+            if case_id is not None:
+                stmt = stmt.where(Document.case_id == self._find(s, case_id).id)
+            return [DocumentRecord.of(d) for d in s.scalars(stmt)]
+
+    def move_document(self, document_id: str, target_case_id: str) -> DocumentMove:
+        """Move a document to another case. One that never left this computer simply changes
+        case. Otherwise a copy goes to the target (uploaded like any attachment) and the
+        original is removed from the server only once the copy is there: whatever is
+        interrupted, the server ends with one copy, on the target."""
+        with self.transaction() as s:
+            doc = self._document(s, document_id)
+            source = self._live(s, doc.case_id)
+            target = self._live(s, target_case_id)
+            if target.id == source.id:
+                raise ValidationError(f"{doc.name!r} is already on the case of "
+                                      f"{target.patient_name}.")
+            before = DocumentRecord.of(doc)
+            if not may_be_on_server(s, doc):
+                doc.case_id = target.id
+                s.execute(update(PendingChange).where(PendingChange.document_id == doc.id)
+                          .values(case_id=target.id))
+                for case in (source, target):
+                    settle_sync_state(s, case)
+                log.info("document %s moved locally", doc.id)
+                return DocumentMove(DocumentRecord.of(doc), before, source.patient_name,
+                                    target.patient_name, False)
+            if doc.sha256 is None or not self.blobs.exists(doc.sha256):
+                raise ContentNotHereError(
+                    f"The content of {doc.name!r} is only on the server; download it (open "
+                    "it once), then move it.", doc.id)
+            copy = s.scalar(select(Document).where(
+                Document.case_id == target.id, Document.sha256 == doc.sha256,
+                Document.removed_at.is_(None)))
+            if copy is None:
+                copy = Document(
+                    case_id=target.id, name=doc.name, mime_type=doc.mime_type, size=doc.size,
+                    sha256=doc.sha256, category=doc.category, state=DocumentState.LOCAL_ONLY,
+                    dicom_patient_name=doc.dicom_patient_name,
+                    dicom_patient_id=doc.dicom_patient_id)
+                s.add(copy)
+                s.flush()
+                queue_upload(s, copy)
+            doc.removed_at, doc.moved_to_id = utcnow(), copy.id
+            s.add(PendingChange(kind=ChangeKind.REMOVE_DOCUMENT, case_id=source.id,
+                                document_id=doc.id))
+            for case in (source, target):
+                settle_sync_state(s, case)
+            log.info("document %s moved (copy %s; removal waits for it)", doc.id, copy.id)
+            return DocumentMove(DocumentRecord.of(copy), before, source.patient_name,
+                                target.patient_name, True)
+
+    def delete_case(self, case_id: str) -> CaseDeletion:
+        """Delete a case with its documents. One never on the server is gone at once; one on
+        the server is hidden and queued for deletion there, restorable until it is sent. What
+        the server showed when it was deleted is kept with the change: a case changed there
+        since becomes a conflict, never a silent loss."""
+        with self.transaction() as s:
+            case = self._find(s, case_id)
+            count = int(s.scalar(select(func.count()).select_from(Document).where(
+                Document.case_id == case.id, Document.removed_at.is_(None))) or 0)
+            if case.removed_at is not None:
+                return CaseDeletion(CaseRecord.of(case), count, True)
+            record = CaseRecord.of(case)
+            create = s.scalar(select(PendingChange).where(
+                PendingChange.case_id == case.id, PendingChange.kind == ChangeKind.CREATE_CASE))
+            if case.server_id is None and not (create is not None and create.in_flight):
+                s.delete(case)
+                log.info("case %s deleted locally (never on the server)", record.id)
+                return CaseDeletion(record, count, False)
+            files = sorted(s.scalars(select(Document.server_file_id).where(
+                Document.case_id == case.id, Document.server_file_id.is_not(None))))
+            case.removed_at = utcnow()
+            s.add(PendingChange(kind=ChangeKind.DELETE_CASE, case_id=case.id, payload={
+                "seen": {"server_updated_at": case.server_updated_at, "base": case.base,
+                         "files": files}}))
+            settle_sync_state(s, case)
+            log.info("case %s deleted locally; the deletion waits for the server", case.id)
+            return CaseDeletion(CaseRecord.of(case), count, True)
+
+    def restore_case(self, case_id: str) -> CaseRecord:
+        """Undo a deletion that has not reached the server."""
+        with self.transaction() as s:
+            case = self._find(s, case_id)
+            if case.removed_at is None:
+                return CaseRecord.of(case)
+            change = s.scalar(select(PendingChange).where(
+                PendingChange.case_id == case.id, PendingChange.kind == ChangeKind.DELETE_CASE))
+            _not_yet_sent(change, "deletion")
+            if change is not None:
+                s.delete(change)
+            self._keep_deleted_case(s, case)
+            log.info("case %s restored", case.id)
+            return CaseRecord.of(case)
+
+    def deleted_cases(self) -> list[CaseRecord]:
+        """Cases deleted here whose deletion has not reached the server (restorable)."""
+        with self.sessions() as s:
+            return [CaseRecord.of(c) for c in s.scalars(
+                select(Case).where(Case.removed_at.is_not(None))
+                .order_by(Case.removed_at.desc()))]
+
+    def _keep_deleted_case(self, s: Session, case: Case) -> None:
+        """A deleted case is kept after all: back in the list; a conflict about its deletion
+        is settled as "the case stays"."""
+        case.removed_at = None
+        case.detail_stale = True
+        for conflict in s.scalars(select(Conflict).where(
+                Conflict.case_id == case.id, Conflict.field == DELETION,
+                Conflict.resolved_at.is_(None))):
+            conflict.resolved_at, conflict.resolution = utcnow(), "theirs"
+            conflict.resolved_value = conflict.server_value
+        settle_sync_state(s, case)
+
+    def _abandon_moves_to(self, s: Session, document_id: str) -> None:
+        """The copy a move made will not reach the server (its upload was given up): the
+        documents moved to it stay where they were."""
+        for source in s.scalars(select(Document).where(Document.moved_to_id == document_id)):
+            change = s.scalar(select(PendingChange).where(
+                PendingChange.document_id == source.id,
+                PendingChange.kind == ChangeKind.REMOVE_DOCUMENT))
+            if change is not None and change.in_flight:
+                continue  # its removal may have happened; the next sync settles it
+            if change is not None:
+                s.delete(change)
+            source.removed_at = source.moved_to_id = None
+            settle_sync_state(s, source.case)
+
+    def _resolve_deletion(self, case_id: str, choice: str) -> CaseRecord:
+        """A case deleted on one side and changed on the other. Deleted here: "mine" deletes
+        it on the server anyway, "theirs" keeps it with the server's changes. Deleted on the
+        server: "mine" puts it back there (created again, with its files), "theirs" deletes it
+        here too (the record returned is the case as it was)."""
+        if choice not in ("mine", "theirs"):
+            raise ValidationError(
+                "A deleted case is settled by keeping mine or taking theirs, not by merging.")
+        with self.transaction() as s:
+            case = self._find(s, case_id)
+            conflict = s.scalar(select(Conflict).where(
+                Conflict.case_id == case.id, Conflict.field == DELETION,
+                Conflict.resolved_at.is_(None)))
+            if conflict is None:
+                raise NotFoundError("No open conflict about deleting this case.",
+                                    what="conflict")
+            deleted_here = case.removed_at is not None
+            if deleted_here and choice == "theirs":
+                change = s.scalar(select(PendingChange).where(
+                    PendingChange.case_id == case.id,
+                    PendingChange.kind == ChangeKind.DELETE_CASE))
+                if change is not None:
+                    s.delete(change)
+                self._keep_deleted_case(s, case)
+                return CaseRecord.of(case)
+            conflict.resolved_at, conflict.resolution = utcnow(), choice
+            if deleted_here:  # delete it on the server all the same
+                conflict.resolved_value = conflict.local_value
+                change = s.scalar(select(PendingChange).where(
+                    PendingChange.case_id == case.id,
+                    PendingChange.kind == ChangeKind.DELETE_CASE))
+                if change is not None:
+                    change.state, change.attempts = ChangeState.QUEUED, 0
+                    change.next_attempt_at, change.last_error = None, None
+                    change.fields = ["confirmed"]
+            elif choice == "theirs":  # deleted there: here too
+                record = CaseRecord.of(case)
+                s.delete(case)
+                return record
+            else:
+                conflict.resolved_value = conflict.local_value
+                self._recreate(s, case)
+            settle_sync_state(s, case)
+            return CaseRecord.of(case)
+
+    def _recreate(self, s: Session, case: Case) -> None:
+        """A case deleted on the server that the person keeps: it goes there again as a new
+        case, with every document whose bytes are here (those only the server had are gone
+        with it)."""
+        s.execute(PendingChange.__table__.delete().where(PendingChange.case_id == case.id))
+        case.server_id = case.numeric_id = case.base = None
+        case.server_created_at = case.server_updated_at = None
+        case.sync_state, case.sync_error = SyncState.PENDING, None
+        queue_create(s, case)
+        for doc in list(case.documents):
+            if doc.removed_at is not None or not (doc.sha256 and self.blobs.exists(doc.sha256)):
+                s.delete(doc)
+                continue
+            doc.server_file_id = doc.file_url = doc.uploaded_at = doc.error = None
+            doc.state = DocumentState.LOCAL_ONLY
+            s.flush()
+            queue_upload(s, doc)
+
+    def request_analysis(self, case_id: str) -> CaseRecord:
+        """Ask the server to analyse the case (sent after its files); the case then shows
+        where the analysis stands."""
+        with self.transaction() as s:
+            case = self._live(s, case_id)
+            queued = s.scalar(select(PendingChange).where(
+                PendingChange.case_id == case.id, PendingChange.kind == ChangeKind.ANALYZE_CASE))
+            if queued is None:
+                s.add(PendingChange(kind=ChangeKind.ANALYZE_CASE, case_id=case.id))
+            elif queued.state == ChangeState.PARKED:
+                queued.state, queued.attempts, queued.last_error = ChangeState.QUEUED, 0, None
+            case.analysis_requested_at = utcnow()
+            settle_sync_state(s, case)
+            log.info("analysis requested for case %s", case.id)
+            return CaseRecord.of(case)
+
+    def analyses_awaited(self) -> list[str]:
+        """Cases whose analysis was asked for here and has not been seen to end."""
+        with self.sessions() as s:
+            return list(s.scalars(select(Case.id).where(
+                Case.analysis_requested_at.is_not(None), Case.removed_at.is_(None))))
+
+    def analysis_noted(self, case_id: str) -> CaseRecord:
+        """The person has been told that the analysis asked for here ended."""
+        with self.transaction() as s:
+            case = self._find(s, case_id)
+            if case.status in ANALYSIS_ENDED:
+                case.analysis_requested_at = None
+            return CaseRecord.of(case)
+
+    def similar_patients(self, name: str, age: int | str, gender: str,
+                         limit: int = 20) -> list[CaseRecord]:
+        """Cases that may be this patient already: the same name ignoring case, accents and
+        extra spaces, the same gender, an age within a year (archived ones too)."""
+        name, age, gender = validate_name(name), validate_age(age), validate_gender(gender)
+        tolerance = patient_match.AGE_TOLERANCE
+        stmt = select(Case.id, Case.patient_name, Case.patient_age, Case.patient_gender).where(
+            Case.patient_age.between(age - tolerance, age + tolerance),
+            Case.removed_at.is_(None))
+        with self.engine.connect() as conn:
+            ids = [row.id for row in conn.execute(stmt) if patient_match.same_patient(
+                name, age, gender, row.patient_name, row.patient_age, row.patient_gender)]
+        found = self.cases_by_id(ids[:limit])
+        return sorted(found.values(), key=lambda r: r.updated_at, reverse=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 from desktop import intake
 from desktop.models.tables import SyncState
 from desktop.workspace import Workspace
+from tests import samples
 from tests.test_cli import run
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 
 
 def temp_files(ws: Workspace) -> list[str]:

@@ -19,9 +19,10 @@ import pytest
 
 from desktop import cli
 from desktop.workspace import Workspace
+from tests import samples
 from tests.disk_faults import casedesk, fill, remount_read_only
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 NO_CLAIM = "nothing was lost"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from desktop.cli import main
+from tests import samples
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +134,7 @@ def test_attach_json_and_exit_codes(tmp_path):
     data = tmp_path / "d"
     case = new_case(data)
     good = tmp_path / "lab.pdf"
-    good.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    good.write_bytes(samples.PDF)
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     code, out, _ = run(data, "attach", case["id"], str(good), "--json")

@@ -29,6 +29,7 @@ from desktop.intake import (
     collect,
     prepare,
 )
+from tests import samples
 
 # ------------------------------------------------------------------ content builders
 
@@ -112,7 +113,7 @@ def zip_bytes() -> bytes:
     return buf.getvalue()
 
 
-DOC_BYTES = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504  # OLE2 header block
+DOC_BYTES = samples.DOC  # an OLE2 container with a WordDocument stream
 CSV_BYTES = b"date,test,value,unit\n2026-01-02,HbA1c,6.1,%\n2026-03-04,\"LDL, fasting\",2.9,mmol/L\n"
 TEXT_BYTES = "Befund: unauffällig.\nKontrolle in 6 Monaten, bitte.\nDr. Müller\n".encode()
 

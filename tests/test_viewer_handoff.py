@@ -17,6 +17,7 @@ import pytest
 from desktop import viewer_handoff
 from desktop.viewer_handoff import HandoffRefused, clean_environment, prepare
 from desktop.workspace import Workspace
+from tests import samples
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def ws(tmp_path: Path):
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
        b"\x00\x00\x00IEND\xaeB`\x82")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 
 
 def stored(ws: Workspace, tmp_path: Path, name: str, data: bytes) -> Path:

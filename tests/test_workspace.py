@@ -9,6 +9,7 @@ import desktop.workspace as workspace_module
 from desktop.errors import NotFoundError, ValidationError
 from desktop.models.tables import Case, ChangeKind, PendingChange
 from desktop.workspace import CaseQuery, Workspace
+from tests import samples
 
 
 @pytest.fixture
@@ -199,7 +200,7 @@ def test_pending_lists_outbox_in_order(ws):
     assert {r.case_id for r in rows} == {a.id, b.id}
 
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe"
        b"\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82")

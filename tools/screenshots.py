@@ -4,7 +4,8 @@ Runs offscreen (no display needed). Writes the main window (and its menu bar wit
 menu open), drop highlights, the PDF zoomed to the page width and found words, DICOM with the
 lung window, an image, AI insights, a case's history of conflicts, the new-case dialog with a
 refused age, an intake result list, the conflicts dialog, the merge editor and the sign-in
-dialog.
+dialog; the removal and deletion confirmations, the duplicate-patient warning and a DICOM file
+naming another patient.
 """
 
 from __future__ import annotations
@@ -238,6 +239,45 @@ def main(argv: list[str] | None = None) -> int:
         sign_in.show()
         shot(sign_in, "13-sign-in-dialog.png")
         sign_in.done(0)
+
+        # Before the mistake: the confirmations, a patient already here, a DICOM file naming
+        # someone else (in its verdict and in the documents list).
+        from desktop.ui.confirm import deletion_box, removal_box
+
+        removal = removal_box(window, case.patient_name, "blood-panel.pdf")
+        removal.show()
+        shot(removal, "17-remove-confirmation.png")
+        removal.done(0)
+        deletion = deletion_box(window, case.patient_name, 3)
+        deletion.show()
+        shot(deletion, "18-delete-case-confirmation.png")
+        deletion.done(0)
+        duplicate = NewCaseDialog(window, runner=window.runner, find_matches=lambda v: (
+            ws.similar_patients(v.patient_name, v.patient_age, v.patient_gender)))
+        duplicate.name.setText("amara okafor")
+        duplicate.age.setText("48")
+        duplicate.gender.setCurrentText("female")
+        duplicate.show()
+        duplicate.accept()
+        _wait(app, lambda: duplicate.matches_box.isVisibleTo(duplicate))
+        shot(duplicate, "19-duplicate-patient.png")
+        duplicate.done(0)
+        maria = ws.create_case("Maria Lopez", 46, "female", "Follow-up CT.")
+        mismatch = ws.attach(maria.id, [write_dicom(files / "ct-from-the-scanner.dcm"),
+                                        write_pdf(files / "referral.pdf")])
+        verdicts = AttachResultsDialog(mismatch, maria.patient_name, parent=window)
+        verdicts.show()
+        shot(verdicts, "20-dicom-patient-mismatch.png")
+        verdicts.close()
+        window.model.refresh()
+        _wait(app, lambda: window.model.row_of(maria.id) is not None)
+        maria_row = window.model.row_of(maria.id)
+        assert maria_row is not None
+        window.table.selectRow(maria_row)
+        _wait(app, lambda: window.case_view.case_id == maria.id)
+        window.case_view.tabs.setCurrentWidget(docs)
+        _wait(app, lambda: docs.model.rowCount() == 2)
+        shot(window, "21-dicom-mismatch-in-list.png")
 
         window.case_view.show_case(None)
         window._close_confirmed = True

@@ -127,12 +127,19 @@ class DocumentState(enum.StrEnum):
     REMOTE_ONLY = "remote_only"
     DOWNLOADED = "downloaded"
     FAILED = "failed"
+    # Removed from the server at this computer's request: a pure tombstone (no bytes kept)
+    # so that a file list read before the removal cannot bring the document back.
+    REMOVED = "removed"
 
 
 class ChangeKind(enum.StrEnum):
     CREATE_CASE = "create_case"
     UPDATE_CASE = "update_case"
     UPLOAD_DOCUMENT = "upload_document"
+    # A document removed here (or the source of a move), to be deleted on the server.
+    REMOVE_DOCUMENT = "remove_document"
+    DELETE_CASE = "delete_case"
+    ANALYZE_CASE = "analyze_case"
 
 
 class ChangeState(enum.StrEnum):
@@ -172,6 +179,10 @@ class Case(Base):
     detail_stale: Mapped[bool] = mapped_column(default=True)
     # When the server's file list of this case was last read (null: never).
     files_checked_at: Mapped[datetime | None] = mapped_column()
+    # Deleted here, not yet on the server: a tombstone lists leave out (see Workspace).
+    removed_at: Mapped[datetime | None] = mapped_column()
+    # When an analysis was asked for here; cleared once the server shows one that ended.
+    analysis_requested_at: Mapped[datetime | None] = mapped_column()
 
     documents: Mapped[list[Document]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Document.added_at"
@@ -181,7 +192,7 @@ class Case(Base):
         Index(None, "patient_name"),
         # The list's default order (newest first, id as tie-break, archived filtered out)
         # read from one covering index: all 100,000 ids in ~40 ms instead of ~150 ms.
-        Index("ix_cases_list_order", "updated_at", "id", "status"),
+        Index("ix_cases_list_order", "updated_at", "id", "status", "removed_at"),
     )
 
 
@@ -202,6 +213,13 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     uploaded_at: Mapped[str | None] = mapped_column(String(40))
+    # Removed here: hidden, kept (bytes and all) until the server has removed it too.
+    removed_at: Mapped[datetime | None] = mapped_column()
+    # The source of a move: its removal from the server waits for this copy to be there.
+    moved_to_id: Mapped[str | None] = mapped_column(String(36))
+    # The patient the file's DICOM header names (None: not DICOM, or not named).
+    dicom_patient_name: Mapped[str | None] = mapped_column(String(200))
+    dicom_patient_id: Mapped[str | None] = mapped_column(String(64))
 
     case: Mapped[Case] = relationship(back_populates="documents")
 

@@ -24,6 +24,7 @@ from desktop.errors import NotFoundError
 from desktop.intake import FileKind, IntakeRefused, sniff_file
 from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id, utcnow
 from desktop.sync import errors as err
+from desktop.sync.pull import merge_cases
 from desktop.sync.records import RemoteFile
 from desktop.sync.report import Phase
 
@@ -84,18 +85,20 @@ def _watched_cases() -> Select[tuple[str, str | None, str | None]]:
     )
 
 
-def refresh_case(engine: OutboxEngine, case_id: str) -> None:
-    """Fetch one case's files and insights now (a person opened it)."""
+def refresh_case(engine: OutboxEngine, case_id: str, with_fields: bool = False) -> None:
+    """Fetch one case's files and insights now (a person opened it). *with_fields*: merge the
+    case's own fields too, as a pull would (an analysis under way moves its status)."""
     with engine.ws.sessions() as s:
         case = s.get(Case, case_id)
         if case is None or case.server_id is None:
             return
         server_id, numeric_id = case.server_id, case.numeric_id
-    _refresh_one(engine, case_id, server_id, numeric_id)
+    _refresh_one(engine, case_id, server_id, numeric_id, with_fields)
 
 
 def _refresh_one(
-    engine: OutboxEngine, case_id: str, server_id: str, numeric_id: str | None
+    engine: OutboxEngine, case_id: str, server_id: str, numeric_id: str | None,
+    with_fields: bool = False,
 ) -> None:
     detail = engine.call(lambda: engine.client.case_detail(server_id, numeric_id=numeric_id))
     for exc in detail.set_aside:  # logged by the client; the rest of the detail is used
@@ -106,6 +109,10 @@ def _refresh_one(
         case = s.get(Case, case_id)
         if case is None:
             return
+        if with_fields and detail.case is not None and (
+                detail.case.updated_at != case.server_updated_at):
+            # The case changed there too (an analysis moving on): merged as a pull would.
+            merge_cases(engine, s, [detail.case])
         if detail.insights:
             case.ai_insights = detail.insights
         match_files(s, case, detail.files, candidates=None)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -53,14 +53,23 @@ from desktop.workspace import Workspace, settle_sync_state
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The order kinds go in: a case must exist on the server before its edits and files.
-KIND_ORDER = {ChangeKind.CREATE_CASE: 0, ChangeKind.UPDATE_CASE: 1, ChangeKind.UPLOAD_DOCUMENT: 2}
+# The order kinds go in: a case must exist on the server before its edits and files; a
+# moved document's copy is uploaded before the original is removed; an analysis reads the
+# case's files as they end up; a case is deleted after documents moved out of it arrived.
+KIND_ORDER = {ChangeKind.CREATE_CASE: 0, ChangeKind.UPDATE_CASE: 1, ChangeKind.UPLOAD_DOCUMENT: 2,
+              ChangeKind.REMOVE_DOCUMENT: 3, ChangeKind.ANALYZE_CASE: 4,
+              ChangeKind.DELETE_CASE: 5}
 
 Sender = Callable[[int], None]
 
 
 class Stopped(Exception):
     """Ends the run early; the reason is already in the report."""
+
+
+class Withdrawn(Exception):
+    """The change was taken back here (a case or document deleted) while it was being read
+    for sending: nothing is sent."""
 
 
 @dataclass
@@ -164,15 +173,19 @@ class OutboxEngine:
         return report
 
     def _new_report(self) -> SyncReport:
-        report = SyncReport(server=self.server, files_only=self.files_only)
+        self.report = report = SyncReport(server=self.server, files_only=self.files_only)
         report.case_changes_kept = self._kept_here() if self.files_only else 0
         return report
 
     def _kept_here(self) -> int:
-        """Queued changes of kinds this server does not take: they stay on this computer."""
+        """Queued case changes of kinds this server does not take: they stay on this computer
+        (document removals are counted apart, in ``document_removals_kept``)."""
         with self.ws.sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(PendingChange).where(
-                PendingChange.kind.not_in(list(self.senders())))) or 0)
+            kept = dict(s.execute(select(PendingChange.kind, func.count()).where(
+                PendingChange.kind.not_in(list(self.senders()))).group_by(PendingChange.kind)
+            ).all())
+        self.report.document_removals_kept = int(kept.pop(ChangeKind.REMOVE_DOCUMENT, 0))
+        return int(sum(kept.values()))
 
     def emit(self, phase: Phase, **counts: Any) -> None:
         if phase is Phase.UPLOAD:
@@ -231,11 +244,18 @@ class OutboxEngine:
         now = utcnow()
         kinds = list(self.senders())
         with self.ws.sessions() as s:
+            # A case or document deleted here sends nothing but its deletion.
             rows = s.execute(
                 select(PendingChange.id, PendingChange.kind, PendingChange.next_attempt_at,
                        PendingChange.created_at)
+                .join(Case, Case.id == PendingChange.case_id)
+                .outerjoin(Document, Document.id == PendingChange.document_id)
                 .where(PendingChange.state == ChangeState.QUEUED,
-                       PendingChange.kind.in_(kinds))
+                       PendingChange.kind.in_(kinds),
+                       or_(Case.removed_at.is_(None),
+                           PendingChange.kind == ChangeKind.DELETE_CASE),
+                       or_(Document.id.is_(None), Document.removed_at.is_(None),
+                           PendingChange.kind == ChangeKind.REMOVE_DOCUMENT))
             ).all()
         due = [(i, k, made) for i, k, at, made in rows
                if at is None or at <= now or not self.honour_schedule]
@@ -261,6 +281,8 @@ class OutboxEngine:
     def _push_one(self, send: Sender, change_id: int) -> None:
         try:
             send(change_id)
+        except Withdrawn:
+            log.info("change %d was taken back here before it was sent", change_id)
         except (err.AuthError, err.OfflineError, Stopped):
             self._interrupted(change_id)
             raise
@@ -309,7 +331,7 @@ class OutboxEngine:
                 gone = isinstance(exc, err.RemoteNotFound) and case.server_id is not None
                 case.sync_state = SyncState.REMOVED_REMOTELY if gone else SyncState.ERROR
                 case.sync_error = message
-            if change.document_id:
+            if change.document_id and change.kind == ChangeKind.UPLOAD_DOCUMENT:
                 doc = s.get(Document, change.document_id)
                 if doc is not None:
                     doc.state, doc.error = DocumentState.FAILED, message
@@ -322,10 +344,11 @@ class OutboxEngine:
         answer is owed. A document shows as uploading meanwhile."""
         with self.ws.transaction() as s:
             change = s.get(PendingChange, change_id)
-            assert change is not None
+            if change is None:
+                raise Withdrawn(change_id)
             change.in_flight, change.payload = True, payload
             change.attempts += 1
-            if change.document_id:
+            if change.document_id and change.kind == ChangeKind.UPLOAD_DOCUMENT:
                 doc = s.get(Document, change.document_id)
                 if doc is not None:
                     doc.state, doc.error = DocumentState.UPLOADING, None

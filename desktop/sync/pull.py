@@ -40,7 +40,7 @@ from desktop.sync.merge import merge_case, same_value
 from desktop.sync.reconcile import matches_sent
 from desktop.sync.records import RemoteCase, UnreadableRecord
 from desktop.sync.report import Phase
-from desktop.workspace import queue_update, settle_sync_state
+from desktop.workspace import DELETION, queue_update, settle_sync_state
 
 if TYPE_CHECKING:
     from desktop.sync.outbox import OutboxEngine
@@ -385,24 +385,50 @@ def merge_cases(engine: OutboxEngine, s: Session, remotes: list[RemoteCase]) -> 
                 settle_sync_state(s, case)
 
 
+# Queued work that is no loss when the case is gone from the server: it was going away too,
+# or asked the server for something about it.
+_MOOT = (ChangeKind.REMOVE_DOCUMENT, ChangeKind.DELETE_CASE, ChangeKind.ANALYZE_CASE)
+
+
 def _removed_remotely(engine: OutboxEngine, s: Session, server_id: str, keep: bool) -> None:
     case = s.scalar(select(Case).where(Case.server_id == server_id))
     if case is None:
         return
     case_id = case.id
-    unsynced = keep or s.scalar(
-        select(func.count()).select_from(PendingChange).where(PendingChange.case_id == case_id)
+    if case.removed_at is not None and not keep:  # deleted here too: nothing to keep
+        s.delete(case)
+        engine.report.removed_remotely += 1
+        return
+    work = s.scalar(
+        select(func.count()).select_from(PendingChange).where(
+            PendingChange.case_id == case_id, PendingChange.kind.not_in(_MOOT))
     ) or s.scalar(
         select(func.count()).select_from(Conflict).where(
             Conflict.case_id == case_id, Conflict.resolved_at.is_(None))
     )
-    if unsynced:
+    if keep or work:
         case.sync_state = SyncState.REMOVED_REMOTELY
         case.sync_error = ("This case is no longer on the server; it is kept here with any "
                            "unsynced work.")
+        if work and not keep:
+            changed_here_deleted_there(engine, s, case)
     else:
         s.delete(case)
     engine.report.removed_remotely += 1
+
+
+def changed_here_deleted_there(engine: OutboxEngine, s: Session, case: Case) -> None:
+    """A case with this computer's unsent work is gone from the server: a conflict the person
+    settles (put it back there, or delete it here too), never a silent loss of either."""
+    if s.scalar(select(Conflict.id).where(
+            Conflict.case_id == case.id, Conflict.field == DELETION,
+            Conflict.resolved_at.is_(None))) is not None:
+        return
+    mine: dict[str, Any] = fields_of(case)
+    mine["documents"] = sum(1 for d in case.documents if d.removed_at is None)
+    s.add(Conflict(case_id=case.id, field=DELETION, base_value=case.base, local_value=mine,
+                   server_value={"deleted": True}))
+    engine.report.conflicts += 1
 
 
 # ---------------------------------------------------------------- helpers

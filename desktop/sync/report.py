@@ -64,6 +64,11 @@ class SyncReport:
     overlapped: int = 0
     general_documents: int = 0
     case_changes_kept: int = 0
+    removed: int = 0  # documents removed from the server (moves' originals included)
+    deleted: int = 0  # cases deleted on the server
+    analyses: int = 0  # analyses the server was asked for
+    # Document removals this server cannot do (it has no route for it): they stay queued.
+    document_removals_kept: int = 0
     # Server records that could not be read (a number out of range, no usable id, ...): each
     # was set aside with its reason in ``problems``; the rest of the sync went on.
     set_aside: int = 0

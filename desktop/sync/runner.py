@@ -72,6 +72,14 @@ def refresh_case(ws: Workspace, case_id: str) -> None:
         details.refresh_case(kind.engine(ws, client), case_id)
 
 
+def refresh_analysis(ws: Workspace, case_id: str) -> None:
+    """Read one case as the server has it now, fields and insights, while its analysis runs
+    (the window asks every few seconds until it ends)."""
+    profile, kind = registry.configured(ws)
+    with kind.open_client(profile) as client:
+        details.refresh_case(kind.engine(ws, client), case_id, with_fields=True)
+
+
 def download(
     ws: Workspace, document_id: str, progress: Callable[[int, int], None] | None = None
 ) -> Path:

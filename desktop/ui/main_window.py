@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 
 from desktop import __version__
 from desktop.errors import CaseDeskError
+from desktop.ui.cases.analysis_watch import AnalysisWatcher
+from desktop.ui.cases.case_actions import CaseActions
 from desktop.ui.cases.case_columns import HEADER_KEY
 from desktop.ui.cases.case_list import CaseListPanel
 from desktop.ui.cases.case_view import CaseView
@@ -37,6 +39,7 @@ from desktop.ui.cases.new_case_dialog import NewCase, NewCaseDialog
 from desktop.ui.changes import Changes
 from desktop.ui.documents.attach import AttachController
 from desktop.ui.documents.case_documents import CaseDocuments
+from desktop.ui.documents.document_actions import DocumentActions
 from desktop.ui.documents.drop import DropController, DropTarget
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import app_icon
@@ -54,7 +57,8 @@ from desktop.ui.menus import (
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.settings import app_settings
 from desktop.ui.sync.sync_panel import SyncPanel
-from desktop.ui.wording import saved_text
+from desktop.ui.undo import UndoLast
+from desktop.ui.wording import NO_SERVER, SIGN_IN, saved_text
 from desktop.workspace import ARCHIVED, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,19 @@ class MainWindow(QMainWindow):
                                        self.preview, downloader=self.sync_panel.controller)
         self.attacher = AttachController(workspace, self.runner, self)
         self.history = CaseHistory(workspace, self.runner, self.case_view.history)
+        # Removals, moves, deletions (undoable until sent) and analyses.
+        self.undo = UndoLast(self)
+        self.document_actions = DocumentActions(
+            workspace, self.runner, self.documents, self.undo, self,
+            patient_name=lambda: self.case_view.record.patient_name
+            if self.case_view.record else "this case")
+        self.case_actions = CaseActions(workspace, self.runner, self.undo, self,
+                                        open_case=lambda: self.case_view.record)
+        controller = self.sync_panel.controller
+        self.analyses = AnalysisWatcher(
+            workspace, self.runner, parent=self,
+            signed_in=lambda: controller.configured and controller.state not in (
+                NO_SERVER, SIGN_IN))
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -103,6 +120,12 @@ class MainWindow(QMainWindow):
         )
 
         self.drops.dropped.connect(self.handle_drop)
+        self.drops.document_dropped.connect(self.document_actions.move)
+        self.document_actions.message.connect(self._status_message)
+        self.case_actions.message.connect(self._status_message)
+        self.case_actions.deleted.connect(self._case_deleted)
+        self.case_actions.analysis_requested.connect(self.analyses.watch)
+        self.analyses.finished.connect(self._analysis_finished)
         self.list_panel.case_chosen.connect(self._case_chosen)
         self.model.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.case_view.save_requested.connect(self._save)
@@ -171,6 +194,7 @@ class MainWindow(QMainWindow):
                  ("AI &insights", "AI insights"), ("Histor&y", "history")), start=1)
             if n <= tabs.count()
         ]
+        self.addAction(self.undo.action)
         self.shortcuts_action = action("&Keyboard shortcuts", None, QKeySequence.StandardKey.HelpContents,
                                        self.show_shortcuts, "Every action and its keys (F1)")
         self.about_action = action("&About Case Desk", None, None, self.show_about,
@@ -193,13 +217,14 @@ class MainWindow(QMainWindow):
         self.menus = build_menu_bar(self.menuBar(), {
             "&File": [self.new_action, self.attach_action, self.save_action, None,
                       self.quit_action],
-            "&Edit": [self.discard_action, None, self.find_action,
+            "&Edit": [self.undo.action, None, self.discard_action, None, self.find_action,
                       *self.preview.edit_actions],
             "&View": [("Sort &by", lists.sort_actions), ("Sort o&rder", [
                 lists.ascending_action, lists.descending_action]),
                 ("&Show", lists.filter_actions), None, self.list_action, *self.tab_actions,
                 None, *self.preview.view_actions],
             "&Case": [self.archive_action, self.unarchive_action, None,
+                      *self.case_actions.actions, None, *self.document_actions.actions, None,
                       *self.preview.case_actions],
             "&Sync": panel.actions,
             "&Help": [self.shortcuts_action, self.about_action],
@@ -325,6 +350,7 @@ class MainWindow(QMainWindow):
         self.case_view.show_case(record)
         self.list_panel.open_case_id = record.id
         self._update_actions()
+        self.documents.panel.model.patient_name = record.patient_name
         self.documents.show_case(record.id)
         self.history.show_case(record.id)
         self.sync_panel.controller.case_opened(record.id, record.server_id)
@@ -343,9 +369,30 @@ class MainWindow(QMainWindow):
                         failure=self._report, lane="read")
 
     def _reload_open_case(self, record: CaseRecord) -> None:
+        if self.case_view.case_id == record.id and record.removed_at is not None:
+            self._case_deleted(record.id)
+            return
         if self.case_view.case_id == record.id and not self.case_view.dirty:
             self.case_view.show_case(record)
             self._update_actions()
+
+    def _case_deleted(self, case_id: str) -> None:
+        """The open case was deleted: nothing is open any more."""
+        if self.case_view.case_id != case_id:
+            return
+        self.case_view.show_case(None)
+        self.documents.show_case(None)
+        self.history.show_case(None)
+        self.list_panel.open_case_id = None
+        self._update_actions()
+
+    def _analysis_finished(self, record: CaseRecord) -> None:
+        ended = ("completed: its AI insights are in the case's AI insights tab"
+                 if record.status == "completed" else "failed; you can request it again")
+        self.statusBar().showMessage(f"Analysis of {record.patient_name} {ended}.", 20000)
+        if self.case_view.case_id == record.id and not self.case_view.dirty:
+            self.case_view.show_case(record)
+        self._update_actions()
 
     def _dirty_changed(self, dirty: bool) -> None:
         self.setWindowModified(dirty)
@@ -362,6 +409,7 @@ class MainWindow(QMainWindow):
         self.attach_action.setEnabled(True)
         for act in self.tab_actions:
             act.setEnabled(record is not None)
+        self.case_actions.update_actions()
         # "Amara Okafor — Case Desk", with the platform's unsaved mark where [*] stands.
         self.setWindowTitle(f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE)
         self.setWindowModified(dirty)
@@ -492,12 +540,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ new case
 
-    def ask_new_case(self, reason: str | None = None) -> NewCase | None:
-        """Show the New case dialog (tests replace this)."""
-        dialog = NewCaseDialog(self, reason)
+    def ask_new_case(self, reason: str | None = None) -> NewCase | str | None:
+        """Show the New case dialog (tests replace this): the new case's fields, or the id of
+        a case already here that the person chose to open instead (a possible duplicate)."""
+        dialog = NewCaseDialog(
+            self, reason, runner=self.runner,
+            find_matches=lambda v: self.ws.similar_patients(
+                v.patient_name, v.patient_age, v.patient_gender))
         try:
             if dialog.exec() == NewCaseDialog.DialogCode.Accepted:
-                return dialog.value
+                return dialog.open_case_id or dialog.value
             return None
         finally:
             dialog.deleteLater()
@@ -507,6 +559,10 @@ class MainWindow(QMainWindow):
         def create() -> None:
             value = self.ask_new_case(reason)
             if value is None:
+                return
+            if isinstance(value, str):  # a case of this patient already here: open it
+                self.list_panel.select_when_listed(value)
+                self.open_case(value)
                 return
             self.runner.run(
                 lambda: self.ws.create_case(

@@ -135,7 +135,7 @@ def write_dicom(path: Path, photometric: str = "MONOCHROME2", rows: int = 256, c
     elif encoding == "broken":
         ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 64])
     elif encoding == "jpegls":
-        ds.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + b"\x00" * 64])
+        ds.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + b"\x00" * 64 + b"\xff\xd9"])
     else:
         from PIL import Image
 

@@ -88,7 +88,7 @@ def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
             return None
         rows = conn.execute(
             "SELECT patient_name, patient_age, patient_gender, status, updated_at, sync_state "
-            f"FROM cases WHERE status != 'archived' "
+            "FROM cases WHERE status != 'archived' AND removed_at IS NULL "
             f"ORDER BY {SORT_COLUMNS[sort]} {direction}, id {direction} LIMIT ?",
             (limit,),
         ).fetchall()

@@ -6,6 +6,7 @@ The command line has its own (with its commands); the core has none of either.
 
 from __future__ import annotations
 
+from desktop.cli import patient_warning as patient_warning  # a DICOM naming another patient
 from desktop.cli import search_note as search_note  # a long search: the command line's words
 from desktop.cli import sync_summary
 from desktop.errors import CacheError, CacheProblem, CaseDeskError
@@ -34,6 +35,15 @@ CONNECTION_DETAIL = {
     SESSION: "There is no keychain on this computer: the sign-in lasts until Case Desk "
              "closes. Changes are sent a few seconds after you save.",
 }
+
+
+WARNING = "#b45309"  # the colour of a warning the person should look at (never a refusal)
+
+# Where an analysis stands, as the case view and the list say it.
+ANALYSIS_TEXT = {"requested": "Analysis requested (sent with the next sync)",
+                 "processing": "Analysis: processing…", "analyzing": "Analysis: analyzing…",
+                 "completed": "Analysis completed: see AI insights",
+                 "failed": "Analysis failed"}
 
 
 def saved_text(state: str, what: str = "Saved") -> str:

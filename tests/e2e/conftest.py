@@ -13,9 +13,10 @@ from desktop.sync.medmitra.engine import MedMitraEngine
 from desktop.sync.outbox import RetryPolicy
 from desktop.sync.report import SyncReport
 from desktop.workspace import Workspace
+from tests import samples
 from tests.signin import sign_in
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 
 
 @dataclass

@@ -30,12 +30,13 @@ from desktop.sync.outbox import RetryPolicy
 from desktop.sync.profile import current_server
 from desktop.sync.report import SyncProgress, SyncReport
 from desktop.workspace import Workspace
+from tests import samples
 from tests.e2e.conftest import PDF
 from tests.server.care360_store import DEFAULT_API_KEY
 
 EMAIL = "pat@example.org"
 UPLOAD = "/me/files/upload"
-DICOM = b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2.1\x00"
+DICOM = samples.dicom()
 
 
 @dataclass
@@ -383,7 +384,7 @@ def test_undocumented_500_after_work_is_reconciled_not_duplicated(care):
 
 def test_dropped_connection_after_the_body_is_reconciled_not_duplicated(care):
     case_id, _ = care.case()
-    care.attach(case_id, "scan.png", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    care.attach(case_id, "scan.png", data=samples.PNG)
     care.server.drop_after_body(1, path=UPLOAD)
 
     report = care.sync()

@@ -18,7 +18,7 @@ import pytest
 from desktop.cli import main
 from desktop.sync import credentials, runner
 from desktop.workspace import Workspace
-from tests.e2e.conftest import PDF
+from tests import samples
 from tests.signin import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_process_killed_mid_upload_resumes_without_duplicate(
         assert runner.run_sync(ws).ok
         server_id = ws.get_case(case.id).server_id
         big = tmp_path / "scan.pdf"
-        big.write_bytes(PDF + os.urandom(4 * 1024 * 1024))
+        big.write_bytes(samples.big_pdf(4 * 1024 * 1024))
         ws.attach(case.id, [big])
     # The server stores the file, then stalls before answering; the client dies meanwhile.
     reference_server.delay(60, path="/cases/upload", after_work=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from desktop.cli import sync_summary
 from desktop.models.tables import PendingChange
 from desktop.sync import details, registry, runner
+from tests import samples
 from tests.e2e.conftest import PDF
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
@@ -541,11 +542,10 @@ def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_stateme
 
 
 def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):
-    import os
 
     h = harness
     case = synced_case(h)
-    big = h.file("large-scan.pdf", PDF + os.urandom(8 * 1024 * 1024))
+    big = h.file("large-scan.pdf", samples.big_pdf(8 * 1024 * 1024))
     h.ws.attach(case.id, [big])
     seen: list[int] = []
     engine = h.engine()

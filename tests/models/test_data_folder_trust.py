@@ -14,8 +14,9 @@ import pytest
 from desktop.errors import DataFolderError
 from desktop.models.database import alembic_config, create_cache_engine
 from desktop.workspace import Workspace
+from tests import samples
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 OTHER_UID = 4321
 
 

@@ -10,7 +10,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -32,6 +32,14 @@ class QuirksIn(BaseModel):
     numeric_id: bool | None = None
     int_ids: bool | None = None
     empty_ignored: bool | None = None
+
+
+class AnalysisIn(BaseModel):
+    """How the server's analyses go: their outcome, and seconds per step (null: a test
+    advances each step)."""
+
+    outcome: Literal["completed", "failed"] = "completed"
+    step_seconds: float | None = 0.5
 
 
 class FaultIn(BaseModel):
@@ -205,6 +213,18 @@ def build_admin_router(
         if not store.delete_case(case_id):
             raise HTTPException(404, "Case not found")
         return {"ok": True}
+
+    @router.put("/analysis")
+    def set_analysis(plan: AnalysisIn) -> dict[str, Any]:
+        medmitra.analyses.outcome, medmitra.analyses.step_seconds = plan.outcome, plan.step_seconds
+        return {"ok": True}
+
+    @router.post("/cases/{case_id}/analysis/advance")
+    def advance_analysis(case_id: str) -> dict[str, Any]:
+        updated = medmitra.analyses.advance(case_id)
+        if updated is None:
+            raise HTTPException(404, "No analysis runs for this case")
+        return {"case": updated}
 
     @router.put("/cases/{case_id}/insights")
     def set_insights(

@@ -270,6 +270,16 @@ class ReferenceServer:
     def delete_case(self, case_id: str) -> None:
         self._call("DELETE", f"/cases/{case_id}")
 
+    def set_analysis(self, outcome: str = "completed", step_seconds: float | None = 0.5) -> None:
+        """How analyses go: "completed" (with insights) or "failed", a step every
+        `step_seconds` (None: only when `advance_analysis` is called)."""
+        self._call("PUT", "/analysis", json={"outcome": outcome, "step_seconds": step_seconds})
+
+    def advance_analysis(self, case_id: str) -> dict[str, Any]:
+        """The next step of a case's running analysis (processing → analyzing → the end)."""
+        result: dict[str, Any] = self._call("POST", f"/cases/{case_id}/analysis/advance")
+        return dict(result["case"])
+
     def set_insights(self, case_id: str, insights: dict[str, Any] | None) -> None:
         """Attach (or with None, remove) ai_insights; does not bump updated_at."""
         self._call("PUT", f"/cases/{case_id}/insights", json=insights)

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from tests.server.analysis import Analyses
 from tests.server.medmitra_store import CASE_COLUMNS, MedMitraStore, StoredFile
 
 COPY_CHUNK = 1024 * 1024
@@ -45,8 +46,13 @@ class MedMitraService:
 
     store: MedMitraStore
     quirks: MedMitraQuirks = field(default_factory=MedMitraQuirks)
+    analyses: Analyses = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.analyses = Analyses(self.store)
 
     def reset(self) -> None:
+        self.analyses.reset()
         self.store.reset()
         self.quirks = MedMitraQuirks()
 
@@ -70,6 +76,12 @@ class MedMitraService:
         if self.quirks.field_names == "deployed":
             out = {("upload_date" if k == "uploaded_at" else k): v for k, v in out.items()}
         return out
+
+
+class AnalysisRequest(BaseModel):
+    """The deployed route's optional body: results complete an analysis; none starts one."""
+
+    analysis_results: str | None = None
 
 
 class CaseUpdate(BaseModel):
@@ -273,7 +285,8 @@ def build_medmitra_router(service: MedMitraService) -> APIRouter:
     def delete_file(
         file_id: str, case_id: Annotated[str, Query()], caller: User
     ) -> dict[str, Any]:
-        case = owned_case(case_id, caller, int_route=False, location="query")
+        # The deployed route declares `case_id: int` (a query parameter) like the others.
+        case = owned_case(case_id, caller, int_route=True, location="query")
         row = store.file(file_id)
         if row is None or row["case_id"] != case["case_id"]:
             raise HTTPException(404, "File not found")
@@ -282,9 +295,22 @@ def build_medmitra_router(service: MedMitraService) -> APIRouter:
 
     @router.delete("/cases/cases/{case_id}")
     def delete_case(case_id: str, caller: User) -> dict[str, Any]:
-        case = owned_case(case_id, caller, int_route=False, location="path")
+        case = owned_case(case_id, caller, int_route=True, location="path")
         store.delete_case(case["case_id"])
         return {"message": "Case deleted successfully"}
+
+    @router.post("/cases/analyze/{case_id}")
+    def analyze_case(
+        case_id: str, caller: User, analysis: AnalysisRequest | None = None
+    ) -> dict[str, Any]:
+        case = owned_case(case_id, caller, int_route=True, location="path")
+        results = analysis.analysis_results if analysis is not None else None
+        updated = service.analyses.start(case["case_id"], results)
+        if updated is None:  # deleted while it started
+            raise HTTPException(404, "Case not found")
+        message = ("Case analysis completed successfully" if results
+                   else "Case analysis started successfully")
+        return {"message": message, "case": service.render_case(updated)}
 
     @router.get("/files/{file_id}/{file_name:path}")
     def file_bytes(file_id: str, file_name: str) -> FileResponse:

@@ -226,6 +226,15 @@ class MedMitraClient:
             case_ids=(server_id, numeric_id),
         )
 
+    def analyze_case(self, server_id: str, numeric_id: str | None = None) -> RemoteCase:
+        """Ask the server to (re)analyse a case; the answer is the case as the analysis
+        starts (its status moves processing → analyzing → completed or failed)."""
+        payload = self._json(
+            "POST", "/cases/analyze/{case_id}",
+            lambda cid: f"/cases/analyze/{path_segment(cid)}", case_ids=(server_id, numeric_id),
+        )
+        return parse_case(payload.get("case"))
+
     # -------------------------------------------------------------- files
 
     def upload_file(

@@ -8,6 +8,8 @@
   conflict; only the dirty fields are sent, and the answer is compared with what was read
   and sent: only what the server shows it applied is cleaned (see ``_record_update``).
 - **upload**: a file for a case already on the server, streamed from the blob store.
+- **remove a document, delete a case, analyse**: the shared steps of ``sync/removals.py``
+  on this client's DELETE and analyze routes.
 
 Every step runs on the shared outbox engine: in flight before a send, reconcile before a
 resend whose outcome is unknown, park refusals, defer what the server could not do now.
@@ -33,6 +35,7 @@ from desktop.models.tables import (
     utcnow,
 )
 from desktop.sync import errors as err
+from desktop.sync import removals
 from desktop.sync.details import match_files, refresh_details
 from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
@@ -40,7 +43,7 @@ from desktop.sync.merge import merge_case, same_value
 from desktop.sync.outbox import OutboxEngine, Sender
 from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull
 from desktop.sync.reconcile import find_sent_file, matches_sent
-from desktop.sync.records import RemoteCase, RemoteFile
+from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
 from desktop.sync.report import Phase
 from desktop.workspace import queue_update, settle_sync_state
 
@@ -64,7 +67,21 @@ class MedMitraEngine(OutboxEngine):
             ChangeKind.CREATE_CASE: self._push_create,
             ChangeKind.UPDATE_CASE: self._push_update,
             ChangeKind.UPLOAD_DOCUMENT: self._push_upload,
+            ChangeKind.REMOVE_DOCUMENT: lambda change_id: removals.send_document_removal(
+                self, change_id,
+                list_files=lambda sid, nid: self.client.list_files(sid, numeric_id=nid),
+                delete_file=lambda fid, sid, nid: self.client.delete_file(fid, sid, nid)),
+            ChangeKind.DELETE_CASE: lambda change_id: removals.send_case_deletion(
+                self, change_id, read_case=self._read_case,
+                delete_case=lambda sid, nid: self.client.delete_case(sid, numeric_id=nid),
+                find_created=self._find_created),
+            ChangeKind.ANALYZE_CASE: lambda change_id: removals.send_analysis(
+                self, change_id, read_case=self._read_case,
+                analyze=lambda sid, nid: self.client.analyze_case(sid, numeric_id=nid)),
         }
+
+    def _read_case(self, server_id: str, numeric_id: str | None) -> CaseDetail:
+        return self.client.case_detail(server_id, numeric_id=numeric_id)
 
     def after_push(self) -> None:
         """Pull and merge the case list, then refresh files and insights of changed cases."""
@@ -94,6 +111,7 @@ class MedMitraEngine(OutboxEngine):
                     PendingChange.case_id == case.id,
                     PendingChange.kind == ChangeKind.UPLOAD_DOCUMENT,
                     PendingChange.state == ChangeState.QUEUED,
+                    Document.removed_at.is_(None),  # removed here: never sent
                 )
                 .order_by(PendingChange.id)
             ).all()

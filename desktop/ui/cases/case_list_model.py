@@ -387,8 +387,10 @@ class CaseListModel(QAbstractTableModel):
     def _remember(self, record: CaseRecord) -> None:
         self._cache[record.id] = record
         self._cache.move_to_end(record.id)
+        # An analysis asked for here and not started on the server yet says so in Status.
+        status = "requested" if record.analysis == "requested" else record.status
         self._texts[record.id] = row_texts(  # formatted once, not on every paint of every cell
-            record.patient_name, record.patient_age, record.patient_gender, record.status,
+            record.patient_name, record.patient_age, record.patient_gender, status,
             record.updated_at, record.sync_state,
         )
         while len(self._cache) > CACHE_LIMIT:

@@ -33,6 +33,7 @@ from desktop.ui.cases.insights_view import InsightsView
 from desktop.ui.documents.documents_view import DocumentsPanel
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import SYNC_LABELS
+from desktop.ui.wording import ANALYSIS_TEXT
 from desktop.workspace import (
     ARCHIVED,
     KNOWN_GENDERS,
@@ -262,7 +263,9 @@ class CaseView(QWidget):
             checked = record.files_checked_at
             files = (" · files checked " + checked.astimezone().strftime("%Y-%m-%d %H:%M")
                      if checked else " · files not checked with the server yet")
-        self.sync_label.setText(f"{sync}{detail} · {where} · updated {updated}{files}")
+        analysis = (" · " + ANALYSIS_TEXT.get(record.analysis, record.analysis)
+                    if record.analysis else "")
+        self.sync_label.setText(f"{sync}{detail} · {where} · updated {updated}{files}{analysis}")
 
     def _on_changed(self) -> None:
         if self.record is None:

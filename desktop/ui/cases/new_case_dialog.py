@@ -6,6 +6,7 @@ It opens on the patient name and tabs in reading order; no field starts with a m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -13,17 +14,24 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.ui.cases.fields import AgeField, FieldError, add_row, check, follow, status_combo
 from desktop.ui.dialogs import GuardedDialog
+from desktop.ui.operations import OperationRunner
+from desktop.ui.wording import WARNING
 from desktop.workspace import (
     KNOWN_GENDERS,
+    CaseRecord,
     validate_age,
     validate_gender,
     validate_name,
@@ -48,11 +56,18 @@ class NewCaseDialog(GuardedDialog):
 
     discard_what = "this new case"
 
-    def __init__(self, parent: QWidget | None = None, reason: str | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, reason: str | None = None,
+                 find_matches: Callable[[NewCase], list[CaseRecord]] | None = None,
+                 runner: OperationRunner | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New case")
         self.setModal(True)
         self.value: NewCase | None = None
+        # Cases that may be this patient already (looked up off the GUI thread on Create):
+        # the person opens one (``open_case_id``) or creates the new case anyway.
+        self._find_matches, self._runner = find_matches, runner
+        self._checked: NewCase | None = None
+        self.open_case_id: str | None = None
 
         self.name = QLineEdit(self)
         self.name.setAccessibleName("Patient name")
@@ -93,12 +108,31 @@ class NewCaseDialog(GuardedDialog):
         self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.matches_box = QWidget(self)
+        self.matches_label = QLabel(self.matches_box)
+        self.matches_label.setWordWrap(True)
+        self.matches_label.setStyleSheet(f"color: {WARNING}; font-weight: 600;")
+        self.matches = QListWidget(self.matches_box)
+        self.matches.setAccessibleName("Cases that may be this patient")
+        self.open_button = QPushButton("&Open the selected case", self.matches_box)
+        self.open_button.clicked.connect(self.open_selected)
+        self.matches.itemDoubleClicked.connect(self._double_clicked)
+        box = QVBoxLayout(self.matches_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.matches_label)
+        box.addWidget(self.matches)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.open_button)
+        box.addLayout(row)
+        self.matches_box.hide()
         layout = QVBoxLayout(self)
         if reason:
             hint = QLabel(reason, self)
             hint.setWordWrap(True)
             layout.addWidget(hint)
         layout.addLayout(form)
+        layout.addWidget(self.matches_box)
         layout.addWidget(self.buttons)
         # The boxes holding each field with its error were parented when the form was laid
         # out, which put them after the buttons in the focus chain: reading order, explicitly.
@@ -132,5 +166,47 @@ class NewCaseDialog(GuardedDialog):
         value = self.validate()
         if value is None:
             return  # errors are shown under the fields; the dialog stays open
-        self.value = value
+        if self._find_matches is None or self._runner is None or self._checked == value:
+            self.value = value
+            super().accept()
+            return
+        self.create_button.setEnabled(False)
+        find = self._find_matches
+        self._runner.run(lambda: find(value), success=lambda found: self.show_matches(value, found),
+                         failure=lambda _e: self.show_matches(value, []), lane="read")
+
+    def show_matches(self, value: NewCase, found: list[CaseRecord]) -> None:
+        """No match: created. Matches: listed, to open one or create anyway (Create again)."""
+        self.create_button.setEnabled(True)
+        self._checked = value
+        if not found:
+            self.value = value
+            super().accept()
+            return
+        self.matches_label.setText(
+            f"{value.patient_name} ({value.patient_gender}, {value.patient_age}) may have a "
+            f"case here already — {len(found)} with the same name and gender and an age "
+            "within a year. Open it, or create a new case anyway.")
+        self.matches.clear()
+        for record in found:
+            item = QListWidgetItem(
+                f"{record.patient_name}, {record.patient_age}, {record.patient_gender} — "
+                f"{record.status}, updated {record.updated_at.astimezone():%Y-%m-%d}")
+            item.setData(Qt.ItemDataRole.UserRole, record.id)
+            self.matches.addItem(item)
+        self.matches.setCurrentRow(0)
+        self.create_button.setText("Create &anyway")
+        self.matches_box.show()
+        self.open_button.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _double_clicked(self, _item: QListWidgetItem) -> None:
+        # A bound method, not a lambda holding the dialog: that would keep it alive.
+        self.open_selected()
+
+    def open_selected(self) -> None:
+        item = self.matches.currentItem()
+        if item is None:
+            return
+        self.open_case_id = item.data(Qt.ItemDataRole.UserRole)
+        self.value = None
         super().accept()

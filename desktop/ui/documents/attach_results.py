@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.ui.wording import WARNING, patient_warning
 from desktop.workspace import AttachResult
 
 VERDICTS = {"attached": "Attached", "duplicate": "Already attached", "refused": "Refused"}
@@ -60,14 +62,21 @@ class AttachResultsDialog(QDialog):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         for result in results:
-            item = QTreeWidgetItem(
-                [result.path.name or str(result.path), VERDICTS.get(result.outcome, result.outcome),
-                 result.reason or ""]
-            )
+            verdict, why = VERDICTS.get(result.outcome, result.outcome), result.reason or ""
+            warned = result.document is not None and bool(result.document.patient_mismatch)
+            if warned and result.document is not None:
+                verdict = "Attached — check the patient"
+                said = patient_warning(result.document, case_name)
+                why = said[:1].upper() + said[1:] + "."  # not capitalize(): it lowers names
+            item = QTreeWidgetItem([result.path.name or str(result.path), verdict, why])
             item.setIcon(1, self.style().standardIcon(
+                QStyle.StandardPixmap.SP_MessageBoxWarning if warned else
                 _ICON.get(result.outcome, QStyle.StandardPixmap.SP_MessageBoxWarning)))
+            if warned:
+                for column in (1, 2):
+                    item.setForeground(column, QColor(WARNING))
             item.setToolTip(0, str(result.path))
-            item.setToolTip(2, result.reason or "")
+            item.setToolTip(2, why)
             self.tree.addTopLevelItem(item)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)

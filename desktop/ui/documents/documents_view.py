@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QMimeData,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop.intake import format_size
 from desktop.ui.row_table import RowTable
+from desktop.ui.wording import WARNING, patient_warning
 from desktop.workspace import CATEGORIES, DocumentRecord
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
@@ -49,10 +51,16 @@ STATE_LABELS = {
 }
 
 
+# What a document dragged from the list carries: its id (and its case's), to drop on a case.
+DOCUMENT_MIME = "application/x-casedesk-document"
+
+
 def state_text(doc: DocumentRecord) -> str:
     label = STATE_LABELS.get(doc.state, doc.state)
     if doc.state == "failed":
-        return f"{label}: {doc.error or 'unknown reason'}"
+        label = f"{label}: {doc.error or 'unknown reason'}"
+    if doc.patient_mismatch:
+        label = "⚠ Check patient · " + label
     return label
 
 
@@ -64,6 +72,22 @@ class DocumentsModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._docs: list[DocumentRecord] = []
+        self.patient_name = ""  # the open case's, for the DICOM warning's words
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt API
+        return [DOCUMENT_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:  # noqa: N802 - Qt API
+        """A dragged document: dropped on a case row, it moves there."""
+        mime = QMimeData()
+        doc = self.document(indexes[0].row()) if indexes else None
+        if doc is not None:
+            mime.setData(DOCUMENT_MIME, f"{doc.id}\n{doc.case_id}".encode())
+            mime.setText(doc.name)
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802 - Qt API
+        return Qt.DropAction.MoveAction
 
     def set_documents(self, docs: Sequence[DocumentRecord]) -> None:
         """Show these documents. The same ones again leave the rows alone; changed values
@@ -131,6 +155,8 @@ class DocumentsModel(QAbstractTableModel):
 
     def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)
+        if index.isValid():
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
         if index.isValid() and index.column() == COL_CATEGORY:
             flags |= Qt.ItemFlag.ItemIsEditable
         return flags
@@ -152,6 +178,9 @@ class DocumentsModel(QAbstractTableModel):
             if column == COL_STATE:
                 return state_text(doc)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if doc.patient_mismatch and column in (COL_DOC_NAME, COL_STATE):
+                return (f"{doc.name}: " + patient_warning(doc, self.patient_name or "this case's "
+                                                          "patient") + ".")
             if column == COL_STATE:
                 return state_text(doc)
             if column == COL_CATEGORY:
@@ -160,6 +189,8 @@ class DocumentsModel(QAbstractTableModel):
                 return f"{doc.name} ({doc.mime_type})"
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATE and doc.state == "failed":
             return QColor("#c62828")
+        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATE and doc.patient_mismatch:
+            return QColor(WARNING)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -215,6 +246,10 @@ class DocumentsPanel(QWidget):
             | QAbstractItemView.EditTrigger.EditKeyPressed
         )
         self.table.setItemDelegateForColumn(COL_CATEGORY, CategoryDelegate(self.table))
+        # Drag a document onto a case in the list to move it there.
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.table.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)

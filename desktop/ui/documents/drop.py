@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor, QDropEvent, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from desktop.ui.cases.case_table import ACCENT, CaseTable
+from desktop.ui.documents.documents_view import DOCUMENT_MIME
 
 
 def local_paths(mime: QMimeData | None) -> list[Path]:
@@ -98,6 +99,7 @@ class DropController(QObject):
     """Routes file drags anywhere on ``window`` to a target and emits ``dropped`` (queued)."""
 
     dropped = Signal(list, object)  # list[Path], DropTarget
+    document_dropped = Signal(str, str)  # a document dragged from the list, the case it goes to
 
     def __init__(
         self,
@@ -173,6 +175,9 @@ class DropController(QObject):
             self.clear()
             return False
         assert isinstance(event, QDropEvent)  # DragEnter and DragMove derive from it
+        mime = event.mimeData()
+        if mime is not None and mime.hasFormat(DOCUMENT_MIME):
+            return self._document_drag(obj, event, kind)
         paths = local_paths(event.mimeData())
         if not paths:
             return False  # not files: let the widget handle it (text drags into fields)
@@ -183,6 +188,32 @@ class DropController(QObject):
             self.clear()
             # Queued: the drag source (a file manager) is released before any work starts.
             QTimer.singleShot(0, lambda: self.dropped.emit(paths, target))
+        else:
+            self._highlight(target)
+        return True
+
+    def _document_drag(self, obj: QWidget, event: QDropEvent, kind: QEvent.Type) -> bool:
+        """A document dragged from the documents list: onto another case's row, it moves
+        there; anywhere else it is not taken."""
+        raw = bytes(event.mimeData().data(DOCUMENT_MIME).data()).decode(errors="replace")
+        document_id, _, from_case = raw.partition("\n")
+        target = self.target_at(obj.mapToGlobal(event.position().toPoint()))
+        if target.kind != "row" or target.case_id in (None, from_case) or not document_id:
+            self._highlight(None)
+            if kind == QEvent.Type.DragEnter:
+                event.acceptProposedAction()  # keep hearing the drag as it moves on
+            else:
+                event.ignore()
+            return True
+        label = "Move to " + target.label.removeprefix("Attach to ")
+        target = DropTarget("row", target.case_id, target.row, label)
+        event.setDropAction(Qt.DropAction.MoveAction)
+        event.accept()
+        if kind == QEvent.Type.Drop:
+            self.clear()
+            case_id = target.case_id
+            assert case_id is not None
+            QTimer.singleShot(0, lambda: self.document_dropped.emit(document_id, case_id))
         else:
             self._highlight(target)
         return True

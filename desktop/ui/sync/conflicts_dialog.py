@@ -23,7 +23,19 @@ from desktop.ui.changes import Changes
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.sync.conflict_words import FIELD_LABELS, server_time, shown
 from desktop.ui.sync.merge_dialog import MergeDialog
-from desktop.workspace import MERGEABLE_FIELDS, ConflictRecord, Workspace
+from desktop.workspace import DELETION, MERGEABLE_FIELDS, ConflictRecord, Workspace
+
+
+def deletion_sides(row: ConflictRecord) -> tuple[str, str]:
+    """(mine, theirs) of a case deleted on one side and changed on the other, in words."""
+    if row.local_value == {"deleted": True}:
+        theirs = row.server_value or {}
+        changed = ", ".join(FIELD_LABELS.get(f, f) for f in theirs.get("changed_fields") or [])
+        files = ", ".join(theirs.get("new_files") or [])
+        said = "; ".join(filter(None, [f"changed {changed}" if changed else "",
+                                       f"new files: {files}" if files else ""]))
+        return "Deleted on this computer", f"Changed on the server ({said})"
+    return "Changed on this computer, not yet sent", "Deleted on the server"
 
 COLUMNS = ("Patient", "Field", "Before (base)", "Mine", "Theirs (server)", "Server wrote it")
 _Index = QModelIndex | QPersistentModelIndex
@@ -57,6 +69,9 @@ class ConflictModel(QAbstractTableModel):
         values = (row.patient_name, FIELD_LABELS.get(row.field, row.field),
                   shown(row.base_value), shown(row.local_value), shown(row.server_value),
                   server_time(row.server_changed_at) or "unknown")
+        if row.field == DELETION:
+            values = (row.patient_name, "The whole case", "—", *deletion_sides(row),
+                      server_time(row.server_changed_at) or "unknown")
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return values[index.column()]
         return None
@@ -135,6 +150,13 @@ class ConflictsDialog(QDialog):
         self.mine.setEnabled(enabled)
         self.theirs.setEnabled(enabled)
         self.merge.setEnabled(selected is not None and selected.field in MERGEABLE_FIELDS)
+        if selected is not None and selected.field == DELETION:
+            deleted_here = selected.local_value == {"deleted": True}
+            self.status.setText(
+                "Keep mine: delete it on the server anyway. Take theirs: keep the case, with "
+                "the server's changes." if deleted_here else
+                "Keep mine: put it back on the server, with its files. Take theirs: delete it "
+                "here too.")
 
     def ask_merged(self, conflict: ConflictRecord) -> tuple[bool, Any]:
         """The merge editor: (accepted, merged value); an emptied note is a value too."""

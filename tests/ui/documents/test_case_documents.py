@@ -15,12 +15,13 @@ from desktop.ui.changes import Changes
 from desktop.ui.main_window import MainWindow
 from desktop.ui.sample_files import write_pdf
 from desktop.workspace import Workspace
+from tests import samples
 from tests.server.care360_store import DEFAULT_API_KEY
 from tests.signin import sign_in
 
 from ..conftest import select_case, settle
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 EMAIL = "dr@example.org"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -219,8 +220,16 @@ def test_open_with_system_viewer_refuses_a_program(
     case = ws.create_case("Amara Okafor", 47, "female")
     script_like = tmp_path / "notes.txt"
     script_like.write_text("#!/bin/sh\nrm -rf ~\n")
-    [result] = ws.attach(case.id, [script_like])
+    [refused] = ws.attach(case.id, [script_like])
+    assert refused.outcome == "refused"  # intake keeps programs out today...
+    plain = tmp_path / "plain.txt"
+    plain.write_text("a note\n")
+    [result] = ws.attach(case.id, [plain])
     assert result.document is not None
+    # ...but a copy kept before that (or changed on disk) is still never handed over.
+    blob = ws.blob_path(result.document)
+    os.chmod(blob, 0o600)
+    blob.write_bytes(script_like.read_bytes())
     docs = show_documents(qtbot, window, case.id, 1)
     with qtbot.waitSignal(window.preview.rendered, timeout=10000):
         docs.table.selectRow(0)

@@ -12,12 +12,13 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.sync.conflicts_dialog import ConflictsDialog
 from desktop.ui.sync.sign_in_dialog import SignInDialog
 from desktop.workspace import Workspace
+from tests import samples
 from tests.server.care360_store import DEFAULT_API_KEY
 from tests.signin import sign_in
 
 from ..conftest import select_case, settle
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 
 
 def dialogs(kind: type) -> list:
