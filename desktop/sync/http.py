@@ -20,7 +20,6 @@ import io
 import logging
 import math
 import os
-import socket
 import ssl
 import threading
 import time
@@ -410,9 +409,6 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
@@ -420,14 +416,9 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Any = None) -> httpcore.NetworkStream:
-        # A request goes out as two writes (head, then body). With Nagle's algorithm on, the
-        # body waits for the server to acknowledge the head, and the server, waiting for the
-        # body, delays that acknowledgement (~40 ms on Linux): every small POST or PUT then
-        # took 40 ms longer than the server's work. TCP_NODELAY sends each write at once.
-        options = [*(socket_options or ()), NO_DELAY]
         return _DeadlineStream(self._inner.connect_tcp(
             host, port, _time_left(timeout, httpcore.ConnectTimeout), local_address,
-            options))
+            socket_options))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Any = None) -> httpcore.NetworkStream:
