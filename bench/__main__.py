@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.gui", "bench.care360",
+BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.push", "bench.gui", "bench.care360",
            "bench.durability"]
 
 

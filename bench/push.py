@@ -114,6 +114,10 @@ def _queue(data: Path, creates: int, edits: list[str], uploads: list[tuple[str, 
 class PushFigures:
     creates: list[tuple[float, float]] = field(default_factory=list)  # (bare, casedesk)
     mix: list[tuple[float, float]] = field(default_factory=list)
+    # The floor under any `casedesk sync`: the same sync again with nothing queued (start-up,
+    # opening the cache, the pull, the file check), and the bare loop's start-up alone.
+    idle_sync: list[float] = field(default_factory=list)
+    bare_start: list[float] = field(default_factory=list)
 
 
 def measure(root: Path, creates: int, mix: int, pairs: int) -> PushFigures:
@@ -125,6 +129,8 @@ def measure(root: Path, creates: int, mix: int, pairs: int) -> PushFigures:
             _queue(data, creates, [], [])
             bare = _bare(server.url, root, ["create"] * creates)
             figures.creates.append((bare, _run(_casedesk(data, "sync"), data)))
+            figures.idle_sync.append(_run(_casedesk(data, "sync"), data))
+            figures.bare_start.append(_bare(server.url, root, []))
             shutil.rmtree(data)
 
         # The mix: 40% creates, 40% edits of cases on the server, 20% small uploads to them.
@@ -167,8 +173,16 @@ def report(figures: PushFigures, creates: int, mix: int) -> None:
         print(f"    ratio casedesk/bare = {statistics.median(ratios):.2f}   ({target}; "
               f"{len(ratios)} pairs {ratios[0]:.2f}-{ratios[-1]:.2f})")
 
-    print(f"push of queued work through casedesk sync (fresh process each), reference server")
+    print("push of queued work through casedesk sync (fresh process each), reference server")
     line(figures.creates, creates, f"{creates} queued creates", "target <= 2.0")
+    idle, bare_start = statistics.median(figures.idle_sync), statistics.median(figures.bare_start)
+    requests = statistics.median(b for b, _ in figures.creates) - bare_start
+    floor = idle + requests
+    ours = statistics.median(c for _, c in figures.creates)
+    print(f"    info: floor = casedesk sync with nothing queued {idle:.2f} s + the bare loop's "
+          f"requests {requests:.2f} s (its start-up {bare_start:.2f} s taken off) = {floor:.2f} s;"
+          f" casedesk/floor = {ours / floor:.2f}; the client's own cost per create "
+          f"{(ours - floor) / creates * 1000:.1f} ms")
     line(figures.mix, mix, f"{mix} queued changes (40% creates, 40% edits, 20% uploads)",
          "info; the issue's target is >= 5x the base commit's changes/s")
 
