@@ -261,7 +261,8 @@ def filter_figures(app: Any, window: Any, ws: Any, keystrokes: int) -> list[str]
     def wait_refresh(target: int) -> None:
         _run_until(lambda: done["n"] >= target, window.model.refreshed)
 
-    wait_refresh(1)
+    # The window's own first load (a window already listed has nothing more to load).
+    _run_until(lambda: done["n"] >= 1 or not window.model.loading, window.model.refreshed)
     # What a person types: names letter by letter, then deleting back.
     texts: list[str] = []
     for word in [LAST[3], FIRST[7], LAST[14], "cough", FIRST[20], "pain", LAST[9]]:

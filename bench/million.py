@@ -145,7 +145,6 @@ def bench_window(data: Path, keystrokes: int, pages: int) -> None:
             table.viewport().repaint()
             timings.append(time.perf_counter() - begin)
         rss_paged = _rss_kib()
-        window.model.set_search("")
         filters = filter_figures(app, window, ws, keystrokes)
         rss_end = _rss_kib()
         window._close_confirmed = True

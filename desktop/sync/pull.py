@@ -83,6 +83,10 @@ def link_case(case: Case, remote: RemoteCase) -> None:
 # ---------------------------------------------------------------- the pull
 
 
+# Records read between two progress reports of a pull.
+PROGRESS_EVERY = 5000
+
+
 def pull(engine: OutboxEngine, listing: Listing) -> None:
     engine.emit(Phase.PULL)
     # Thousands of fresh records would trigger full garbage collections, each walking every
@@ -132,7 +136,9 @@ def _apply_listing(
     now = utcnow()
     set_aside: list[UnreadableRecord] = []
     # Most records are unchanged: only their (id, updated_at) stamp is read.
-    for raw in records:
+    for count, raw in enumerate(records):
+        if count % PROGRESS_EVERY == 0:  # a pull of 100,000 cases takes seconds: show it
+            engine.emit(Phase.PULL, done=count, total=len(records))
         try:
             server_id, updated = listing.stamp(raw)
             if server_id in seen:
