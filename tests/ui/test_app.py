@@ -3,6 +3,7 @@ folder in words, and the window opening after its placeholder."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -99,3 +100,15 @@ def test_the_application_skips_pysides_source_scan_of_later_imports(qtbot) -> No
     assert "PySide6" in Path(app_module.__file__).read_text(encoding="utf-8")
     assert feature._mod_uses_pyside(app_module) is False
     assert feature.feature_imported  # the hook itself stays: only the scan is skipped
+
+
+def test_the_window_loads_without_the_sync_client_libraries() -> None:
+    # httpx and filelock load with the first sync, not with the window (~60 ms of its start).
+    import subprocess
+
+    code = ("import sys, desktop.ui.main_window; "
+            "print(sorted(m for m in ('httpx', 'filelock') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ,
+                                           "QT_QPA_PLATFORM": "offscreen"})
+    assert done.stdout.strip() == "[]"
