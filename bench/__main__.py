@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.push", "bench.gui", "bench.care360",
-           "bench.durability"]
+           "bench.durability", "bench.million"]
 
 
 def main() -> int:
