@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.gui", "bench.care360",
-           "bench.durability"]
+BENCHES = ["bench.edits", "bench.intake", "bench.sync", "bench.push", "bench.gui", "bench.care360",
+           "bench.durability", "bench.million"]
 
 
 def main() -> int:

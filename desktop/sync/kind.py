@@ -12,15 +12,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from desktop.errors import ValidationError
 from desktop.sync import credentials
 from desktop.sync.outbox import OutboxEngine
 from desktop.sync.profile import ServerProfile
 from desktop.workspace import Workspace
+
+if TYPE_CHECKING:  # httpx loads with the first client, not with the window (~50 ms)
+    import httpx
 
 
 class Account(StrEnum):

@@ -346,12 +346,19 @@ class OutboxEngine:
             change = s.get(PendingChange, change_id)
             if change is None:
                 raise Withdrawn(change_id)
-            change.in_flight, change.payload = True, payload
-            change.attempts += 1
-            if change.document_id and change.kind == ChangeKind.UPLOAD_DOCUMENT:
-                doc = s.get(Document, change.document_id)
-                if doc is not None:
-                    doc.state, doc.error = DocumentState.UPLOADING, None
+            self.mark_in_flight_within(s, change, payload)
+
+    @staticmethod
+    def mark_in_flight_within(s: Session, change: PendingChange, payload: dict[str, Any]) -> None:
+        """:meth:`mark_in_flight` inside a transaction the step already holds (the one that
+        read what it sends): one commit before the request instead of two. The caller sends
+        only after that transaction has committed."""
+        change.in_flight, change.payload = True, payload
+        change.attempts += 1
+        if change.document_id and change.kind == ChangeKind.UPLOAD_DOCUMENT:
+            doc = s.get(Document, change.document_id)
+            if doc is not None:
+                doc.state, doc.error = DocumentState.UPLOADING, None
 
     def clear_in_flight(self, change_id: int) -> None:
         """The request provably did nothing (refused sign-in, no connection): no reconcile

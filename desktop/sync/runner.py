@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import filelock
-
 from desktop.errors import CaseDeskError
 from desktop.sync import details, registry
 from desktop.sync.report import SyncProgress, SyncReport
@@ -39,6 +37,8 @@ def run_sync(
     manual: bool = True,
 ) -> SyncReport:
     """One sync run. *manual* (a person asked) also retries changes postponed by backoff."""
+    import filelock  # with the first sync, not with the window (~8 ms of its start)
+
     lock = filelock.FileLock(str(ws.folder.lock), mode=0o600)
     try:
         lock.acquire(timeout=wait)

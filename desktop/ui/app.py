@@ -41,8 +41,21 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def skip_feature_scan() -> None:
+    """PySide6 reads the source of every module imported after it, looking for the word
+    "PySide6", to scope its opt-in ``__feature__`` switches (snake_case, true_property) that
+    Case Desk never turns on. For the data layer's hundreds of modules that scan was ~70 ms of
+    the full window's start. Telling it no module uses them skips the scan and changes nothing
+    else: with no feature switched on, "no feature" and "ignore this module" read alike."""
+    feature = sys.modules.get("PySide6.support.feature")
+    if feature is not None and callable(getattr(feature, "_mod_uses_pyside", None)):
+        feature._mod_uses_pyside = lambda _module: False
+
+
 def make_application(argv: list[str] | None = None) -> object:
     from PySide6.QtWidgets import QApplication
+
+    skip_feature_scan()
 
     from desktop import __version__
     from desktop.ui.icons import app_icon

@@ -24,7 +24,7 @@ from desktop.models.database import create_cache
 from desktop.models.schema_version import HEAD_REVISION
 from desktop.workspace import Workspace
 
-OLDER = ["0001", "0002", "0003", "0004", "0005"]
+OLDER = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 STAMP = "2026-01-02 03:04:05.000000"
 
 # Unsynced work of every kind, written as the older releases wrote it (their schema).

@@ -3,6 +3,7 @@ folder in words, and the window opening after its placeholder."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -89,3 +90,25 @@ def test_run_refuses_an_emptied_cache_in_the_windows_own_words(qtbot, monkeypatc
     assert shown and str(cache) in shown[0] and "is empty" in shown[0]
     assert "repair" in shown[0] and "casedesk repair" not in shown[0]
     assert cache.stat().st_size == 0 and wal.stat().st_size > 0
+
+
+def test_the_application_skips_pysides_source_scan_of_later_imports(qtbot) -> None:
+    # PySide6 reads the source of each module imported after it to look for "PySide6" (its
+    # opt-in __feature__ switches); the data layer's imports paid ~70 ms of the window's start.
+    app_module.make_application()
+    feature = sys.modules["PySide6.support.feature"]
+    assert "PySide6" in Path(app_module.__file__).read_text(encoding="utf-8")
+    assert feature._mod_uses_pyside(app_module) is False
+    assert feature.feature_imported  # the hook itself stays: only the scan is skipped
+
+
+def test_the_window_loads_without_the_sync_client_libraries() -> None:
+    # httpx and filelock load with the first sync, not with the window (~60 ms of its start).
+    import subprocess
+
+    code = ("import sys, desktop.ui.main_window; "
+            "print(sorted(m for m in ('httpx', 'filelock') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ,
+                                           "QT_QPA_PLATFORM": "offscreen"})
+    assert done.stdout.strip() == "[]"

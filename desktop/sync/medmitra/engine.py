@@ -92,7 +92,8 @@ class MedMitraEngine(OutboxEngine):
     # ------------------------------------------------------------ create
 
     def _push_create(self, change_id: int) -> None:
-        with self.ws.sessions() as s:
+        # What is read to send and the in-flight mark commit together, before the request.
+        with self.ws.transaction() as s:
             change = s.get(PendingChange, change_id)
             if change is None:
                 return
@@ -100,7 +101,6 @@ class MedMitraEngine(OutboxEngine):
             assert case is not None
             if case.server_id is not None:  # already created (adopted by a pull)
                 s.delete(change)
-                s.commit()
                 return
             fields = fields_of(case)
             was_in_flight, previous = change.in_flight, change.payload
@@ -124,6 +124,10 @@ class MedMitraEngine(OutboxEngine):
                                             category=doc.category))
                     )
             case_id = case.id
+            marked = None
+            if not (was_in_flight and previous):  # else: look for it on the server first
+                marked = self._create_payload(fields, attachments)
+                self.mark_in_flight_within(s, change, marked)
 
         if was_in_flight and previous:
             remote = self._find_created(previous)
@@ -132,7 +136,7 @@ class MedMitraEngine(OutboxEngine):
                 return
 
         try:
-            remote, files, payload = self._send_create(change_id, fields, attachments)
+            remote, files, payload = self._send_create(change_id, fields, attachments, marked)
         except err.RejectedError:
             if not attachments:
                 raise
@@ -142,12 +146,23 @@ class MedMitraEngine(OutboxEngine):
             remote, files, payload = self._send_create(change_id, fields, [])
         self._adopt_created(change_id, case_id, payload, remote, files)
 
+    @staticmethod
+    def _create_payload(
+        fields: dict[str, Any], attachments: list[tuple[str, Attachment]]
+    ) -> dict[str, Any]:
+        """What a create sends, kept with the change so a later run can recognise it."""
+        return {"fields": fields, "documents": [doc_id for doc_id, _ in attachments],
+                "sent_at": utcnow().isoformat()}
+
     def _send_create(
-        self, change_id: int, fields: dict[str, Any], attachments: list[tuple[str, Attachment]]
+        self, change_id: int, fields: dict[str, Any], attachments: list[tuple[str, Attachment]],
+        marked: dict[str, Any] | None = None,
     ) -> tuple[RemoteCase, list[RemoteFile] | None, dict[str, Any]]:
-        payload = {"fields": fields, "documents": [doc_id for doc_id, _ in attachments],
-                   "sent_at": utcnow().isoformat()}
-        self.mark_in_flight(change_id, payload)
+        """Send a create; *marked* is the payload already committed as in flight, if so."""
+        payload = marked
+        if payload is None:
+            payload = self._create_payload(fields, attachments)
+            self.mark_in_flight(change_id, payload)
         total = sum(a.path.stat().st_size for _, a in attachments)
 
         def send() -> tuple[RemoteCase, list[RemoteFile] | None]:
@@ -240,13 +255,17 @@ class MedMitraEngine(OutboxEngine):
             # conflict, not a loss. This whole step is what a retry repeats: a re-send after
             # a failure reads again first, however long the backoff was.
             read = self.client.case_detail(server_id, numeric_id=numeric_id).case
-            if read is not None:
-                with self.ws.transaction() as s:
+            # The merge of what was read, the values it leaves to send and the in-flight mark
+            # commit together, before the write leaves: one commit, not three.
+            with self.ws.transaction() as s:
+                if read is not None:
                     merge_cases(self, s, [read])  # counted: a change from the server
-            values = self._update_values(change_id, case_id)
-            if not values:
+                values = self._update_values(s, change_id, case_id)
+                change = s.get(PendingChange, change_id) if values else None
+                if change is not None:
+                    self.mark_in_flight_within(s, change, {"values": values})
+            if change is None:
                 return None
-            self.mark_in_flight(change_id, {"values": values})
             echo = self.client.update_case(server_id, values, numeric_id=numeric_id)
             return Written(values, read, echo)
 
@@ -254,17 +273,17 @@ class MedMitraEngine(OutboxEngine):
         if written is not None:
             self._record_update(change_id, case_id, written)
 
-    def _update_values(self, change_id: int, case_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _update_values(s: Session, change_id: int, case_id: str) -> dict[str, Any]:
         """The dirty fields to send now: those without an open conflict."""
-        with self.ws.sessions() as s:
-            change = s.get(PendingChange, change_id)
-            case = s.get(Case, case_id)
-            if change is None or case is None:
-                return {}
-            blocked = set(s.scalars(select(Conflict.field).where(
-                Conflict.case_id == case_id, Conflict.resolved_at.is_(None))))
-            return {f: getattr(case, f) for f in (change.fields or [])
-                    if f in EDITABLE_FIELDS and f not in blocked}
+        change = s.get(PendingChange, change_id)
+        case = s.get(Case, case_id)
+        if change is None or case is None:
+            return {}
+        blocked = set(s.scalars(select(Conflict.field).where(
+            Conflict.case_id == case_id, Conflict.resolved_at.is_(None))))
+        return {f: getattr(case, f) for f in (change.fields or [])
+                if f in EDITABLE_FIELDS and f not in blocked}
 
     def _record_update(self, change_id: int, case_id: str, written: Written) -> None:
         """What the server's answer shows, field by field, against what was read and sent:
@@ -358,7 +377,8 @@ class MedMitraEngine(OutboxEngine):
     # ------------------------------------------------------------ upload
 
     def _push_upload(self, change_id: int) -> None:
-        with self.ws.sessions() as s:
+        # What is read to send and the in-flight mark commit together, before the request.
+        with self.ws.transaction() as s:
             rows = self.upload_rows(s, change_id)
             if rows is None:
                 return
@@ -369,6 +389,8 @@ class MedMitraEngine(OutboxEngine):
             server_id, numeric_id = case.server_id, case.numeric_id
             name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
             was_in_flight = change.in_flight
+            if path is not None and not was_in_flight:  # else: look on the server first
+                self.mark_in_flight_within(s, change, {"name": name, "size": size})
         if path is None:
             raise err.RejectedError(
                 f"The bytes of {name!r} are missing from the local store; attach the file again."
@@ -384,7 +406,8 @@ class MedMitraEngine(OutboxEngine):
 
         remote = reconcile() if was_in_flight else None
         if remote is None:
-            self.mark_in_flight(change_id, {"name": name, "size": size})
+            if was_in_flight:
+                self.mark_in_flight(change_id, {"name": name, "size": size})
 
             def send() -> RemoteFile:
                 return self.client.upload_file(

@@ -1,0 +1,202 @@
+"""Pushing queued work: `casedesk sync` against a bare httpx loop of the same requests.
+
+Two figures, each beside a same-run floor and taken in pairs (floor, then client) so a busy
+shared machine hits both alike:
+
+- **200 queued creates** through ``casedesk sync`` as a fresh process (start-up, opening the
+  cache, the push, the pull and the file check that follow), against a fresh process that
+  imports httpx and sends the same 200 multipart creates one at a time. Target <= 2x.
+- **1,000 queued changes** (creates, edits of cases already on the server, small uploads)
+  through ``casedesk sync``: changes per second, beside the bare loop sending the same
+  requests (an edit is a read and a write, as the engine's is). The issue's target is >= 5x
+  the rate before its work (measured with this bench on the base commit, same sitting).
+
+Both talk real HTTP to the reference server in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop.workspace import Workspace
+from tests.server.control import REPO_ROOT, ReferenceServer
+
+TOKEN = "token-doctor-1"
+USER = "doctor-1"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+# The bare loop: one process, httpx imported, the same requests one at a time. Its requests
+# are described on standard input, one a line: "create", "edit <id>", "upload <id> <path>".
+BARE = textwrap.dedent("""
+    import sys, httpx
+    url, token, user = sys.argv[1:4]
+    jobs = sys.stdin.read().split("\\n")
+    with httpx.Client(base_url=url, headers={"Authorization": "Bearer " + token}) as c:
+        for n, job in enumerate(j for j in jobs if j):
+            kind, *rest = job.split(" ")
+            if kind == "create":
+                form = {"user_id": user, "patient_name": f"Bare {n}", "patient_age": "40",
+                        "patient_gender": "female", "case_summary": "queued offline"}
+                r = c.post("/cases/create_case",
+                           files=[(k, (None, v.encode(), None)) for k, v in form.items()])
+            elif kind == "edit":
+                c.get(f"/cases/cases/{rest[0]}").raise_for_status()
+                r = c.put(f"/cases/cases/{rest[0]}", json={"case_summary": f"edit {n}"})
+            else:
+                with open(rest[1], "rb") as f:
+                    r = c.post("/cases/upload", data={"case_id": rest[0], "user_id": user},
+                               files=[("file", ("note.pdf", f, "application/pdf"))])
+            r.raise_for_status()
+""")
+
+
+PYCACHE = Path(tempfile.gettempdir()) / "casedesk-bench-pycache"
+
+
+def _env(data: Path) -> dict[str, str]:
+    # Bytecode cached (in a private folder), as in any installed app, for both contenders:
+    # without it every start compiles SQLAlchemy from source (this sandbox sets
+    # PYTHONDONTWRITEBYTECODE), which costs a second and measures nothing of ours.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPYCACHEPREFIX=str(PYCACHE), CASEDESK_TOKEN=TOKEN, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               CASEDESK_DATA_DIR=str(data))
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def _run(argv: list[str], data: Path, stdin: str = "") -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, input=stdin.encode(), capture_output=True, env=_env(data),
+                          cwd=REPO_ROOT, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[2:4]} failed ({done.returncode}): "
+                           f"{done.stdout.decode()[-400:]} {done.stderr.decode()[-800:]}")
+    return seconds
+
+
+def _casedesk(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "desktop", "--data-dir", str(data), *args]
+
+
+def _sign_in(data: Path, url: str) -> None:
+    subprocess.run(_casedesk(data, "login", "--server", url, "--user-id", USER, "--no-verify"),
+                   input=(TOKEN + "\n").encode(), capture_output=True, env=_env(data),
+                   cwd=REPO_ROOT, check=False)  # exit 1: no keychain, the token comes by env
+
+
+def _bare(url: str, data: Path, jobs: list[str]) -> float:
+    return _run([sys.executable, "-c", BARE, url, TOKEN, USER], data, "\n".join(jobs) + "\n")
+
+
+def _queue(data: Path, creates: int, edits: list[str], uploads: list[tuple[str, Path]]) -> None:
+    """Queue work as a person offline would: new cases, edits, files attached."""
+    with Workspace.open(data) as ws:
+        for i in range(creates):
+            ws.create_case(f"Patient {i}", 30 + i % 50, "female", "queued offline")
+        for n, case_id in enumerate(edits):
+            ws.edit_case(case_id, case_summary=f"edited offline {n}")
+        for case_id, path in uploads:
+            ws.attach(case_id, [path], category="lab")
+
+
+@dataclass
+class PushFigures:
+    creates: list[tuple[float, float]] = field(default_factory=list)  # (bare, casedesk)
+    mix: list[tuple[float, float]] = field(default_factory=list)
+    # The floor under any `casedesk sync`: the same sync again with nothing queued (start-up,
+    # opening the cache, the pull, the file check), and the bare loop's start-up alone.
+    idle_sync: list[float] = field(default_factory=list)
+    bare_start: list[float] = field(default_factory=list)
+
+
+def measure(root: Path, creates: int, mix: int, pairs: int) -> PushFigures:
+    figures = PushFigures()
+    with ReferenceServer.start_process(root / "server") as server:
+        for p in range(pairs):
+            data = root / f"creates-{p}"
+            _sign_in(data, server.url)
+            _queue(data, creates, [], [])
+            bare = _bare(server.url, root, ["create"] * creates)
+            figures.creates.append((bare, _run(_casedesk(data, "sync"), data)))
+            figures.idle_sync.append(_run(_casedesk(data, "sync"), data))
+            figures.bare_start.append(_bare(server.url, root, []))
+            shutil.rmtree(data)
+
+        # The mix: 40% creates, 40% edits of cases on the server, 20% small uploads to them.
+        n_create, n_edit = mix * 2 // 5, mix * 2 // 5
+        n_upload = mix - n_create - n_edit
+        for p in range(pairs):
+            data = root / f"mix-{p}"
+            _sign_in(data, server.url)
+            server.seed_cases(USER, n_edit + n_upload)
+            _run(_casedesk(data, "sync"), data)  # the seeded cases arrive, not timed
+            with Workspace.open(data) as ws:
+                records = ws.cases_by_id(ws.case_ids()).values()
+                on_server = [(c.id, c.server_id) for c in records
+                             if c.server_id][: n_edit + n_upload]
+            note = root / "note.pdf"
+            note.write_bytes(PDF)
+            files = []
+            for n, (case_id, _) in enumerate(on_server[n_edit:]):
+                path = root / f"mix-{p}-files" / f"note-{n}.pdf"
+                path.parent.mkdir(exist_ok=True)
+                path.write_bytes(PDF + f"% {p} {n}\n".encode())
+                files.append((case_id, path))
+            _queue(data, n_create, [c for c, _ in on_server[:n_edit]], files)
+            jobs = (["create"] * n_create + [f"edit {sid}" for _, sid in on_server[:n_edit]]
+                    + [f"upload {sid} {note}" for _, sid in on_server[n_edit:]])
+            bare = _bare(server.url, root, jobs)
+            figures.mix.append((bare, _run(_casedesk(data, "sync"), data)))
+            shutil.rmtree(data)
+            shutil.rmtree(root / f"mix-{p}-files")
+    return figures
+
+
+def report(figures: PushFigures, creates: int, mix: int) -> None:
+    def line(pairs: list[tuple[float, float]], count: int, what: str, target: str) -> None:
+        bare = statistics.median(b for b, _ in pairs)
+        ours = statistics.median(c for _, c in pairs)
+        ratios = sorted(c / b for b, c in pairs)
+        print(f"  {what}: casedesk sync {ours:.2f} s ({count / ours:.0f}/s), bare httpx loop "
+              f"{bare:.2f} s ({count / bare:.0f}/s), start-up included")
+        print(f"    ratio casedesk/bare = {statistics.median(ratios):.2f}   ({target}; "
+              f"{len(ratios)} pairs {ratios[0]:.2f}-{ratios[-1]:.2f})")
+
+    print("push of queued work through casedesk sync (fresh process each), reference server")
+    line(figures.creates, creates, f"{creates} queued creates", "target <= 2.0")
+    idle, bare_start = statistics.median(figures.idle_sync), statistics.median(figures.bare_start)
+    requests = statistics.median(b for b, _ in figures.creates) - bare_start
+    floor = idle + requests
+    ours = statistics.median(c for _, c in figures.creates)
+    print(f"    info: floor = casedesk sync with nothing queued {idle:.2f} s + the bare loop's "
+          f"requests {requests:.2f} s (its start-up {bare_start:.2f} s taken off) = {floor:.2f} s;"
+          f" casedesk/floor = {ours / floor:.2f}; the client's own cost per create "
+          f"{(ours - floor) / creates * 1000:.1f} ms")
+    line(figures.mix, mix, f"{mix} queued changes (40% creates, 40% edits, 20% uploads)",
+         "info; the issue's target is >= 5x the base commit's changes/s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.push")
+    parser.add_argument("--creates", type=int, default=200)
+    parser.add_argument("--mix", type=int, default=1000)
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+        figures = measure(Path(tmp), args.creates, args.mix, args.pairs)
+    report(figures, args.creates, args.mix)
+
+
+if __name__ == "__main__":
+    main()
