@@ -438,11 +438,13 @@ def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
 def cmd_check(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
     from desktop import repair
 
-    result = repair.check(folder)
+    keys = folder_keys(folder)
+    result = repair.check(folder, keys)
     if result.sound:
         counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
-        out.write(f"The local cache {result.path} is sound: SQLite's integrity check found no "
-                  f"problem ({counts}).\n")
+        checks = ("SQLCipher's page check and SQLite's integrity check found" if keys
+                  else "SQLite's integrity check found")
+        out.write(f"The local cache {result.path} is sound: {checks} no problem ({counts}).\n")
         return 0
     out.write(f"The local cache {result.path} is {result.state}:\n")
     for problem in result.problems[:20]:
@@ -456,7 +458,7 @@ def cmd_check(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO)
 def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
     from desktop import repair
 
-    result = repair.repair(folder)
+    result = repair.repair(folder, folder_keys(folder))
     if result.nothing_to_do:
         out.write(f"The local cache {folder.cache} is sound; nothing was changed.\n")
         return 0
@@ -497,8 +499,8 @@ def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO
                       "lists a row that could not be read.\n")
     if result.recovered_files:
         out.write(f"{len(result.recovered_files)} stored document(s) no recovered case names "
-                  f"were copied to {result.recovered_files_dir}; attach them again where they "
-                  "belong.\n")
+                  f"were copied to {result.recovered_files_dir} (decrypted: patient data in "
+                  "clear); attach them again where they belong, then delete that folder.\n")
     return 0
 
 
@@ -553,6 +555,23 @@ CACHE_REMEDIES = {
                           "one.",
     CacheProblem.UNREADABLE: "Run `casedesk check` for details, then `casedesk repair` to move "
                              "it aside and recover what can still be read.",
+    CacheProblem.WRONG_KEY: "If the data folder was copied or restored, bring its keys.json and "
+                            "keychain entry from the same place; nothing here was changed.",
+}
+
+KEY_REMEDIES = {
+    "passphrase_needed": "Type it when asked (run the command in a terminal), or set "
+                         "CASEDESK_PASSPHRASE in the environment of a script.",
+    "new_passphrase_needed": "Run the command in a terminal to choose one, or set "
+                             "CASEDESK_PASSPHRASE (8 characters or more) for a script.",
+    "wrong_passphrase": "Check CASEDESK_PASSPHRASE, or type the passphrase when asked.",
+    "keychain_unavailable": "Unlock the desktop session's keychain (log in to the desktop), then "
+                            "try again.",
+    "not_in_keychain": "Restore the keychain from a backup of this computer; without the key "
+                       "the data cannot be read.",
+    "wrong_key": "Restore the keychain entry (casedesk-data-key) that belongs with this folder.",
+    "record_missing": "Restore keys.json into the data folder from where its data came from.",
+    "record_damaged": "Restore keys.json into the data folder from a backup.",
 }
 
 
@@ -560,6 +579,7 @@ def error_hint(exc: CaseDeskError) -> str:
     """What to type next, for the errors whose remedy is a command or a flag. The core's
     messages say what is wrong; only the command line knows its own commands."""
     from desktop.errors import CacheError, DataFolderError, NotFoundError
+    from desktop.folder_key import FolderKeyError
     from desktop.repair import FolderInUseError
     from desktop.sync.credentials import NoKeychainError
     from desktop.sync.profile import (
@@ -572,6 +592,8 @@ def error_hint(exc: CaseDeskError) -> str:
     if isinstance(exc, PlainHttpRefused):
         return ("Only if this server has no https:// address and its network is one you trust: "
                 "casedesk login ... --allow-plain-http")
+    if isinstance(exc, FolderKeyError):
+        return KEY_REMEDIES.get(exc.problem, "")
     if isinstance(exc, NotFoundError):
         return LOOK_HERE.get(exc.what, "")
     if isinstance(exc, CacheError):
@@ -599,6 +621,57 @@ def cache_failure(exc: BaseException, folder: datafolder.DataFolder | None) -> A
     from desktop.models.cache_health import classify
 
     return classify(exc, folder.cache)
+
+
+# ------------------------------------------------------------------ the folder's key
+
+PASSPHRASE_TRIES = 3
+
+
+def folder_keys(folder: datafolder.DataFolder) -> Any:
+    """The folder's keys for commands that work on the files themselves (check, repair);
+    None for a folder with no key yet (nothing in it is encrypted)."""
+    from desktop import folder_key
+
+    if folder_key.load_record(folder.root) is None:
+        return None
+    return _with_passphrase(lambda phrase: folder_key.open_keys(folder.root, phrase,
+                                                                may_create=False))
+
+
+def open_workspace(folder: datafolder.DataFolder) -> Workspace:
+    """The folder's Workspace, asking for its passphrase on a terminal where no keychain
+    holds its key ($CASEDESK_PASSPHRASE in scripts; never a flag, which others can read)."""
+    return _with_passphrase(lambda phrase: Workspace(folder, passphrase=phrase))
+
+
+def _with_passphrase(opening: Callable[[str | None], Any]) -> Any:
+    from desktop.folder_key import FolderKeyError, KeyProblem, check_new_secret
+
+    phrase: str | None = None
+    for attempt in range(PASSPHRASE_TRIES + 1):
+        try:
+            return opening(phrase)
+        except FolderKeyError as exc:
+            asks = exc.problem in (KeyProblem.PASSPHRASE_NEEDED, KeyProblem.NEW_PASSPHRASE_NEEDED,
+                                   KeyProblem.WRONG_PASSPHRASE)
+            if not asks or attempt == PASSPHRASE_TRIES or not _interactive():
+                raise
+            if exc.problem is KeyProblem.WRONG_PASSPHRASE:
+                sys.stderr.write(f"{exc}\n")
+            if exc.problem is KeyProblem.NEW_PASSPHRASE_NEEDED:
+                sys.stderr.write(f"{exc}\n")
+                phrase = getpass.getpass("Choose a passphrase (8 characters or more): ")
+                check_new_secret(phrase, pin_allowed=False)
+                if getpass.getpass("The same passphrase again: ") != phrase:
+                    raise CaseDeskError("The two passphrases differ; nothing was made.") from None
+            else:
+                phrase = getpass.getpass("Passphrase of this data folder: ")
+    raise AssertionError("unreachable")
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 # Opens the window; supplied by the app shell (desktop/__main__.py) so this module stays Qt-free.
@@ -772,7 +845,7 @@ def main(
             return gui(args.data_dir, args.profile)
         if getattr(args, "on_folder", False):  # works on a cache that will not open
             return int(args.func(folder, args, out))
-        with Workspace(folder) as ws:
+        with open_workspace(folder) as ws:
             return int(args.func(ws, args, out))
     except UsageError as exc:
         err.write(f"casedesk: usage error: {exc}\n")

@@ -142,10 +142,10 @@ class SelfTest:
         except ImportError as exc:
             raise StepFailed(f"the preview module is not in this build ({exc})") from None
         doc = self.documents[kind]
-        path = self.ws.blob_path(doc)
-        if path is None:
+        stored = self.ws.stored_bytes(doc)
+        if stored is None:
             raise StepFailed("the stored file is missing from the blob store")
-        result = load_preview(path, doc.mime_type)
+        result = load_preview(stored, doc.mime_type)
         image = result.image
         if image is None or image.isNull():
             raise StepFailed(f"no image ({result.note or 'no reason given'})")
@@ -162,11 +162,13 @@ class SelfTest:
             from desktop.ui.documents.pdf_viewer import PdfViewer
         except ImportError as exc:
             raise StepFailed(f"the PDF viewer is not in this build ({exc})") from None
-        path = self.ws.blob_path(self.documents["PDF"])
+        stored = self.ws.stored_bytes(self.documents["PDF"])
+        if stored is None:
+            raise StepFailed("the stored PDF is missing from the blob store")
         viewer = PdfViewer()
         try:
             viewer.resize(600, 800)  # drawn by grab(), never shown
-            problem = viewer.open(path)
+            problem = viewer.open(stored.read())
             if problem:
                 raise StepFailed(problem)
             viewer.find_box.setText("self-test")
@@ -226,8 +228,8 @@ class SelfTest:
             sent = self.documents["DICOM"]
             if len(docs) != len(SAMPLE_KINDS) or sent.name not in docs:
                 raise StepFailed(f"{len(docs)} of {len(SAMPLE_KINDS)} documents came back")
-            path = runner.download(other, docs[sent.name].id)
-            if hashlib.sha256(path.read_bytes()).hexdigest() != sent.sha256:
+            stored = runner.download(other, docs[sent.name].id)
+            if hashlib.sha256(stored.read()).hexdigest() != sent.sha256:
                 raise StepFailed("the downloaded DICOM file differs from the one uploaded")
 
     # ------------------------------------------------------------ sample files

@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session
 
-from desktop import datafolder, intake
-from desktop.errors import CacheError, NotFoundError, ValidationError
+from desktop import datafolder, folder_key, intake
+from desktop.blob_seal import BlobKeys
+from desktop.errors import CacheError, DataFolderError, NotFoundError, ValidationError
 from desktop.models import cache_health
 from desktop.models.checkpoint import Checkpointer
 from desktop.models.database import open_cache, read_only_because
@@ -501,26 +502,43 @@ MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 
 
 class Workspace:
-    """A profile's local data: the SQLite cache plus the blob store."""
+    """A profile's local data: the SQLite cache plus the blob store, both encrypted with the
+    folder's key (``folder_key``)."""
 
-    def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None) -> None:
+    def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None,
+                 passphrase: str | None = None, *, encrypted: bool = True) -> None:
+        """*passphrase*: the folder's, where no keychain holds its key (else
+        $CASEDESK_PASSPHRASE); a :class:`folder_key.FolderKeyError` says when it is needed.
+        ``encrypted=False`` is the benchmarks' unencrypted baseline only."""
         self.folder = folder
         for note in folder.notes:
             log.warning("data folder: %s", note)
         # Shared with every other open workspace; a repair needs the folder to itself.
         self._hold = folder.hold()
         self.checkpointer: Checkpointer | None = None
+        self.keys: folder_key.FolderKeys | None = None
+        self._plain_blobs = self._exclusive = False
+        blob_keys = None
         try:
-            self.engine, self.sessions = open_cache(folder.cache, folder.signs_of_use)
+            if encrypted:
+                self.keys = self._open_keys(passphrase)
+                blob_keys = BlobKeys(self.keys.blobs, self.keys.names)
+                self._convert_if_needed()
+            self.engine, self.sessions = open_cache(
+                folder.cache, folder.signs_of_use,
+                key=self.keys.cache if self.keys is not None else None)
         except BaseException:
             self._release()
             raise
-        self.blobs = intake.BlobStore(folder.blobs)
+        self.blobs = intake.BlobStore(folder.blobs, blob_keys)
         self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
         # Why changes cannot be saved (a read-only folder or file, a full disk), or None.
         self.read_only = read_only_because(self.engine)
         if self.read_only is None:
             try:
+                if self.keys is not None and self._plain_blobs:
+                    self._seal_plain_blobs()
+                self._share_again()
                 folder.write_record()
                 swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
                 if swept:
@@ -537,9 +555,70 @@ class Workspace:
         data_dir: str | Path | None = None,
         profile: str | None = None,
         max_file_bytes: int | None = None,
+        passphrase: str | None = None,
     ) -> Workspace:
         root = datafolder.resolve(data_dir, profile)
-        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes)
+        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes,
+                   passphrase=passphrase)
+
+    # ------------------------------------------------------------ the folder's key
+
+    def _open_keys(self, passphrase: str | None) -> folder_key.FolderKeys:
+        """From the keychain or the passphrase; made anew only for a folder with nothing
+        encrypted in it yet (a first start, or an earlier release's unencrypted data)."""
+        root = self.folder.root
+        record = folder_key.load_record(root)
+        self._plain_blobs = record is not None and not record.blobs_sealed
+        if record is not None:
+            return folder_key.open_keys(root, passphrase)
+        sealed_data = (cache_health.file_state(self.folder.cache)
+                       is cache_health.FileState.NOT_A_DATABASE) or intake.sealed_blob_stored(
+                           self.folder.blobs)
+        self._plain_blobs = intake.any_blob_stored(self.folder.blobs)
+        return folder_key.open_keys(root, passphrase, may_create=not sealed_data,
+                                    plain_blobs=self._plain_blobs)
+
+    def _convert_if_needed(self) -> None:
+        """An earlier release's unencrypted cache or documents are converted with the folder
+        to itself: another program writing to them meanwhile could lose its work."""
+        plain_cache = cache_health.file_state(self.folder.cache) is cache_health.FileState.DATABASE
+        if not (plain_cache or self._plain_blobs):
+            return
+        if not self._hold_alone():
+            raise DataFolderError(
+                f"The data folder {self.folder.root} must be encrypted, and another Case Desk "
+                "program has it open. Close every Case Desk window and command, then start "
+                "again.")
+
+    def _hold_alone(self) -> bool:
+        """Turn this workspace's shared hold on the folder into an exclusive one (kept until
+        it closes; the conversion runs while no one else has the folder open)."""
+        if self._hold is None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # Windows: no such locks
+            return True
+        try:
+            fcntl.flock(self._hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        self._exclusive = True
+        return True
+
+    def _share_again(self) -> None:
+        if self._exclusive and self._hold is not None:
+            import fcntl
+
+            fcntl.flock(self._hold, fcntl.LOCK_SH)
+            self._exclusive = False
+
+    def _seal_plain_blobs(self) -> None:
+        sealed, mismatched = intake.seal_plain_blobs(self.blobs)
+        folder_key.mark_blobs_sealed(self.folder.root)
+        self._plain_blobs = False
+        log.info("stored documents encrypted: %d (%d did not match their name)", sealed,
+                 mismatched)
 
     def close(self) -> None:
         if self.checkpointer is not None:
@@ -814,19 +893,19 @@ class Workspace:
             doc.category = category
             return DocumentRecord.of(doc)
 
-    def blob_path(self, document: DocumentRecord) -> Path | None:
-        """Where a document's bytes are on disk, or None while they are only on the server."""
-        return self.blob_path_for(document.sha256)
+    def stored_bytes(self, document: DocumentRecord) -> intake.StoredBytes | None:
+        """A document's bytes (read through the store: decrypted, checked), or None while
+        they are only on the server."""
+        return self.stored_bytes_for(document.sha256)
 
-    def blob_path_for(self, sha256: str | None) -> Path | None:
-        """The blob's path once it is checked to be ours alone (DataFolderError if another
-        account owns it or holds a hard link to it)."""
+    def stored_bytes_for(self, sha256: str | None) -> intake.StoredBytes | None:
+        """The blob once it is checked to be ours alone (DataFolderError if another account
+        owns it or holds a hard link to it)."""
         if sha256 and self.blobs.exists(sha256):
-            path = self.blobs.path_for(sha256)
-            note = datafolder.check_file(path, self.folder.root)
+            note = datafolder.check_file(self.blobs.path_for(sha256), self.folder.root)
             if note:
                 log.warning("data folder: %s", note)
-            return path
+            return self.blobs.ref(sha256)
         return None
 
     def attach(

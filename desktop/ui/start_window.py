@@ -1,8 +1,8 @@
 """The first window a person sees: their cases, read straight from the cache file.
 
 The data layer (SQLAlchemy, the schema check, the sync client) takes about half a second to
-load; the first screenful of the case list needs only the standard library's sqlite3 and a few
-milliseconds. So a double-click answers at once with the clinician's own list, in the layout the
+load; the first screenful of the case list needs only SQLCipher (the cache's key from the
+keychain) and a few milliseconds. Where the key needs a passphrase, there is no preview. So a double-click answers at once with the clinician's own list, in the layout the
 full window will have, and the full window replaces this one in place when it is ready.
 
 Nothing here writes: the file is opened read-only and only if it already exists at the schema
@@ -66,7 +66,10 @@ def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
                limit: int = PREVIEW_ROWS) -> list[Row] | None:
     """The first rows of the default list (archived hidden), or None if the cache cannot be
     read as it is: not there yet, at another schema revision, locked or damaged."""
-    import sqlite3
+    import sqlcipher3.dbapi2 as sqlite3
+
+    from desktop.folder_key import cache_key_at_hand
+    from desktop.models.cache_file import apply_key
 
     if sort not in SORT_COLUMNS or not cache.is_file() or cache.stat().st_size == 0:
         # Zero bytes: SQLite would delete the write-ahead log beside it on opening, and the
@@ -78,11 +81,16 @@ def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
     # Otherwise read-only through the log, which then holds the newest commits.
     wal = cache.with_name(cache.name + "-wal").exists()
     mode = "mode=ro" if wal else "mode=ro&immutable=1"
+    encrypted, key = cache_key_at_hand(cache.parent)
+    if encrypted and key is None:
+        return None  # a passphrase first: the full start-up asks for it
     try:
         conn = sqlite3.connect(f"{cache.absolute().as_uri()}?{mode}", uri=True, timeout=0.2)
     except sqlite3.Error:
         return None
     try:
+        if key is not None:
+            apply_key(conn, key)
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision is None or revision[0] != HEAD_REVISION:
             return None

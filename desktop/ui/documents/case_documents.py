@@ -95,7 +95,7 @@ class CaseDocuments(QObject):
             return
         # Where the bytes are is known from the hash alone: no disk access on the GUI thread
         # (the preview worker reports a missing file in words).
-        path = self.ws.blobs.path_for(doc.sha256) if doc.sha256 else None
+        path = self.ws.blobs.ref(doc.sha256) if doc.sha256 else None
         self.preview.show_document(doc.name, doc.mime_type, path)
         if path is None and doc.state == "remote_only" and fetch:
             # On demand; when it lands, the reload shows it in place.

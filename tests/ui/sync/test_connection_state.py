@@ -162,14 +162,14 @@ def test_sign_out_keeps_the_work(qtbot, make_window, ws: Workspace, reference_se
     window = make_window()
     wait_idle(qtbot, window)
     ws.create_case("Queued Patient", 30, "male")
-    assert "token-doctor-1" in memory_keyring.store.values()
+    assert "token-doctor-1" in memory_keyring.sign_ins().values()
     menu = window.menus["&Sync"]
     assert window.sync_panel.sign_out_action in menu.actions()
     window.sync_panel.sign_out_action.trigger()
     qtbot.waitUntil(lambda: window.sync_panel.controller.state == "sign-in", timeout=5000)
     settle(qtbot, window)
     assert_state(window, "sign-in")
-    assert "token-doctor-1" not in memory_keyring.store.values()
+    assert "token-doctor-1" not in memory_keyring.sign_ins().values()
     assert ws.pending_count() == 1 and reference_server.cases("doctor-1") == []
     assert "Signed out" in window.statusBar().currentMessage()
     assert not window.sync_panel.sign_out_action.isEnabled()
