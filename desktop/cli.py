@@ -138,6 +138,7 @@ def search_note(query: CaseQuery) -> str | None:
 def cmd_show(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     record = ws.get_case(a.id)
     docs = ws.documents(record.id)
+    ws.record_view(record.id)
     if a.json:
         _json({"case": record.to_json(), "documents": [d.to_json() for d in docs]}, out)
     else:
@@ -319,6 +320,51 @@ def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(f"Signed out of {profile.url}; the sign-in was removed from the keychain. "
                   f"{ws.pending_count()} change(s) stay queued for the next sign-in.\n")
+    return 0
+
+
+def cmd_audit_verify(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    problems = ws.verify_audit()
+    count = len(ws.audit_entries())
+    if not problems:
+        out.write(f"The audit trail is whole: {count} entries, none changed, removed or "
+                  "moved.\n")
+        return 0
+    out.write(f"The audit trail was tampered with ({len(problems)} problem(s)):\n")
+    for problem in problems:
+        out.write(f"  - {problem}\n")
+    return 1
+
+
+AUDIT_COLUMNS = ("id", "at", "action", "case_id", "document_id", "os_user", "account",
+                 "detail")
+
+
+def cmd_audit_export(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    import csv
+    from datetime import UTC, datetime
+
+    from desktop.models.audit import Action
+
+    since = None
+    if a.since:
+        try:
+            since = datetime.fromisoformat(a.since)
+        except ValueError:
+            raise UsageError(f"--since {a.since!r} is not a date (YYYY-MM-DD).") from None
+        since = since.replace(tzinfo=since.tzinfo or UTC)
+    case_id = ws.resolve_id(a.case_id) if a.case_id else None
+    rows = [e.to_json() for e in ws.audit_entries(case_id, since)]
+    if a.format == "json":
+        _json(rows, out)
+    else:
+        writer = csv.DictWriter(out, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False,
+                                                         sort_keys=True)})
+    ws.record_event(Action.EXPORT, case_id, what="audit trail", format=a.format,
+                    since=a.since, entries=len(rows))
     return 0
 
 
@@ -808,6 +854,17 @@ def build_parser() -> Parser:
 
     gcp = sub.add_parser("gc", help="reclaim stored document files no case uses any more")
     gcp.set_defaults(func=cmd_gc)
+
+    aud = sub.add_parser("audit", help="the record of who viewed or changed what, and when")
+    asub = aud.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=Parser,
+                              required=True)
+    aver = asub.add_parser("verify", help="check that no entry was changed, removed or moved")
+    aver.set_defaults(func=cmd_audit_verify)
+    aexp = asub.add_parser("export", help="write the entries to standard output")
+    aexp.add_argument("--case", dest="case_id", help="only this case's entries")
+    aexp.add_argument("--since", help="only entries from this date on (YYYY-MM-DD, UTC)")
+    aexp.add_argument("--format", choices=("csv", "json"), required=True)
+    aexp.set_defaults(func=cmd_audit_export)
 
     gui = sub.add_parser("gui", help="open the window (the default with no command)")
     gui.set_defaults(func=None)

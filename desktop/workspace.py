@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 from desktop import datafolder, folder_key, intake
 from desktop.blob_seal import BlobKeys
 from desktop.errors import CacheError, DataFolderError, NotFoundError, ValidationError
-from desktop.models import cache_health
+from desktop.models import audit, cache_health
 from desktop.models.checkpoint import Checkpointer
 from desktop.models.database import open_cache, read_only_because
 from desktop.models.tables import (
@@ -501,6 +500,10 @@ MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 # ---------------------------------------------------------------- the workspace
 
 
+# An audit entry as read back, for the window (which never imports the models).
+AuditRecord = audit.Entry
+
+
 class Workspace:
     """A profile's local data: the SQLite cache plus the blob store, both encrypted with the
     folder's key (``folder_key``)."""
@@ -620,6 +623,41 @@ class Workspace:
         log.info("stored documents encrypted: %d (%d did not match their name)", sealed,
                  mismatched)
 
+    # ------------------------------------------------------------ the audit trail
+
+    @property
+    def audit_key(self) -> bytes:
+        # The benchmarks' unencrypted baseline chains with a fixed key (nothing to protect).
+        return self.keys.audit if self.keys is not None else b"casedesk unencrypted"
+
+    def record(self, session: Session, action: str, case_id: str | None = None,
+               document_id: str | None = None, **detail: Any) -> None:
+        """Add an audit entry inside the action's own transaction (``transaction()``): one
+        line per action, e.g. ``self.record(session, audit.Action.MOVE, case_id, doc_id,
+        to=other_case)``."""
+        audit.append(session, self.audit_key, action, case_id, document_id, **detail)
+
+    def record_event(self, action: str, case_id: str | None = None,
+                     document_id: str | None = None, **detail: Any) -> None:
+        """An entry for an action that changes nothing in the cache (a view, an export, a
+        sign-out), in a transaction of its own."""
+        with self.transaction() as session:
+            self.record(session, action, case_id, document_id, **detail)
+
+    def record_view(self, case_id: str, document_id: str | None = None) -> None:
+        """A person looked at a case (or one of its documents)."""
+        self.record_event(audit.Action.VIEW, case_id, document_id)
+
+    def audit_entries(self, case_id: str | None = None, since: datetime | None = None
+                      ) -> list[audit.Entry]:
+        with self.sessions() as session:
+            return audit.entries(session, case_id, since)
+
+    def verify_audit(self) -> list[str]:
+        """What is wrong with the audit trail, in words; empty when it is whole."""
+        with self.sessions() as session:
+            return audit.verify(session, self.audit_key)
+
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
@@ -712,6 +750,9 @@ class Workspace:
             session.add(case)
             session.flush()
             queue_create(session, case)
+            self.record(session, audit.Action.CREATE, case.id, fields={
+                name: getattr(case, name) for name in (
+                    "patient_name", "patient_age", "patient_gender", "case_summary", "status")})
         log.info("case created locally id=%s", case.id)
         return CaseRecord.of(case)
 
@@ -734,6 +775,8 @@ class Workspace:
             if "status" in dirty and clean["status"] == ARCHIVED != case.status:
                 case.status_before_archive = case.status  # for Unarchive
             for name in dirty:
+                self.record(session, audit.Action.EDIT, case.id, field=name,
+                            before=getattr(case, name), after=clean[name])
                 setattr(case, name, clean[name])
             case.updated_at = utcnow()
             if case.sync_state in (SyncState.SYNCED, SyncState.ERROR):
@@ -825,7 +868,7 @@ class Workspace:
         full, read-only, damaged pages become a CacheError naming the file."""
         try:
             yield
-        except sqlite3.Error as exc:
+        except cache_health.SQLITE_ERRORS as exc:
             found = cache_health.classify(exc, self.folder.cache)
             if found is None:
                 raise
@@ -980,6 +1023,8 @@ class Workspace:
             session.add(doc)
             session.flush()
             queue_upload(session, doc)
+            self.record(session, audit.Action.ATTACH, case_id, doc.id, name=doc.name,
+                        size=doc.size, sha256=doc.sha256, category=doc.category)
             case = session.get(Case, case_id)
             if case is not None and case.sync_state == SyncState.SYNCED:
                 case.sync_state = SyncState.PENDING
@@ -1038,6 +1083,8 @@ class Workspace:
             change = self._change(session, change_id)
             case = session.get(Case, change.case_id)
             assert case is not None
+            self.record(session, audit.Action.DISCARD, case.id, change.document_id,
+                        kind=change.kind, fields=list(change.fields or []))
             if change.kind == ChangeKind.UPDATE_CASE:
                 base = case.base or {}
                 for name in change.fields or []:
@@ -1142,6 +1189,9 @@ class Workspace:
                 queue_update(session, case, [field_name])
             conflict.resolved_at = utcnow()
             conflict.resolution = choice
+            self.record(session, audit.Action.RESOLVE, case.id, field=field_name,
+                        choice=choice, kept=conflict.resolved_value,
+                        mine=conflict.local_value, theirs=conflict.server_value)
             case.updated_at = utcnow()
             settle_sync_state(session, case)
             return CaseRecord.of(case)

@@ -313,6 +313,9 @@ class MainWindow(QMainWindow):
         return (record.id, record.patient_name) if record else None
 
     def open_case(self, case_id: str) -> None:
+        # On the audit trail (a worker writes it); the History tab then shows it too.
+        self.runner.run(lambda: self.ws.record_view(case_id),
+                        success=lambda _r: self.history.reload(), failure=self._report)
         row = self.model.row_of(case_id)
         record = self.model.record(row) if row is not None else None
         if record is None:
