@@ -314,13 +314,38 @@ PLAIN_HTTP_WARNING = (
 def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     from desktop.sync import registry
 
+    unsent = ws.unsent_work() if a.remove_local_copy else []
+    if unsent:
+        out.write("Not on the server yet (removing this computer's copy discards it):\n")
+        for line in unsent:
+            out.write(f"  - {line}\n")
+        if not a.discard_unsent and not _confirmed("Type DISCARD to discard it and remove "
+                                                   "this computer's copy: ", "DISCARD"):
+            out.write("Nothing was signed out or removed. Sync first (casedesk sync), or add "
+                      "--discard-unsent.\n")
+            return 1
     profile = registry.sign_out(ws)
     if profile is None:
         out.write("No server was set up; nothing to sign out of.\n")
-    else:
+    elif not a.remove_local_copy:
         out.write(f"Signed out of {profile.url}; the sign-in was removed from the keychain. "
                   f"{ws.pending_count()} change(s) stay queued for the next sign-in.\n")
+    if a.remove_local_copy:
+        from desktop import local_copy
+
+        ws.close()
+        local_copy.remove(ws.folder)
+        out.write(f"This computer's copy was removed from {ws.folder.root}: the cache, the "
+                  "stored documents and their keys. Sign in again to fetch the cases.\n")
     return 0
+
+
+def _confirmed(prompt: str, word: str) -> bool:
+    if not _interactive():
+        return False
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip() == word
 
 
 def cmd_audit_verify(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
@@ -822,6 +847,11 @@ def build_parser() -> Parser:
     login.set_defaults(func=cmd_login)
 
     logout = sub.add_parser("logout", help="forget the token; queued work stays")
+    logout.add_argument("--remove-local-copy", action="store_true",
+                        help="also remove this computer's cases, documents and keys (asks "
+                             "first when work has not reached the server)")
+    logout.add_argument("--discard-unsent", action="store_true",
+                        help="with --remove-local-copy: discard unsent work without asking")
     logout.set_defaults(func=cmd_logout)
 
     sync = sub.add_parser("sync", help="send pending work and fetch the server's changes")

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session
 
-from desktop import datafolder, folder_key, intake
+from desktop import datafolder, folder_key, intake, local_copy
 from desktop.blob_seal import BlobKeys
 from desktop.errors import CacheError, DataFolderError, NotFoundError, ValidationError
 from desktop.models import audit, cache_health
@@ -500,6 +500,9 @@ MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 # ---------------------------------------------------------------- the workspace
 
 
+KIND_WORDS = {"create_case": "New case", "update_case": "Edited case",
+              "upload_document": "Document to send"}
+
 # An audit entry as read back, for the window (which never imports the models).
 AuditRecord = audit.Entry
 
@@ -516,6 +519,8 @@ class Workspace:
         self.folder = folder
         for note in folder.notes:
             log.warning("data folder: %s", note)
+        if local_copy.removal_pending(folder.root):  # a removal killed half-way: finish it
+            local_copy.remove(folder)
         # Shared with every other open workspace; a repair needs the folder to itself.
         self._hold = folder.hold()
         self.checkpointer: Checkpointer | None = None
@@ -622,6 +627,23 @@ class Workspace:
         self._plain_blobs = False
         log.info("stored documents encrypted: %d (%d did not match their name)", sealed,
                  mismatched)
+
+    # ------------------------------------------------------------ unlocking the window
+
+    def unlock_secret_set(self) -> bool:
+        """Whether a PIN or passphrase unlocks the window (always, without a keychain: the
+        folder's passphrase)."""
+        record = folder_key.load_record(self.folder.root)
+        return record is not None and record.has_unlock_secret
+
+    def set_unlock_secret(self, secret: str) -> None:
+        if self.keys is None:
+            raise ValidationError("This data folder is not encrypted; nothing to unlock.")
+        folder_key.set_unlock_secret(self.folder.root, self.keys, secret)
+
+    def check_unlock(self, secret: str) -> None:
+        """Accept the PIN or passphrase, or raise ``folder_key.UnlockRefused``."""
+        folder_key.check_unlock_secret(self.folder.root, secret)
 
     # ------------------------------------------------------------ the audit trail
 
@@ -1214,6 +1236,18 @@ class Workspace:
                 )
                 for c in rows
             ]
+
+    def unsent_work(self) -> list[str]:
+        """What has not reached the server, one line each (names included: shown only to the
+        person deciding whether to discard it)."""
+        lines = [f"{KIND_WORDS.get(p.kind, p.kind)}: {p.patient_name}"
+                 + (f" — {p.document_name}" if p.document_name else "")
+                 + (f" ({', '.join(p.fields)})" if p.fields else "")
+                 for p in self.pending()]
+        conflicts = self.open_conflict_count()
+        if conflicts:
+            lines.append(f"{conflicts} conflict(s) not settled (your versions would be lost)")
+        return lines
 
     def open_conflict_count(self) -> int:
         with self.sessions() as session:

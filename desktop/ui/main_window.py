@@ -40,6 +40,7 @@ from desktop.ui.documents.case_documents import CaseDocuments
 from desktop.ui.documents.drop import DropController, DropTarget
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import app_icon
+from desktop.ui.lock import LOCK_KEYS, LockController
 from desktop.ui.menus import (
     ADD_FILES,
     ARCHIVE,
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([640, 720])
         self.setCentralWidget(self.splitter)
+        self.lock = LockController(self, workspace, self.runner)
         self._build_actions()
         self._build_status_bar()
         self.drops = DropController(
@@ -160,8 +162,11 @@ class MainWindow(QMainWindow):
         self.unarchive_action = action("&Unarchive", None, None,
                                        lambda: self.unarchive_case(self.case_view.case_id or ""),
                                        "Put the open case back in the status it had")
-        self.list_action = action("Case &list", None, "Ctrl+L", self.list_panel.focus_list,
-                                  "Move to the case list (Ctrl+L)")
+        self.list_action = action("Case &list", None, "Alt+L", self.list_panel.focus_list,
+                                  "Move to the case list (Alt+L)")
+        self.lock_action = action("&Lock", None, LOCK_KEYS, self.lock.lock,
+                                  "Hide every patient detail until the PIN or passphrase is "
+                                  "given (Ctrl+L)")
         tabs = self.case_view.tabs
         self.tab_actions = [
             action(text, None, f"Ctrl+{n}",
@@ -192,7 +197,7 @@ class MainWindow(QMainWindow):
         lists = self.list_panel
         self.menus = build_menu_bar(self.menuBar(), {
             "&File": [self.new_action, self.attach_action, self.save_action, None,
-                      self.quit_action],
+                      self.lock_action, self.quit_action],
             "&Edit": [self.discard_action, None, self.find_action,
                       *self.preview.edit_actions],
             "&View": [("Sort &by", lists.sort_actions), ("Sort o&rder", [
@@ -366,7 +371,11 @@ class MainWindow(QMainWindow):
         for act in self.tab_actions:
             act.setEnabled(record is not None)
         # "Amara Okafor — Case Desk", with the platform's unsaved mark where [*] stands.
-        self.setWindowTitle(f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE)
+        title = f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE
+        if self.lock.locked:  # shown again on unlock, never while locked
+            self.lock.title_on_unlock(title)
+        else:
+            self.setWindowTitle(title)
         self.setWindowModified(dirty)
 
     def save(self) -> None:
