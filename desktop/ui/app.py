@@ -133,3 +133,7 @@ def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
         return int(code)
     finally:
         workspace.close()  # type: ignore[attr-defined]
+        if window.remove_copy_on_close:
+            from desktop import local_copy
+
+            local_copy.remove(workspace.folder)  # type: ignore[attr-defined]

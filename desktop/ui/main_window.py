@@ -75,6 +75,8 @@ class MainWindow(QMainWindow):
         self._after_save: Callable[[], None] | None = None
         self._after_save_failed: Callable[[], None] | None = None
         self._close_confirmed = False
+        # Set by Sign out › remove this computer's copy: done once the workspace closes.
+        self.remove_copy_on_close = False
 
         # The features, each with its own widgets, wired below by signals.
         self.list_panel = CaseListPanel(workspace, self.runner, self)
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         self.attacher.failed.connect(self._report)
         self.attacher.message.connect(self.statusBar().showMessage)
         self.sync_panel.message.connect(self._status_message)
+        self.sync_panel.remove_local_copy.connect(self._remove_local_copy)
         self.runner.changed.connect(self._changed)
 
         self._set_tab_order()
@@ -593,6 +596,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         if not isinstance(error, CaseDeskError):
             QMessageBox.warning(self, "Case Desk", message)
+
+    def _remove_local_copy(self) -> None:
+        self.remove_copy_on_close = True
+        self._close_confirmed = True  # unsaved edits go with the copy, as the person chose
+        self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if not self._close_confirmed and self.case_view.dirty:
