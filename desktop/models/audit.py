@@ -101,19 +101,17 @@ def append(session: Session, key: bytes, action: str, case_id: str | None = None
            document_id: str | None = None, **detail: Any) -> None:
     """Add one entry inside the caller's transaction (which must hold the write lock:
     ``Workspace.transaction``), chained to the last one."""
-    head = session.get(AuditHead, 1)
-    last = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
-    previous = last.chain if last is not None else GENESIS
-    # The id is chained too, so it is set here (the row is written once: no UPDATE).
-    row = AuditEntry(id=(last.id if last is not None else 0) + 1, at=utcnow(), action=action,
-                     case_id=case_id, document_id=document_id, detail=_plain(detail) or None,
-                     os_user=os_user(), account=_account(session), chain="")
-    row.chain = _link(key, previous, row)
-    session.add(row)
+    head = session.get(AuditHead, 1)  # one read: the last entry's id and chain
     if head is None:
-        head = AuditHead(id=1, last_id=0, seal="")
+        head = AuditHead(id=1, last_id=0, last_chain=GENESIS, seal="")
         session.add(head)
-    head.last_id = row.id
+    # The id is chained too, so it is set here (the row is written once: no UPDATE).
+    row = AuditEntry(id=head.last_id + 1, at=utcnow(), action=action, case_id=case_id,
+                     document_id=document_id, detail=_plain(detail) or None, os_user=os_user(),
+                     account=_account(session), chain="")
+    row.chain = _link(key, head.last_chain, row)
+    session.add(row)
+    head.last_id, head.last_chain = row.id, row.chain
     head.seal = _seal(key, row.id, row.chain)
     session.flush()
 
@@ -144,7 +142,7 @@ def verify(session: Session, key: bytes) -> list[str]:
     if head is None:
         if last_id:
             problems.append("the record of the trail's last entry is missing")
-    elif head.last_id != last_id or not hmac.compare_digest(
+    elif head.last_id != last_id or head.last_chain != last_chain or not hmac.compare_digest(
             _seal(key, last_id, last_chain), head.seal):
         problems.append(f"the trail ends at entry {last_id}, but it last ended at entry "
                         f"{head.last_id}: entries were removed from its end, or its record "

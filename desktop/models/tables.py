@@ -311,4 +311,5 @@ class AuditHead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_chain: Mapped[str] = mapped_column(String(64))  # the next entry chains to it
     seal: Mapped[str] = mapped_column(String(64))

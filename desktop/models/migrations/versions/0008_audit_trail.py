@@ -45,6 +45,7 @@ def upgrade() -> None:
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("last_chain", sa.String(64), nullable=False),
         sa.Column("seal", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
