@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.measure import pct
 
@@ -88,7 +89,21 @@ def _child_bare() -> None:
         app.exec()
 
 
-def _child_casedesk(data_dir: str) -> None:
+def _plain_workspaces() -> None:
+    """This process opens data folders unencrypted: the baseline the encrypted figures stand
+    beside (the app itself always encrypts)."""
+    from desktop import datafolder
+    from desktop import workspace as wsmod
+
+    def plain_open(cls: Any, data_dir: Any = None, profile: Any = None,
+                   max_file_bytes: Any = None, passphrase: Any = None) -> Any:
+        root = datafolder.resolve(data_dir, profile)
+        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes, encrypted=False)
+
+    wsmod.Workspace.open = classmethod(plain_open)  # type: ignore[assignment, method-assign]
+
+
+def _child_casedesk(data_dir: str, plain: bool = False) -> None:
     """The app's own start path (desktop.ui.app.start): start window, Workspace, main window.
 
     Paints are seen by filters on the windows and the list views only, as in the bare child.
@@ -101,6 +116,8 @@ def _child_casedesk(data_dir: str) -> None:
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(Path(data_dir) / "settings"))
+    if plain:
+        _plain_workspaces()
     app = make_application([sys.argv[0]])
     assert isinstance(app, QApplication)
     seen: set[str] = set()
@@ -155,6 +172,7 @@ def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:
     # PYTHONDONTWRITEBYTECODE), which costs over a second and measures nothing of ours.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache))
+    env.update(_KEYCHAIN_ENV)  # the children see the bench's keychain (a file for the run)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.gui", *args], stdout=subprocess.PIPE, text=True,
@@ -171,23 +189,46 @@ def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:
 # ------------------------------------------------------------------ benches
 
 
+_KEYCHAIN_ENV: dict[str, str] = {}
+
+
+def _file_keychain(folder: Path) -> None:
+    """A keychain in a file for this run, shared with the child processes (the tests' own
+    backend): the real keychain is never touched, and a build machine may have none."""
+    import keyring
+
+    from tests.keychain import BACKEND, ENV, SharedKeyring
+
+    _KEYCHAIN_ENV.update({ENV: str(folder / "keychain.json"), "PYTHON_KEYRING_BACKEND": BACKEND,
+                          "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    keyring.set_keyring(SharedKeyring(folder / "keychain.json"))
+
+
 def bench_startup(starts: int) -> None:
+    from desktop import datafolder
     from desktop.workspace import Workspace
     from tools.sample_data import bulk_insert
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
+        _file_keychain(Path(tmp))
+        data, plain_data = Path(tmp) / "data", Path(tmp) / "plain"
         with Workspace.open(data) as ws:
+            bulk_insert(ws, 10_000)
+        with Workspace(datafolder.prepare(plain_data), encrypted=False) as ws:
             bulk_insert(ws, 10_000)
         bare: list[float] = []
         first: list[float] = []
         listed: list[float] = []
         main_: list[float] = []
         ready: list[float] = []
+        plain_listed: list[float] = []
+        plain_ready: list[float] = []
         pycache = Path(tmp) / "pycache"
         child = ["--child", "casedesk", "--data-dir", str(data)]
+        plain_child = ["--child", "casedesk-plain", "--data-dir", str(plain_data)]
         _measure_start(["--child", "bare"], pycache)  # warm file and bytecode caches for both
         _measure_start(child, pycache)
+        _measure_start(plain_child, pycache)
         for _ in range(starts):
             bare.append(_measure_start(["--child", "bare"], pycache)["painted"])
             marks = _measure_start(child, pycache)
@@ -195,6 +236,9 @@ def bench_startup(starts: int) -> None:
             listed.append(marks["listed"])
             main_.append(marks["main"])
             ready.append(marks["ready"])
+            marks = _measure_start(plain_child, pycache)
+            plain_listed.append(marks["listed"])
+            plain_ready.append(marks["ready"])
     ms = 1000.0
     b = statistics.median(bare)
     print(f"cold start to first painted window, 10,000 cases, {starts} fresh processes of each,"
@@ -205,13 +249,15 @@ def bench_startup(starts: int) -> None:
         ("Case Desk first paint with the case list", listed, "   (target <= 1.5)"),
         ("Case Desk full window painted", main_, ""),
         ("Case Desk full window with its list", ready, "   (every action available)"),
+        ("unencrypted: first paint with the list", plain_listed, ""),
+        ("unencrypted: full window with its list", plain_ready, ""),
     ):
         ratios = [r / base for r, base in zip(runs, bare, strict=True)]
         print(f"  {label:<42} {statistics.median(runs) * ms:7.0f} ms   ratio "
               f"{statistics.median(ratios):.2f} (pairs {min(ratios):.2f}..{max(ratios):.2f}){note}")
 
 
-def bench_filter(cases: int, keystrokes: int) -> None:
+def bench_filter(cases: int, keystrokes: int, encrypted: bool = True) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -227,9 +273,13 @@ def bench_filter(cases: int, keystrokes: int) -> None:
         app = make_application([sys.argv[0]])
         assert isinstance(app, QApplication)
         t0 = time.perf_counter()
-        ws = Workspace.open(Path(tmp) / "data")
+        _file_keychain(Path(tmp))
+        from desktop import datafolder
+
+        ws = Workspace(datafolder.prepare(Path(tmp) / "data"), encrypted=encrypted)
         bulk_insert(ws, cases)
-        print(f"filter keystroke → painted list, {cases:,} cases "
+        print(f"filter keystroke → painted list, {'encrypted' if encrypted else 'UNENCRYPTED'}, "
+              f"{cases:,} cases "
               f"(generated in {time.perf_counter() - t0:.1f} s)")
         window = MainWindow(ws)
         window.resize(1280, 800)
@@ -390,7 +440,8 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.gui")
-    parser.add_argument("--child", choices=["bare", "casedesk"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["bare", "casedesk", "casedesk-plain"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--size-mib", type=int, default=1024, help="file size for the stall probe")
     parser.add_argument("--starts", type=int, default=11, help="fresh processes per start figure")
@@ -401,8 +452,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child == "bare":
         _child_bare()
         return
-    if args.child == "casedesk":
-        _child_casedesk(args.data_dir)
+    if args.child in ("casedesk", "casedesk-plain"):
+        _child_casedesk(args.data_dir, plain=args.child == "casedesk-plain")
         return
     only = set(args.only or ["startup", "filter", "stall"])
     if "startup" in only:
@@ -410,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     if "filter" in only:
         bench_filter(args.cases, args.keystrokes)
+        sys.stdout.flush()
+        bench_filter(args.cases, args.keystrokes, encrypted=False)
         sys.stdout.flush()
     if "stall" in only:
         if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("CASEDESK_BENCH_CHILD"):
