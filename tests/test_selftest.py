@@ -28,6 +28,8 @@ LOCAL_STEPS = [
     "preview DICOM",
     "preview JPEG DICOM",
     "view and search PDF",
+    "encrypted cache",
+    "lock the window",
 ]
 SYNC_STEPS = ["sign in", "sync", "pull into a second cache"]
 OK_LINE = re.compile(r"^ok   (?P<step>.+) \(\d+\.\d\d s\)$")
