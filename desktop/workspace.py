@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 
 from desktop import datafolder, folder_key, intake, local_copy
 from desktop.blob_seal import BlobKeys
-from desktop.errors import CacheError, DataFolderError, NotFoundError, ValidationError
+from desktop.errors import (
+    CacheError,
+    CacheProblem,
+    DataFolderError,
+    NotFoundError,
+    ValidationError,
+)
 from desktop.models import audit, cache_health
 from desktop.models.checkpoint import Checkpointer
 from desktop.models.database import open_cache, read_only_because
@@ -667,8 +673,19 @@ class Workspace:
             self.record(session, action, case_id, document_id, **detail)
 
     def record_view(self, case_id: str, document_id: str | None = None) -> None:
-        """A person looked at a case (or one of its documents)."""
-        self.record_event(audit.Action.VIEW, case_id, document_id)
+        """A person looked at a case (or one of its documents). Where the cache cannot be
+        written (a full disk, a read-only folder), reading still works and the view goes
+        unrecorded, with a line in the log: a person is never kept from a record."""
+        if self.read_only is not None:
+            log.warning("a view was not put on the audit trail: the cache is read-only (%s)",
+                        self.read_only)
+            return
+        try:
+            self.record_event(audit.Action.VIEW, case_id, document_id)
+        except CacheError as exc:
+            if exc.problem not in (CacheProblem.DISK_FULL, CacheProblem.READ_ONLY):
+                raise
+            log.warning("a view was not put on the audit trail: %s", exc.problem)
 
     def audit_entries(self, case_id: str | None = None, since: datetime | None = None
                       ) -> list[audit.Entry]:
