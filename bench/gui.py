@@ -89,18 +89,19 @@ def _child_bare() -> None:
         app.exec()
 
 
-def _plain_workspaces() -> None:
-    """This process opens data folders unencrypted: the baseline the encrypted figures stand
-    beside (the app itself always encrypts)."""
-    from desktop import datafolder
-    from desktop import workspace as wsmod
+def _plain_workspaces(data_dir: str) -> None:
+    """This process opens its data folder unencrypted: the baseline the encrypted figures
+    stand beside (the app itself always encrypts). Patched where the app opens it, after
+    the heavy imports, so the start before it is the app's own."""
+    import desktop.ui.app as app_module
 
-    def plain_open(cls: Any, data_dir: Any = None, profile: Any = None,
-                   max_file_bytes: Any = None, passphrase: Any = None) -> Any:
-        root = datafolder.resolve(data_dir, profile)
-        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes, encrypted=False)
+    def plain_open(_opening: Any, _ask: Any = None) -> Any:
+        from desktop import datafolder
+        from desktop.workspace import Workspace
 
-    wsmod.Workspace.open = classmethod(plain_open)  # type: ignore[assignment, method-assign]
+        return Workspace(datafolder.prepare(Path(data_dir)), encrypted=False)
+
+    app_module.open_with_passphrase = plain_open  # type: ignore[assignment]
 
 
 def _child_casedesk(data_dir: str, plain: bool = False) -> None:
@@ -117,7 +118,7 @@ def _child_casedesk(data_dir: str, plain: bool = False) -> None:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(Path(data_dir) / "settings"))
     if plain:
-        _plain_workspaces()
+        _plain_workspaces(data_dir)
     app = make_application([sys.argv[0]])
     assert isinstance(app, QApplication)
     seen: set[str] = set()

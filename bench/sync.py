@@ -104,7 +104,7 @@ def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool
     rows and the search index filled in one statement as ``insert_cases`` does: what SQLite
     alone takes to hold 10,000 new cases durably, listed and searchable, in this schema.
     ``bare_table``: the table and its two unique keys only, no list or search index at all."""
-    with Workspace.open(data_dir) as ws:
+    with Workspace(datafolder.prepare(data_dir), encrypted=False) as ws:  # a plain file
         cache = ws.folder.cache
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     rows = [
