@@ -215,6 +215,7 @@ def bench_startup(starts: int) -> None:
         data, plain_data = Path(tmp) / "data", Path(tmp) / "plain"
         with Workspace.open(data) as ws:
             bulk_insert(ws, 10_000)
+            ws.set_unlock_secret("20262026")  # else the window opens asking for one
         with Workspace(datafolder.prepare(plain_data), encrypted=False) as ws:
             bulk_insert(ws, 10_000)
         bare: list[float] = []

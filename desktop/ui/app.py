@@ -104,6 +104,10 @@ def start(data_dir: str | Path | None = None, profile: str | None = None) -> tup
             workspace.close()
             raise
         window.show()
+        if workspace.keys is not None and not workspace.unlock_secret_set():
+            # The person who just opened it chooses the PIN or passphrase that unlocks it,
+            # before the window first locks for want of input.
+            window.lock.lock()
         return window, workspace
     finally:
         placeholder.close()

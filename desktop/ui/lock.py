@@ -122,6 +122,8 @@ class LockScreen(QWidget):
         self.again.setVisible(choosing)
         self.again_label.setVisible(choosing)
         self.button.setText("&Set and unlock" if choosing else "&Unlock")
+        self.title.setText("<h2>Protect Case Desk</h2>" if choosing
+                           else "<h2>Case Desk is locked</h2>")
         self.hint.setText(
             "Choose a PIN (4 digits or more) or a passphrase (8 characters or more); it "
             "unlocks Case Desk from now on." if choosing else
