@@ -19,6 +19,7 @@ use keys derived from the data key (HKDF), one per purpose.
 from __future__ import annotations
 
 import base64
+import errno
 import hmac
 import json
 import logging
@@ -166,17 +167,36 @@ def save_record(root: Path, record: KeyRecord) -> None:
     """Written whole or not at all: temp file, fsync, rename, fsync the folder."""
     path = record_path(root)
     tmp = path.with_name(path.name + ".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with open(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(record), f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump(asdict(record), f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise _not_saved(path, exc) from None
+
+
+def _not_saved(path: Path, exc: OSError) -> DataFolderError:
+    """A key record that could not be written, in one line: nothing was changed."""
+    from desktop.errors import CacheError, CacheProblem
+
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return CacheError(f"The disk holding {path} is full, so this data folder's key record "
+                          "could not be saved; nothing was changed. Free some space on that "
+                          "disk, then try again.", path, CacheProblem.DISK_FULL)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CacheError(f"{path} cannot be written ({exc.strerror}), so this data folder's "
+                          "key record could not be saved; nothing was changed.", path,
+                          CacheProblem.READ_ONLY)
+    return DataFolderError(f"This data folder's key record {path} could not be saved "
+                           f"({exc.strerror or type(exc).__name__}); nothing was changed.")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -19,6 +19,7 @@ half-made copy is removed first); killed after it, the encrypted cache is in pla
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -36,8 +37,29 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def encrypt_in_place(path: Path, key: bytes) -> None:
-    """Replace the unencrypted cache at *path* with an encrypted copy of it."""
+    """Replace the unencrypted cache at *path* with an encrypted copy of it. A failure (a
+    full disk, most often: the copy needs as much room as the cache) removes the half-made
+    copy and leaves the cache as it was; the error names the file and the problem."""
     new = path.with_name(path.name + ".encrypting")
+    try:
+        _encrypt(path, new, key)
+    except (CacheError, DataFolderError):
+        _remove_with_side_files(new)
+        raise
+    except Exception as exc:
+        found = cache_health.classify(exc, path)
+        # sqlcipher_export reports SQLite's "database or disk is full" with a generic code.
+        full = cache_health.disk_full(path) or "disk is full" in str(exc)
+        _remove_with_side_files(new)
+        if found is None and full:
+            found = cache_health.classify(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+                                          path)
+        if found is None:
+            raise
+        raise found from exc
+
+
+def _encrypt(path: Path, new: Path, key: bytes) -> None:
     _remove_with_side_files(new)  # what a killed conversion left
     source = connect(path, None)
     try:
