@@ -89,7 +89,22 @@ def _child_bare() -> None:
         app.exec()
 
 
-def _child_casedesk(data_dir: str) -> None:
+def _plain_workspaces(data_dir: str) -> None:
+    """This process opens its data folder unencrypted: the baseline the encrypted figures
+    stand beside (the app itself always encrypts). Patched where the app opens it, after
+    the heavy imports, so the start before it is the app's own."""
+    import desktop.ui.app as app_module
+
+    def plain_open(_opening: Any, _ask: Any = None) -> Any:
+        from desktop import datafolder
+        from desktop.workspace import Workspace
+
+        return Workspace(datafolder.prepare(Path(data_dir)), encrypted=False)
+
+    app_module.open_with_passphrase = plain_open  # type: ignore[assignment]
+
+
+def _child_casedesk(data_dir: str, plain: bool = False) -> None:
     """The app's own start path (desktop.ui.app.start): start window, Workspace, main window.
 
     Paints are seen by filters on the windows and the list views only, as in the bare child.
@@ -102,6 +117,8 @@ def _child_casedesk(data_dir: str) -> None:
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(Path(data_dir) / "settings"))
+    if plain:
+        _plain_workspaces(data_dir)
     app = make_application([sys.argv[0]])
     assert isinstance(app, QApplication)
     seen: set[str] = set()
@@ -156,6 +173,7 @@ def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:
     # PYTHONDONTWRITEBYTECODE), which costs over a second and measures nothing of ours.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache))
+    env.update(_KEYCHAIN_ENV)  # the children see the bench's keychain (a file for the run)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.gui", *args], stdout=subprocess.PIPE, text=True,
@@ -172,23 +190,47 @@ def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:
 # ------------------------------------------------------------------ benches
 
 
+_KEYCHAIN_ENV: dict[str, str] = {}
+
+
+def _file_keychain(folder: Path) -> None:
+    """A keychain in a file for this run, shared with the child processes (the tests' own
+    backend): the real keychain is never touched, and a build machine may have none."""
+    import keyring
+
+    from tests.keychain import BACKEND, ENV, SharedKeyring
+
+    _KEYCHAIN_ENV.update({ENV: str(folder / "keychain.json"), "PYTHON_KEYRING_BACKEND": BACKEND,
+                          "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    keyring.set_keyring(SharedKeyring(folder / "keychain.json"))
+
+
 def bench_startup(starts: int) -> None:
+    from desktop import datafolder
     from desktop.workspace import Workspace
     from tools.sample_data import bulk_insert
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
+        _file_keychain(Path(tmp))
+        data, plain_data = Path(tmp) / "data", Path(tmp) / "plain"
         with Workspace.open(data) as ws:
+            bulk_insert(ws, 10_000)
+            ws.set_unlock_secret("20262026")  # else the window opens asking for one
+        with Workspace(datafolder.prepare(plain_data), encrypted=False) as ws:
             bulk_insert(ws, 10_000)
         bare: list[float] = []
         first: list[float] = []
         listed: list[float] = []
         main_: list[float] = []
         ready: list[float] = []
+        plain_listed: list[float] = []
+        plain_ready: list[float] = []
         pycache = Path(tmp) / "pycache"
         child = ["--child", "casedesk", "--data-dir", str(data)]
+        plain_child = ["--child", "casedesk-plain", "--data-dir", str(plain_data)]
         _measure_start(["--child", "bare"], pycache)  # warm file and bytecode caches for both
         _measure_start(child, pycache)
+        _measure_start(plain_child, pycache)
         for _ in range(starts):
             bare.append(_measure_start(["--child", "bare"], pycache)["painted"])
             marks = _measure_start(child, pycache)
@@ -196,6 +238,9 @@ def bench_startup(starts: int) -> None:
             listed.append(marks["listed"])
             main_.append(marks["main"])
             ready.append(marks["ready"])
+            marks = _measure_start(plain_child, pycache)
+            plain_listed.append(marks["listed"])
+            plain_ready.append(marks["ready"])
     ms = 1000.0
     b = statistics.median(bare)
     print(f"cold start to first painted window, 10,000 cases, {starts} fresh processes of each,"
@@ -206,13 +251,15 @@ def bench_startup(starts: int) -> None:
         ("Case Desk first paint with the case list", listed, "   (target <= 1.5)"),
         ("Case Desk full window painted", main_, ""),
         ("Case Desk full window with its list", ready, "   (every action available)"),
+        ("unencrypted: first paint with the list", plain_listed, ""),
+        ("unencrypted: full window with its list", plain_ready, ""),
     ):
         ratios = [r / base for r, base in zip(runs, bare, strict=True)]
         print(f"  {label:<42} {statistics.median(runs) * ms:7.0f} ms   ratio "
               f"{statistics.median(ratios):.2f} (pairs {min(ratios):.2f}..{max(ratios):.2f}){note}")
 
 
-def bench_filter(cases: int, keystrokes: int) -> None:
+def bench_filter(cases: int, keystrokes: int, encrypted: bool = True) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -226,9 +273,13 @@ def bench_filter(cases: int, keystrokes: int) -> None:
         app = make_application([sys.argv[0]])
         assert isinstance(app, QApplication)
         t0 = time.perf_counter()
-        ws = Workspace.open(Path(tmp) / "data")
+        _file_keychain(Path(tmp))
+        from desktop import datafolder
+
+        ws = Workspace(datafolder.prepare(Path(tmp) / "data"), encrypted=encrypted)
         bulk_insert(ws, cases)
-        print(f"filter keystroke → painted list, {cases:,} cases "
+        print(f"filter keystroke → painted list, {'encrypted' if encrypted else 'UNENCRYPTED'}, "
+              f"{cases:,} cases "
               f"(generated in {time.perf_counter() - t0:.1f} s)")
         window = MainWindow(ws)
         window.resize(1280, 800)
@@ -407,7 +458,8 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.gui")
-    parser.add_argument("--child", choices=["bare", "casedesk"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["bare", "casedesk", "casedesk-plain"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--size-mib", type=int, default=1024, help="file size for the stall probe")
     parser.add_argument("--starts", type=int, default=11, help="fresh processes per start figure")
@@ -418,8 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child == "bare":
         _child_bare()
         return
-    if args.child == "casedesk":
-        _child_casedesk(args.data_dir)
+    if args.child in ("casedesk", "casedesk-plain"):
+        _child_casedesk(args.data_dir, plain=args.child == "casedesk-plain")
         return
     only = set(args.only or ["startup", "filter", "stall"])
     if "startup" in only:
@@ -427,6 +479,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     if "filter" in only:
         bench_filter(args.cases, args.keystrokes)
+        sys.stdout.flush()
+        bench_filter(args.cases, args.keystrokes, encrypted=False)
         sys.stdout.flush()
     if "stall" in only:
         if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("CASEDESK_BENCH_CHILD"):

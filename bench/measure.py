@@ -58,3 +58,13 @@ def cpu_model() -> str:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def memory_keychain() -> None:
+    """The benchmarks never touch the real keychain (and a build machine may have none): the
+    data folder's key lives in memory for the run, as in the self-test."""
+    import keyring
+
+    from desktop.keychain import MemoryKeyring
+
+    keyring.set_keyring(MemoryKeyring())

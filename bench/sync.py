@@ -40,7 +40,8 @@ from typing import Any
 
 import httpx
 
-from bench.measure import cpu_model, generate, quiesce, vm_hwm_kib, warm
+from bench.measure import cpu_model, generate, memory_keychain, quiesce, vm_hwm_kib, warm
+from desktop import datafolder
 from desktop.cli import sync_summary
 from desktop.models.tables import CASE_FIELDS
 from desktop.sync.medmitra.client import MedMitraClient
@@ -103,7 +104,7 @@ def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool
     rows and the search index filled in one statement as ``insert_cases`` does: what SQLite
     alone takes to hold 10,000 new cases durably, listed and searchable, in this schema.
     ``bare_table``: the table and its two unique keys only, no list or search index at all."""
-    with Workspace.open(data_dir) as ws:
+    with Workspace(datafolder.prepare(data_dir), encrypted=False) as ws:  # a plain file
         cache = ws.folder.cache
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     rows = [
@@ -166,6 +167,7 @@ class PullFigures:
 
     floor: list[float] = field(default_factory=list)
     first: list[tuple[float, float]] = field(default_factory=list)
+    first_plain: list[tuple[float, float]] = field(default_factory=list)  # unencrypted cache
     insert_floor: list[float] = field(default_factory=list)
     table_floor: list[float] = field(default_factory=list)
     steady: list[tuple[float, float]] = field(default_factory=list)
@@ -204,6 +206,12 @@ def measure_pull(root: Path, cases: int, repeat: int, pairs: int) -> PullFigures
                 figures.first.append(paired(seconds))
             if i < repeat - 1:
                 shutil.rmtree(root / f"first-{i}")
+            floor()
+            with Workspace(datafolder.prepare(root / f"plain-{i}"), encrypted=False) as ws:
+                seconds, report = _timed_sync(ws, server.url, detail_limit=0)
+                _expect(report, cases, 0)
+                figures.first_plain.append(paired(seconds))
+            shutil.rmtree(root / f"plain-{i}")
 
         filled = root / f"first-{repeat - 1}"
         with Workspace.open(filled) as ws:
@@ -241,6 +249,7 @@ def report_pull(figures: PullFigures, cases: int, repeat: int, pairs: int) -> No
           f"   runs: {_runs(figures.floor)}")
     rows: list[tuple[str, list[tuple[float, float]]]] = [
         (f"first sync, empty cache ({repeat} runs)", figures.first),
+        ("first sync, unencrypted cache (baseline)", figures.first_plain),
         (f"steady state, nothing changed ({pairs} runs)", figures.steady),
         (f"after {edited} server edits, {EDITED_SHARE:.0%} ({pairs} runs)", figures.edited),
     ]
@@ -426,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="steady and 1%% syncs: runs, each beside its own floor run")
     parser.add_argument("--dir", default=None, help="where to put the temp files (default: TMPDIR)")
     args = parser.parse_args(argv)
+    memory_keychain()
 
     with tempfile.TemporaryDirectory(prefix="bench-sync-", dir=args.dir) as tmp:
         root = Path(tmp)

@@ -270,6 +270,7 @@ def search_note(query: CaseQuery) -> str | None:
 def cmd_show(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     record = ws.get_case(a.id)
     docs = ws.documents(record.id)
+    ws.record_view(record.id)
     if a.json:
         _json({"case": record.to_json(), "documents": [d.to_json() for d in docs]}, out)
     else:
@@ -451,12 +452,82 @@ PLAIN_HTTP_WARNING = (
 def cmd_logout(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
     from desktop.sync import registry
 
+    unsent = ws.unsent_work() if a.remove_local_copy else []
+    if unsent:
+        out.write("Not on the server yet (removing this computer's copy discards it):\n")
+        for line in unsent:
+            out.write(f"  - {line}\n")
+        if not a.discard_unsent and not _typed_word("Type DISCARD to discard it and remove "
+                                                    "this computer's copy: ", "DISCARD"):
+            out.write("Nothing was signed out or removed. Sync first (casedesk sync), or add "
+                      "--discard-unsent.\n")
+            return 1
     profile = registry.sign_out(ws)
     if profile is None:
         out.write("No server was set up; nothing to sign out of.\n")
-    else:
+    elif not a.remove_local_copy:
         out.write(f"Signed out of {profile.url}; the sign-in was removed from the keychain. "
                   f"{ws.pending_count()} change(s) stay queued for the next sign-in.\n")
+    if a.remove_local_copy:
+        from desktop import local_copy
+
+        ws.close()
+        local_copy.remove(ws.folder)
+        out.write(f"This computer's copy was removed from {ws.folder.root}: the cache, the "
+                  "stored documents and their keys. Sign in again to fetch the cases.\n")
+    return 0
+
+
+def _typed_word(prompt: str, word: str) -> bool:
+    if not _interactive():
+        return False
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip() == word
+
+
+def cmd_audit_verify(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    problems = ws.verify_audit()
+    count = len(ws.audit_entries())
+    if not problems:
+        out.write(f"The audit trail is whole: {count} entries, none changed, removed or "
+                  "moved.\n")
+        return 0
+    out.write(f"The audit trail was tampered with ({len(problems)} problem(s)):\n")
+    for problem in problems:
+        out.write(f"  - {problem}\n")
+    return 1
+
+
+AUDIT_COLUMNS = ("id", "at", "action", "case_id", "document_id", "os_user", "account",
+                 "detail")
+
+
+def cmd_audit_export(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
+    import csv
+    from datetime import UTC, datetime
+
+    from desktop.models.audit import Action
+
+    since = None
+    if a.since:
+        try:
+            since = datetime.fromisoformat(a.since)
+        except ValueError:
+            raise UsageError(f"--since {a.since!r} is not a date (YYYY-MM-DD).") from None
+        since = since.replace(tzinfo=since.tzinfo or UTC)
+    case_id = ws.resolve_id(a.case_id) if a.case_id else None
+    rows = [e.to_json() for e in ws.audit_entries(case_id, since)]
+    if a.format == "json":
+        _json(rows, out)
+    else:
+        writer = csv.DictWriter(out, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False,
+                                                         sort_keys=True)})
+    ws.record_event(Action.EXPORT, case_id, what="audit trail", format=a.format,
+                    since=a.since, entries=len(rows))
     return 0
 
 
@@ -615,11 +686,13 @@ def cmd_discard(ws: Workspace, a: argparse.Namespace, out: TextIO) -> int:
 def cmd_check(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
     from desktop import repair
 
-    result = repair.check(folder)
+    keys = folder_keys(folder)
+    result = repair.check(folder, keys)
     if result.sound:
         counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
-        out.write(f"The local cache {result.path} is sound: SQLite's integrity check found no "
-                  f"problem ({counts}).\n")
+        checks = ("SQLCipher's page check and SQLite's integrity check found" if keys
+                  else "SQLite's integrity check found")
+        out.write(f"The local cache {result.path} is sound: {checks} no problem ({counts}).\n")
         return 0
     out.write(f"The local cache {result.path} is {result.state}:\n")
     for problem in result.problems[:20]:
@@ -633,7 +706,7 @@ def cmd_check(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO)
 def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO) -> int:
     from desktop import repair
 
-    result = repair.repair(folder)
+    result = repair.repair(folder, folder_keys(folder))
     if result.nothing_to_do:
         out.write(f"The local cache {folder.cache} is sound; nothing was changed.\n")
         return 0
@@ -674,8 +747,8 @@ def cmd_repair(folder: datafolder.DataFolder, a: argparse.Namespace, out: TextIO
                       "lists a row that could not be read.\n")
     if result.recovered_files:
         out.write(f"{len(result.recovered_files)} stored document(s) no recovered case names "
-                  f"were copied to {result.recovered_files_dir}; attach them again where they "
-                  "belong.\n")
+                  f"were copied to {result.recovered_files_dir} (decrypted: patient data in "
+                  "clear); attach them again where they belong, then delete that folder.\n")
     return 0
 
 
@@ -731,6 +804,23 @@ CACHE_REMEDIES = {
                           "one.",
     CacheProblem.UNREADABLE: "Run `casedesk check` for details, then `casedesk repair` to move "
                              "it aside and recover what can still be read.",
+    CacheProblem.WRONG_KEY: "If the data folder was copied or restored, bring its keys.json and "
+                            "keychain entry from the same place; nothing here was changed.",
+}
+
+KEY_REMEDIES = {
+    "passphrase_needed": "Type it when asked (run the command in a terminal), or set "
+                         "CASEDESK_PASSPHRASE in the environment of a script.",
+    "new_passphrase_needed": "Run the command in a terminal to choose one, or set "
+                             "CASEDESK_PASSPHRASE (8 characters or more) for a script.",
+    "wrong_passphrase": "Check CASEDESK_PASSPHRASE, or type the passphrase when asked.",
+    "keychain_unavailable": "Unlock the desktop session's keychain (log in to the desktop), then "
+                            "try again.",
+    "not_in_keychain": "Restore the keychain from a backup of this computer; without the key "
+                       "the data cannot be read.",
+    "wrong_key": "Restore the keychain entry (casedesk-data-key) that belongs with this folder.",
+    "record_missing": "Restore keys.json into the data folder from where its data came from.",
+    "record_damaged": "Restore keys.json into the data folder from a backup.",
 }
 
 
@@ -738,6 +828,7 @@ def error_hint(exc: CaseDeskError) -> str:
     """What to type next, for the errors whose remedy is a command or a flag. The core's
     messages say what is wrong; only the command line knows its own commands."""
     from desktop.errors import CacheError, DataFolderError, NotFoundError
+    from desktop.folder_key import FolderKeyError
     from desktop.repair import FolderInUseError
     from desktop.sync.credentials import NoKeychainError
     from desktop.sync.profile import (
@@ -750,6 +841,8 @@ def error_hint(exc: CaseDeskError) -> str:
     if isinstance(exc, PlainHttpRefused):
         return ("Only if this server has no https:// address and its network is one you trust: "
                 "casedesk login ... --allow-plain-http")
+    if isinstance(exc, FolderKeyError):
+        return KEY_REMEDIES.get(exc.problem, "")
     if isinstance(exc, NotFoundError):
         return LOOK_HERE.get(exc.what, "")
     if isinstance(exc, CacheError):
@@ -777,6 +870,57 @@ def cache_failure(exc: BaseException, folder: datafolder.DataFolder | None) -> A
     from desktop.models.cache_health import classify
 
     return classify(exc, folder.cache)
+
+
+# ------------------------------------------------------------------ the folder's key
+
+PASSPHRASE_TRIES = 3
+
+
+def folder_keys(folder: datafolder.DataFolder) -> Any:
+    """The folder's keys for commands that work on the files themselves (check, repair);
+    None for a folder with no key yet (nothing in it is encrypted)."""
+    from desktop import folder_key
+
+    if folder_key.load_record(folder.root) is None:
+        return None
+    return _with_passphrase(lambda phrase: folder_key.open_keys(folder.root, phrase,
+                                                                may_create=False))
+
+
+def open_workspace(folder: datafolder.DataFolder) -> Workspace:
+    """The folder's Workspace, asking for its passphrase on a terminal where no keychain
+    holds its key ($CASEDESK_PASSPHRASE in scripts; never a flag, which others can read)."""
+    return _with_passphrase(lambda phrase: Workspace(folder, passphrase=phrase))
+
+
+def _with_passphrase(opening: Callable[[str | None], Any]) -> Any:
+    from desktop.folder_key import FolderKeyError, KeyProblem, check_new_secret
+
+    phrase: str | None = None
+    for attempt in range(PASSPHRASE_TRIES + 1):
+        try:
+            return opening(phrase)
+        except FolderKeyError as exc:
+            asks = exc.problem in (KeyProblem.PASSPHRASE_NEEDED, KeyProblem.NEW_PASSPHRASE_NEEDED,
+                                   KeyProblem.WRONG_PASSPHRASE)
+            if not asks or attempt == PASSPHRASE_TRIES or not _interactive():
+                raise
+            if exc.problem is KeyProblem.WRONG_PASSPHRASE:
+                sys.stderr.write(f"{exc}\n")
+            if exc.problem is KeyProblem.NEW_PASSPHRASE_NEEDED:
+                sys.stderr.write(f"{exc}\n")
+                phrase = getpass.getpass("Choose a passphrase (8 characters or more): ")
+                check_new_secret(phrase, pin_allowed=False)
+                if getpass.getpass("The same passphrase again: ") != phrase:
+                    raise CaseDeskError("The two passphrases differ; nothing was made.") from None
+            else:
+                phrase = getpass.getpass("Passphrase of this data folder: ")
+    raise AssertionError("unreachable")
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 # Opens the window; supplied by the app shell (desktop/__main__.py) so this module stays Qt-free.
@@ -921,6 +1065,11 @@ def build_parser() -> Parser:
     login.set_defaults(func=cmd_login)
 
     logout = sub.add_parser("logout", help="forget the token; queued work stays")
+    logout.add_argument("--remove-local-copy", action="store_true",
+                        help="also remove this computer's cases, documents and keys (asks "
+                             "first when work has not reached the server)")
+    logout.add_argument("--discard-unsent", action="store_true",
+                        help="with --remove-local-copy: discard unsent work without asking")
     logout.set_defaults(func=cmd_logout)
 
     sync = sub.add_parser("sync", help="send pending work and fetch the server's changes")
@@ -954,6 +1103,17 @@ def build_parser() -> Parser:
 
     gcp = sub.add_parser("gc", help="reclaim stored document files no case uses any more")
     gcp.set_defaults(func=cmd_gc)
+
+    aud = sub.add_parser("audit", help="the record of who viewed or changed what, and when")
+    asub = aud.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=Parser,
+                              required=True)
+    aver = asub.add_parser("verify", help="check that no entry was changed, removed or moved")
+    aver.set_defaults(func=cmd_audit_verify)
+    aexp = asub.add_parser("export", help="write the entries to standard output")
+    aexp.add_argument("--case", dest="case_id", help="only this case's entries")
+    aexp.add_argument("--since", help="only entries from this date on (YYYY-MM-DD, UTC)")
+    aexp.add_argument("--format", choices=("csv", "json"), required=True)
+    aexp.set_defaults(func=cmd_audit_export)
 
     gui = sub.add_parser("gui", help="open the window (the default with no command)")
     gui.set_defaults(func=None)
@@ -991,7 +1151,7 @@ def main(
             return gui(args.data_dir, args.profile)
         if getattr(args, "on_folder", False):  # works on a cache that will not open
             return int(args.func(folder, args, out))
-        with Workspace(folder) as ws:
+        with open_workspace(folder) as ws:
             return int(args.func(ws, args, out))
     except UsageError as exc:
         err.write(f"casedesk: usage error: {exc}\n")

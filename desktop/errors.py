@@ -46,6 +46,7 @@ class CacheProblem(StrEnum):
     MISSING = "missing"  # gone, in a folder that shows it was used
     UNREADABLE = "unreadable"  # not a database at all, or the disk failed reading it
     OUTDATED = "outdated"  # an older schema that cannot be upgraded here (read-only folder)
+    WRONG_KEY = "wrong_key"  # encrypted, and this data folder's key does not open it
 
 
 class CacheError(DataFolderError):

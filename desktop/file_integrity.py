@@ -189,7 +189,9 @@ class Inspection:
             self._problem = exc
         self._offset += len(chunk)
 
-    def finish(self, path: Path, size: int) -> Verdict:
+    def finish(self, open_content: Callable[[], BinaryIO], size: int) -> Verdict:
+        """The structure check of the kept copy; *open_content* gives a seekable reader on
+        its plaintext (the store's own reader: the copy on disk is sealed)."""
         if self._problem is not None:
             raise self._problem
         if self._png is not None:
@@ -203,7 +205,7 @@ class Inspection:
         if check is None:
             return Verdict()
         try:
-            with open(path, "rb") as f:
+            with open_content() as f:
                 return check(f, size)
         except Refused:
             raise

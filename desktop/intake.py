@@ -5,10 +5,13 @@ Qt-free and database-free on purpose: the Workspace decides what a file *means* 
 
 - The type is sniffed from the content, never the name: clinicians' exports are often
   misnamed, and the server and viewers trust the MIME type we record.
-- Bytes live in a content-addressed store (``root/ab/cdef…``, SHA-256). A blob is written to
-  a temp file in the store, fsynced, renamed into place and its folder fsynced, so the row that
-  names it can commit knowing the bytes survive a crash. Copying and hashing happen in one
+- Bytes live in a content-addressed store (``root/ab/cdef…``). A blob is written to a temp
+  file in the store, fsynced, renamed into place and its folder fsynced, so the row that names
+  it can commit knowing the bytes survive a crash. Copying, hashing and sealing happen in one
   pass through a fixed buffer, so a 1 GiB scan costs the same memory as a 1 KiB note.
+- Given the folder's keys, blobs are sealed (``blob_seal``: AES-256-GCM in segments) and named
+  by a keyed hash of their SHA-256, which says nothing about the content; every read goes
+  through :meth:`BlobStore.open`, which checks what it hands out.
 - Every problem is a per-file refusal worded for a clinician; one bad file never stops a batch.
 """
 
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from desktop import file_integrity
+from desktop.blob_seal import MAGIC, BlobDamaged, BlobKeys, SealedReader, Sealer, is_sealed
 from desktop.errors import CaseDeskError, DataFolderError, NotFoundError, ValidationError
 from desktop.file_integrity import DicomPatient
 
@@ -82,6 +86,36 @@ class StoredBlob:
     sha256: str
     size: int
     path: Path
+
+
+@dataclass(frozen=True, eq=False)
+class StoredBytes:
+    """A stored document's bytes, to be read through the store (decrypted and checked):
+    what viewers, uploads and hand-overs are given instead of a path. Equal when the
+    content is (two documents with the same bytes share them)."""
+
+    store: BlobStore
+    sha256: str
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoredBytes) and other.sha256 == self.sha256
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+    def open(self) -> BinaryIO:
+        """A seekable reader of the plaintext; :class:`BlobDamaged` as soon as a piece fails
+        its check, :class:`NotFoundError` when the bytes are not on this computer."""
+        return self.store.open(self.sha256)
+
+    def read(self) -> bytes:
+        """All of it, in memory (a preview): checked before it is returned."""
+        with self.open() as f:
+            return f.read()
+
+    def size(self) -> int:
+        with self.open() as f:
+            return int(f.seek(0, os.SEEK_END))
 
 
 @dataclass(frozen=True)
@@ -316,34 +350,73 @@ def _store_failed(exc: OSError) -> str:
 
 
 class BlobStore:
-    """Content-addressed document bytes under ``root/ab/cdef…`` (SHA-256, lower-case hex).
+    """Content-addressed document bytes under ``root/ab/cdef…``.
 
+    With *keys*, every blob is sealed (AES-256-GCM) and its name is a keyed hash of its
+    SHA-256; without (the unencrypted store of an earlier release, being converted, and the
+    benchmarks' baseline), the name is the SHA-256 itself and the bytes are as they came.
     Blobs are immutable once renamed into place, so readers never see a partial file and two
     identical files share one blob. Files are 0600 and folders 0700: these are patient records.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keys: BlobKeys | None = None) -> None:
         self.root = Path(root)
+        self.keys = keys
 
     # -- lookup
 
-    def path_for(self, sha256: str) -> Path:
-        """Where the blob with this digest lives (whether or not it exists)."""
+    def name_for(self, sha256: str) -> str:
+        """The file name of the blob with this digest (lower-case hex)."""
         if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
             raise ValidationError("Not a valid SHA-256 digest (64 lower-case hex characters).")
-        return self.root / sha256[:2] / sha256[2:]
+        return self.keys.name_for(sha256) if self.keys is not None else sha256
+
+    def path_for(self, sha256: str) -> Path:
+        """Where the blob with this digest lives (whether or not it exists)."""
+        name = self.name_for(sha256)
+        return self.root / name[:2] / name[2:]
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
+    def ref(self, sha256: str) -> StoredBytes:
+        """The document's bytes as a handle to read them by (no disk access)."""
+        self.name_for(sha256)  # a valid digest, or ValidationError now
+        return StoredBytes(self, sha256)
+
     def open(self, sha256: str) -> BinaryIO:
-        """Open a blob for reading; the caller closes it."""
+        """Open a blob for reading its content (decrypted and checked); the caller closes
+        it. :class:`BlobDamaged` when the stored bytes fail their check."""
+        path = self.path_for(sha256)
         try:
-            return open(self.path_for(sha256), "rb")
+            if self.keys is None:
+                return open(path, "rb")
+            reader = SealedReader(path, self.keys, sha256)
         except FileNotFoundError:
             raise NotFoundError(
                 "This document's content is not on this computer; download it first."
             ) from None
+        except BlobDamaged:
+            log.warning("stored document failed its check")
+            raise
+        return reader  # type: ignore[return-value]
+
+    def verify(self, sha256: str) -> int:
+        """Read the whole blob, checking every piece (before it is sent anywhere); its size.
+        :class:`BlobDamaged` when any piece fails."""
+        size = 0
+        with self.open(sha256) as f:
+            if self.keys is None:
+                digest = hashlib.sha256()
+                while chunk := f.read(CHUNK_BYTES):
+                    digest.update(chunk)
+                    size += len(chunk)
+                if digest.hexdigest() != sha256:
+                    raise BlobDamaged()
+                return size
+            while chunk := f.read(CHUNK_BYTES):
+                size += len(chunk)
+        return size
 
     # -- writing
 
@@ -365,15 +438,16 @@ class BlobStore:
 
     def ingest_stream(
         self, chunks: Iterable[bytes], max_size: int | None = None,
-        check: Callable[[Path, int], None] | None = None,
+        check: Callable[[Callable[[], BinaryIO], int], None] | None = None,
     ) -> StoredBlob:
         """Store bytes that arrive piecewise (a download), with the same atomicity as ingest.
 
         Exceptions from ``chunks`` (network errors) propagate unchanged; no temp file is left.
-        ``check(temp_path, size)`` may refuse the bytes (by raising) before they are kept.
+        ``check(open_content, size)`` may refuse the bytes (by raising) before they are kept;
+        ``open_content()`` reads them back as stored (decrypted), never as a path in clear.
         """
 
-        def write_all(out: int, digest: hashlib._Hash) -> int:
+        def write_all(write: Callable[[memoryview], None], digest: hashlib._Hash) -> int:
             size = 0
             for chunk in chunks:
                 if not chunk:
@@ -382,7 +456,7 @@ class BlobStore:
                 if max_size is not None and size > max_size:
                     raise IntakeRefused(_too_large(None, max_size))
                 digest.update(chunk)
-                _write_all(out, memoryview(chunk))
+                write(memoryview(chunk))
             return size
 
         return self._store(write_all, check)
@@ -471,7 +545,8 @@ class BlobStore:
         with self.exclusive() as alone:
             if not alone:
                 return None
-            keep = referenced()
+            named = referenced()
+            keep = {self.name_for(sha) for sha in named}
             result = CollectResult()
             result.temp_files, result.bytes = self._discard_temp_files()
             for folder in _blob_folders(self.root):
@@ -486,29 +561,48 @@ class BlobStore:
                         continue
                     result.blobs += 1
                     result.bytes += size
-            result.kept = len(keep)
+            result.kept = len(named)
         log.info("blob store collected: %d blob(s), %d temp file(s), %d bytes",
                  result.blobs, result.temp_files, result.bytes)
         return result
 
     def stored(self) -> Iterator[str]:
-        """The digest of every blob in the store."""
+        """The file name of every blob in the store (its digest, when unencrypted; see
+        :meth:`name_for`)."""
         for folder in _blob_folders(self.root):
             for entry in os.scandir(folder):
-                sha = folder.name + entry.name
-                if _SHA256_RE.fullmatch(sha) and entry.is_file(follow_symlinks=False):
-                    yield sha
+                name = folder.name + entry.name
+                if _SHA256_RE.fullmatch(name) and entry.is_file(follow_symlinks=False):
+                    yield name
+
+    def open_named(self, name: str) -> BinaryIO:
+        """A blob by its file name, its digest unknown (a store being checked or repaired):
+        reading it to the end checks it whole (:meth:`SealedReader.digest_all`)."""
+        path = self.root / name[:2] / name[2:]
+        if self.keys is None:
+            return open(path, "rb")
+        return SealedReader(path, self.keys)  # type: ignore[return-value]
+
+    def content_digest(self, name: str) -> str:
+        """The SHA-256 of a stored blob's content, read whole and checked."""
+        with self.open_named(name) as f:
+            if isinstance(f, SealedReader):
+                return f.digest_all()
+            digest = hashlib.sha256()
+            while chunk := f.read(CHUNK_BYTES):
+                digest.update(chunk)
+            return digest.hexdigest()
 
     # -- internals
 
     def _ingest_file(
         self, f: BinaryIO, max_size: int | None, expect: tuple[int, bytes] | None = None,
         observe: Callable[[memoryview], None] | None = None,
-        check: Callable[[Path, int], None] | None = None,
+        check: Callable[[Callable[[], BinaryIO], int], None] | None = None,
     ) -> StoredBlob:
         """Copy from an open file; ``expect`` = (size, head) the caller judged, checked on the way.
-        ``observe`` sees each chunk copied; ``check(temp_path, size)`` may refuse the copy
-        before it is kept.
+        ``observe`` sees each chunk copied; ``check(open_content, size)`` may refuse the copy
+        (read back through the store's decrypting reader) before it is kept.
 
         Checking against what was sniffed means the bytes we keep are the bytes we typed: a file
         swapped or rewritten between the look and the copy is refused, not mislabelled.
@@ -518,7 +612,7 @@ class BlobStore:
         buf = bytearray(CHUNK_BYTES)
         view = memoryview(buf)
 
-        def write_all(out: int, digest: hashlib._Hash) -> int:
+        def write_all(write: Callable[[memoryview], None], digest: hashlib._Hash) -> int:
             size = 0
             first = True
             while True:
@@ -540,7 +634,7 @@ class BlobStore:
                 digest.update(chunk)
                 if observe is not None:
                     observe(chunk)
-                _write_all(out, chunk)
+                write(chunk)
             if expect is not None and size != expect[0]:
                 raise IntakeRefused(_changed())
             return size
@@ -548,10 +642,11 @@ class BlobStore:
         return self._store(write_all, check)
 
     def _store(
-        self, write_all: Callable[[int, hashlib._Hash], int],
-        check: Callable[[Path, int], None] | None = None,
+        self, write_all: Callable[[Callable[[memoryview], None], hashlib._Hash], int],
+        check: Callable[[Callable[[], BinaryIO], int], None] | None = None,
     ) -> StoredBlob:
-        """Temp file in the store → write + hash → fsync → rename into place → fsync folder.
+        """Temp file in the store → write + hash (+ seal) → fsync → rename into place →
+        fsync folder.
 
         Only our own disk operations become BlobStoreError; whatever the producer raises
         (a refusal, a network error) propagates as it is. The temp file goes either way.
@@ -566,14 +661,28 @@ class BlobStore:
                     if hasattr(os, "fchmod"):  # mkstemp already made it 0600; be explicit
                         os.fchmod(out, FILE_MODE)
                 digest = hashlib.sha256()
-                size = write_all(out, digest)
+                if self.keys is None:
+                    size = write_all(lambda chunk: _write_all(out, chunk), digest)
+                else:
+                    sealer = Sealer(self.keys)
+                    _write_all(out, memoryview(sealer.header))
+
+                    def sealed(chunk: memoryview) -> None:
+                        for piece in sealer.update(chunk):
+                            _write_all(out, piece)
+
+                    size = write_all(sealed, digest)
+                    _write_all(out, sealer.finish(digest.digest()))
                 with _storing():
                     _fsync(out)
+                    stored_size = os.fstat(out).st_size
             finally:
                 os.close(out)
-            if check is not None:
-                check(tmp, size)
             sha = digest.hexdigest()
+            if check is not None:
+                keys = self.keys
+                check(lambda: SealedReader(tmp, keys, sha) if keys is not None  # type: ignore[return-value]
+                      else open(tmp, "rb"), size)
             final = self.path_for(sha)
             with _storing():
                 self._ensure_folder(final.parent)
@@ -581,7 +690,8 @@ class BlobStore:
                     existing = os.stat(final)
                 except FileNotFoundError:
                     existing = None
-                if existing is not None and existing.st_size == size and _ours_alone(existing):
+                if existing is not None and existing.st_size == stored_size and \
+                        _ours_alone(existing):
                     tmp.unlink()  # same content already kept: reuse it
                 else:  # new, or a damaged earlier copy: ours is verified, put it in place
                     os.replace(tmp, final)
@@ -809,7 +919,7 @@ def prepare(
             inspection = file_integrity.Inspection(kind.mime, head)
             blob = store._ingest_file(f, max_size, expect=(st.st_size, head),
                                       observe=inspection.feed,
-                                      check=lambda tmp, size: verdict.of(inspection, tmp, size))
+                                      check=lambda content, size: verdict.of(inspection, content, size))
     except IntakeRefused as exc:
         exc.path = path
         raise
@@ -831,9 +941,10 @@ class _Checked:
 
     dicom_patient: DicomPatient | None = None
 
-    def of(self, inspection: file_integrity.Inspection, path: Path, size: int) -> None:
+    def of(self, inspection: file_integrity.Inspection, open_content: Callable[[], BinaryIO],
+           size: int) -> None:
         try:
-            self.dicom_patient = inspection.finish(path, size).dicom_patient
+            self.dicom_patient = inspection.finish(open_content, size).dicom_patient
         except file_integrity.Refused as exc:
             raise IntakeRefused(str(exc)) from None
 
@@ -845,3 +956,78 @@ def sniff_file(path: Path) -> FileKind:
         size = os.fstat(f.fileno()).st_size
         head = _read_head(f)
         return sniff(head, len(head) >= size, lambda: f)
+
+
+def sniff_stream(f: BinaryIO) -> FileKind:
+    """The type of stored content opened for reading (a blob read back through its store),
+    judged as intake judges a file."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    head = _read_head(f)
+    return sniff(head, len(head) >= size, lambda: f)
+
+
+# ------------------------------------------------------------------ an earlier, unsealed store
+
+
+def _first_blob(root: Path) -> Path | None:
+    for folder in _blob_folders(root):
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.is_file(follow_symlinks=False):
+                        return Path(entry.path)
+        except OSError:
+            continue
+    return None
+
+
+def any_blob_stored(root: Path) -> bool:
+    return _first_blob(root) is not None
+
+
+def sealed_blob_stored(root: Path) -> bool:
+    """Whether the store holds sealed blobs (a store is sealed whole once converted)."""
+    first = _first_blob(root)
+    if first is None:
+        return False
+    try:
+        with open(first, "rb") as f:
+            return is_sealed(f.read(len(MAGIC)))
+    except OSError:
+        return False
+
+
+def seal_plain_blobs(store: BlobStore) -> tuple[int, int]:
+    """Seal every blob an earlier release stored in clear; (sealed, left as they were).
+
+    One blob at a time, each crash-safe: its sealed copy is written to a temp file, fsynced
+    and renamed into place (under its keyed name) before the clear file is removed, so a kill
+    at any point leaves the clear file, or the sealed one, or both (the next run seals it
+    again and removes the clear one). A clear file whose content no longer matches its name
+    (damaged before the upgrade) is sealed under the digest of what it holds, and logged.
+    """
+    assert store.keys is not None
+    sealed = skipped = 0
+    with store.exclusive() as alone:
+        if not alone and fcntl is not None:
+            raise BlobStoreError("documents are being attached or downloaded by another Case "
+                                 "Desk program; close it and start again")
+        store._discard_temp_files()
+        for folder in _blob_folders(store.root):
+            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                name = folder.name + entry.name
+                if not _SHA256_RE.fullmatch(name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                with open(entry.path, "rb", buffering=0) as f:
+                    if is_sealed(f.read(len(MAGIC))):
+                        continue
+                    blob = store._ingest_file(f, None)
+                if blob.sha256 != name:
+                    log.warning("an unencrypted blob did not match its name; sealed as found")
+                    skipped += 1
+                os.unlink(entry.path)
+                _fsync_dir(folder)
+                sealed += 1
+    log.info("sealed %d stored document(s) of an earlier release", sealed)
+    return sealed, skipped

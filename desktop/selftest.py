@@ -82,6 +82,8 @@ class SelfTest:
         for kind in SAMPLE_KINDS:
             steps.append(Step(f"preview {kind}", self._bind(self.preview, kind), (f"take in {kind}",)))
         steps.append(Step("view and search PDF", self.view_pdf, ("take in PDF",)))
+        steps.append(Step("encrypted cache", self.encrypted_cache, ("edit case",)))
+        steps.append(Step("lock the window", self.lock_window, ("create case",)))
         if self.server:
             steps.append(Step("sign in", self.sign_in, ("migrate cache",)))
             steps.append(Step("sync", self.sync, ("sign in", "edit case",
@@ -107,6 +109,59 @@ class SelfTest:
             current = set(MigrationContext.configure(conn).get_current_heads())
         if not heads or current != heads:
             raise StepFailed(f"cache is at {sorted(current)}, migrations end at {sorted(heads)}")
+
+    def encrypted_cache(self) -> None:
+        """The cache is SQLCipher 4 (this build carries it), whole, with nothing in clear."""
+        with self.ws.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            version = raw.execute("PRAGMA cipher_version").fetchone()
+            problems = raw.execute("PRAGMA cipher_integrity_check").fetchall()
+        if not version or not str(version[0]).startswith("4."):
+            raise StepFailed(f"the cache is not SQLCipher 4 (cipher_version {version})")
+        if problems:
+            raise StepFailed(f"cipher_integrity_check: {problems[0][0]}")
+        if self.ws.checkpointer is not None:
+            self.ws.checkpointer.checkpoint()  # the log's pages into the file, too
+        for path in self.ws.folder.root.glob("casedesk.sqlite3*"):
+            data = path.read_bytes()
+            if data.startswith(b"SQLite format 3") or b"Self-Test Patient" in data:
+                raise StepFailed(f"{path.name} holds data in clear")
+        for blob in self.ws.folder.blobs.glob("??/*"):
+            with open(blob, "rb") as f:
+                if not f.read(8).startswith(b"CDBLOB"):
+                    raise StepFailed("a stored document is not encrypted")
+
+    def lock_window(self) -> None:
+        """The main window locks: the title and every patient detail hidden, the PIN opens it."""
+        self._ensure_qt()
+        try:
+            from desktop.ui.lock import LOCKED_TITLE
+            from desktop.ui.main_window import MainWindow
+        except ImportError as exc:
+            raise StepFailed(f"the window is not in this build ({exc})") from None
+        from PySide6.QtWidgets import QApplication
+
+        self.ws.set_unlock_secret("20262026")
+        window = MainWindow(self.ws)
+        try:
+            window.resize(900, 600)
+            window.show()
+            window.lock.lock()
+            QApplication.processEvents()
+            if window.windowTitle() != LOCKED_TITLE or not window.lock.screen.isVisible():
+                raise StepFailed("the window did not lock")
+            if window.lock.screen.geometry() != window.rect():
+                raise StepFailed("the lock screen does not cover the window")
+            self.ws.check_unlock("20262026")
+            window.lock.unlock()
+            if window.lock.locked:
+                raise StepFailed("the window did not unlock")
+        finally:
+            window._close_confirmed = True
+            window.close()
+            window.runner.shutdown()
+            window.deleteLater()
+            QApplication.processEvents()
 
     def create_case(self) -> None:
         record = self.ws.create_case("Self-Test Patient", 42, "female", "Created by the self-test.")
@@ -142,10 +197,10 @@ class SelfTest:
         except ImportError as exc:
             raise StepFailed(f"the preview module is not in this build ({exc})") from None
         doc = self.documents[kind]
-        path = self.ws.blob_path(doc)
-        if path is None:
+        stored = self.ws.stored_bytes(doc)
+        if stored is None:
             raise StepFailed("the stored file is missing from the blob store")
-        result = load_preview(path, doc.mime_type)
+        result = load_preview(stored, doc.mime_type)
         image = result.image
         if image is None or image.isNull():
             raise StepFailed(f"no image ({result.note or 'no reason given'})")
@@ -162,11 +217,13 @@ class SelfTest:
             from desktop.ui.documents.pdf_viewer import PdfViewer
         except ImportError as exc:
             raise StepFailed(f"the PDF viewer is not in this build ({exc})") from None
-        path = self.ws.blob_path(self.documents["PDF"])
+        stored = self.ws.stored_bytes(self.documents["PDF"])
+        if stored is None:
+            raise StepFailed("the stored PDF is missing from the blob store")
         viewer = PdfViewer()
         try:
             viewer.resize(600, 800)  # drawn by grab(), never shown
-            problem = viewer.open(path)
+            problem = viewer.open(stored.read())
             if problem:
                 raise StepFailed(problem)
             viewer.find_box.setText("self-test")
@@ -226,8 +283,8 @@ class SelfTest:
             sent = self.documents["DICOM"]
             if len(docs) != len(SAMPLE_KINDS) or sent.name not in docs:
                 raise StepFailed(f"{len(docs)} of {len(SAMPLE_KINDS)} documents came back")
-            path = runner.download(other, docs[sent.name].id)
-            if hashlib.sha256(path.read_bytes()).hexdigest() != sent.sha256:
+            stored = runner.download(other, docs[sent.name].id)
+            if hashlib.sha256(stored.read()).hexdigest() != sent.sha256:
                 raise StepFailed("the downloaded DICOM file differs from the one uploaded")
 
     # ------------------------------------------------------------ sample files

@@ -4,8 +4,12 @@ The viewer is a program Case Desk does not control, and the document's name and 
 from a person or a server, so the hand-over trusts neither:
 
 - **A private, read-only copy**, never a link: a viewer that saves writes to its copy, and
-  the stored document (whose SHA-256 is its name) can never change through it. The copy is
-  checked against that SHA-256 while it is written. Folders are 0700, the copy 0400.
+  the stored document can never change through it. The copy is decrypted from the store and
+  checked against the document's SHA-256 while it is written. Folders are 0700, the copy
+  0400. It is the one copy in clear Case Desk makes, because another program must read it:
+  it goes to the session's runtime folder (``$XDG_RUNTIME_DIR``, memory the system empties at
+  logout) where there is one, else to the data folder's ``open/``, and is removed after a
+  day or when the window closes.
 - **The extension comes from the content** (sniffed as intake sniffs), never from a name: bytes
   a server labelled "lab-result.exe" open as what they are, or not at all.
 - **Programs and scripts are refused**: executables, shebang scripts, HTML/SVG, Office files
@@ -31,9 +35,11 @@ import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from desktop.errors import CaseDeskError
-from desktop.intake import DOCX, IntakeRefused, sniff_file
+from desktop.blob_seal import BlobDamaged
+from desktop.errors import CaseDeskError, NotFoundError
+from desktop.intake import DOCX, IntakeRefused, StoredBytes, sniff_stream
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +81,30 @@ class NothingOpened(HandoffRefused):
     """The copy is ready, but no program on this computer took it."""
 
 
-def open_folder_for(blob: Path) -> Path:
-    """``<data>/open`` beside the blob store a blob (``<data>/blobs/ab/cdef…``) lives in."""
-    return blob.parent.parent.parent / "open"
+def open_folder_for(blob: StoredBytes) -> Path:
+    """Where hand-over copies go: ``$XDG_RUNTIME_DIR/casedesk-open`` when the session has a
+    private runtime folder (memory, emptied at logout), else ``<data>/open`` beside the blob
+    store."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.name != "nt":
+        try:
+            st = os.stat(runtime)
+            if st.st_uid == os.geteuid() and (st.st_mode & 0o077) == 0:
+                return Path(runtime) / "casedesk-open"
+        except OSError:
+            pass
+    return blob.store.root.parent / "open"
 
 
-def hand_over(blob: Path, name: str, command: Sequence[str] | None = None) -> Path:
+def hand_over(blob: StoredBytes, name: str, command: Sequence[str] | None = None,
+              folder: Path | None = None) -> Path:
     """Prepare a safe copy of ``blob`` and start the system viewer on it; the copy's path.
 
     The platform's opener hands the file to the program registered for its type and exits;
     one that exits with a failure found none (:class:`NothingOpened`). One still running after
     a moment is the viewer itself, or an opener waiting on it: the file is open.
     """
-    target = prepare(blob, name, open_folder_for(blob))
+    target = prepare(blob, name, folder or open_folder_for(blob))
     process = launch(target, command)
     try:
         code = process.wait(timeout=OPENER_WAIT)
@@ -99,7 +116,7 @@ def hand_over(blob: Path, name: str, command: Sequence[str] | None = None) -> Pa
     return target
 
 
-def prepare(blob: Path, name: str, folder: Path) -> Path:
+def prepare(blob: StoredBytes, name: str, folder: Path) -> Path:
     """A private, read-only copy of ``blob`` under ``folder``, named ``<name's stem>.<ext>``
     with the extension of its sniffed type; :class:`HandoffRefused` for a program, a script
     or anything intake would not take."""
@@ -174,30 +191,34 @@ def sweep(folder: Path, older_than: float = KEEP_SECONDS) -> int:
     return removed
 
 
-def _judge(blob: Path) -> str:
+def _judge(blob: StoredBytes) -> str:
     try:
-        with open(blob, "rb") as f:
+        with blob.open() as f:
             head = f.read(8192)
+            f.seek(0)
+            if head.startswith(_PROGRAMS) or _SCRIPT.match(head):
+                raise HandoffRefused("This document's content is a program or a script, so "
+                                     "Case Desk does not hand it to another program.")
+            try:
+                kind = sniff_stream(f)
+            except IntakeRefused as exc:
+                raise HandoffRefused(f"Case Desk does not hand this document to another "
+                                     f"program: {exc.reason}.") from None
+            if kind is DOCX and _has_macros(f):
+                raise HandoffRefused("This Word document contains macros (a program), so "
+                                     "Case Desk does not hand it to another program.")
+    except (BlobDamaged, NotFoundError) as exc:
+        raise HandoffRefused(str(exc)) from None
     except OSError as exc:
         raise HandoffRefused("This document's bytes could not be read from this computer "
                              f"({exc.strerror or type(exc).__name__}).") from None
-    if head.startswith(_PROGRAMS) or _SCRIPT.match(head):
-        raise HandoffRefused("This document's content is a program or a script, so Case Desk "
-                             "does not hand it to another program.")
-    try:
-        kind = sniff_file(blob)
-    except IntakeRefused as exc:
-        raise HandoffRefused(
-            f"Case Desk does not hand this document to another program: {exc.reason}.") from None
-    if kind is DOCX and _has_macros(blob):
-        raise HandoffRefused("This Word document contains macros (a program), so Case Desk "
-                             "does not hand it to another program.")
     return kind.mime
 
 
-def _has_macros(blob: Path) -> bool:
+def _has_macros(f: Any) -> bool:
     try:
-        with zipfile.ZipFile(blob) as zf:
+        f.seek(0)
+        with zipfile.ZipFile(f) as zf:
             return any(n.lower().endswith("vbaproject.bin") for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):
         return True
@@ -211,19 +232,22 @@ def _private_folder(folder: Path) -> None:
         log.info("tightened the hand-over folder from %o to %o", mode, FOLDER_MODE)
 
 
-def _copy_checked(blob: Path, target: Path) -> None:
-    """Copy while hashing; the copy must have the blob's SHA-256 (its name)."""
-    expected = blob.parent.name + blob.name
+def _copy_checked(blob: StoredBytes, target: Path) -> None:
+    """Copy while hashing; the copy must have the document's SHA-256."""
+    expected = blob.sha256
     digest = hashlib.sha256()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target, flags, 0o600)
     try:
-        with open(blob, "rb") as src, open(fd, "wb", closefd=False) as out:
+        with blob.open() as src, open(fd, "wb", closefd=False) as out:
             while chunk := src.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
         if hasattr(os, "fchmod"):
             os.fchmod(fd, COPY_MODE)
+    except (BlobDamaged, NotFoundError) as exc:
+        target.unlink(missing_ok=True)
+        raise HandoffRefused(str(exc)) from None
     finally:
         os.close(fd)
     if digest.hexdigest() != expected:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,9 +22,17 @@ from typing import Any
 from sqlalchemy import Select, column, func, literal_column, or_, select, table, text, update
 from sqlalchemy.orm import Session
 
-from desktop import datafolder, intake, patient_match
-from desktop.errors import CacheError, CaseDeskError, NotFoundError, ValidationError
-from desktop.models import cache_health
+from desktop import datafolder, folder_key, intake, local_copy, patient_match
+from desktop.blob_seal import BlobKeys
+from desktop.errors import (
+    CacheError,
+    CacheProblem,
+    CaseDeskError,
+    DataFolderError,
+    NotFoundError,
+    ValidationError,
+)
+from desktop.models import audit, cache_health
 from desktop.models.checkpoint import Checkpointer
 from desktop.models.database import open_cache, read_only_because
 from desktop.models.tables import (
@@ -625,27 +632,53 @@ MERGEABLE_FIELDS = ("patient_name", "case_summary", "status")
 # ---------------------------------------------------------------- the workspace
 
 
-class Workspace:
-    """A profile's local data: the SQLite cache plus the blob store."""
+KIND_WORDS = {"create_case": "New case", "update_case": "Edited case",
+              "upload_document": "Document to send"}
 
-    def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None) -> None:
+# An audit entry as read back, for the window (which never imports the models).
+AuditRecord = audit.Entry
+
+
+class Workspace:
+    """A profile's local data: the SQLite cache plus the blob store, both encrypted with the
+    folder's key (``folder_key``)."""
+
+    def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None,
+                 passphrase: str | None = None, *, encrypted: bool = True) -> None:
+        """*passphrase*: the folder's, where no keychain holds its key (else
+        $CASEDESK_PASSPHRASE); a :class:`folder_key.FolderKeyError` says when it is needed.
+        ``encrypted=False`` is the benchmarks' unencrypted baseline only."""
         self.folder = folder
         for note in folder.notes:
             log.warning("data folder: %s", note)
+        if local_copy.removal_pending(folder.root):  # a removal killed half-way: finish it
+            local_copy.remove(folder)
         # Shared with every other open workspace; a repair needs the folder to itself.
         self._hold = folder.hold()
         self.checkpointer: Checkpointer | None = None
+        self.keys: folder_key.FolderKeys | None = None
+        self._plain_blobs = self._exclusive = False
+        blob_keys = None
         try:
-            self.engine, self.sessions = open_cache(folder.cache, folder.signs_of_use)
+            if encrypted:
+                self.keys = self._open_keys(passphrase)
+                blob_keys = BlobKeys(self.keys.blobs, self.keys.names)
+                self._convert_if_needed()
+            self.engine, self.sessions = open_cache(
+                folder.cache, folder.signs_of_use,
+                key=self.keys.cache if self.keys is not None else None)
         except BaseException:
             self._release()
             raise
-        self.blobs = intake.BlobStore(folder.blobs)
+        self.blobs = intake.BlobStore(folder.blobs, blob_keys)
         self.max_file_bytes = max_file_bytes or intake.DEFAULT_MAX_BYTES
         # Why changes cannot be saved (a read-only folder or file, a full disk), or None.
         self.read_only = read_only_because(self.engine)
         if self.read_only is None:
             try:
+                if self.keys is not None and self._plain_blobs:
+                    self._seal_plain_blobs()
+                self._share_again()
                 folder.write_record()
                 swept, _ = self.blobs.sweep_temp_files()  # what a killed intake left behind
                 if swept:
@@ -662,9 +695,133 @@ class Workspace:
         data_dir: str | Path | None = None,
         profile: str | None = None,
         max_file_bytes: int | None = None,
+        passphrase: str | None = None,
     ) -> Workspace:
         root = datafolder.resolve(data_dir, profile)
-        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes)
+        return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes,
+                   passphrase=passphrase)
+
+    # ------------------------------------------------------------ the folder's key
+
+    def _open_keys(self, passphrase: str | None) -> folder_key.FolderKeys:
+        """From the keychain or the passphrase; made anew only for a folder with nothing
+        encrypted in it yet (a first start, or an earlier release's unencrypted data)."""
+        root = self.folder.root
+        record = folder_key.load_record(root)
+        self._plain_blobs = record is not None and not record.blobs_sealed
+        if record is not None:
+            return folder_key.open_keys(root, passphrase)
+        sealed_data = (cache_health.file_state(self.folder.cache)
+                       is cache_health.FileState.NOT_A_DATABASE) or intake.sealed_blob_stored(
+                           self.folder.blobs)
+        self._plain_blobs = intake.any_blob_stored(self.folder.blobs)
+        return folder_key.open_keys(root, passphrase, may_create=not sealed_data,
+                                    plain_blobs=self._plain_blobs)
+
+    def _convert_if_needed(self) -> None:
+        """An earlier release's unencrypted cache or documents are converted with the folder
+        to itself: another program writing to them meanwhile could lose its work."""
+        plain_cache = cache_health.file_state(self.folder.cache) is cache_health.FileState.DATABASE
+        if not (plain_cache or self._plain_blobs):
+            return
+        if not self._hold_alone():
+            raise DataFolderError(
+                f"The data folder {self.folder.root} must be encrypted, and another Case Desk "
+                "program has it open. Close every Case Desk window and command, then start "
+                "again.")
+
+    def _hold_alone(self) -> bool:
+        """Turn this workspace's shared hold on the folder into an exclusive one (kept until
+        it closes; the conversion runs while no one else has the folder open)."""
+        if self._hold is None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # Windows: no such locks
+            return True
+        try:
+            fcntl.flock(self._hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        self._exclusive = True
+        return True
+
+    def _share_again(self) -> None:
+        if self._exclusive and self._hold is not None:
+            import fcntl
+
+            fcntl.flock(self._hold, fcntl.LOCK_SH)
+            self._exclusive = False
+
+    def _seal_plain_blobs(self) -> None:
+        sealed, mismatched = intake.seal_plain_blobs(self.blobs)
+        folder_key.mark_blobs_sealed(self.folder.root)
+        self._plain_blobs = False
+        log.info("stored documents encrypted: %d (%d did not match their name)", sealed,
+                 mismatched)
+
+    # ------------------------------------------------------------ unlocking the window
+
+    def unlock_secret_set(self) -> bool:
+        """Whether a PIN or passphrase unlocks the window (always, without a keychain: the
+        folder's passphrase)."""
+        record = folder_key.load_record(self.folder.root)
+        return record is not None and record.has_unlock_secret
+
+    def set_unlock_secret(self, secret: str) -> None:
+        if self.keys is None:
+            raise ValidationError("This data folder is not encrypted; nothing to unlock.")
+        folder_key.set_unlock_secret(self.folder.root, self.keys, secret)
+
+    def check_unlock(self, secret: str) -> None:
+        """Accept the PIN or passphrase, or raise ``folder_key.UnlockRefused``."""
+        folder_key.check_unlock_secret(self.folder.root, secret)
+
+    # ------------------------------------------------------------ the audit trail
+
+    @property
+    def audit_key(self) -> bytes:
+        # The benchmarks' unencrypted baseline chains with a fixed key (nothing to protect).
+        return self.keys.audit if self.keys is not None else b"casedesk unencrypted"
+
+    def record(self, session: Session, action: str, case_id: str | None = None,
+               document_id: str | None = None, **detail: Any) -> None:
+        """Add an audit entry inside the action's own transaction (``transaction()``): one
+        line per action, e.g. ``self.record(session, audit.Action.MOVE, case_id, doc_id,
+        to=other_case)``."""
+        audit.append(session, self.audit_key, action, case_id, document_id, **detail)
+
+    def record_event(self, action: str, case_id: str | None = None,
+                     document_id: str | None = None, **detail: Any) -> None:
+        """An entry for an action that changes nothing in the cache (a view, an export, a
+        sign-out), in a transaction of its own."""
+        with self.transaction() as session:
+            self.record(session, action, case_id, document_id, **detail)
+
+    def record_view(self, case_id: str, document_id: str | None = None) -> None:
+        """A person looked at a case (or one of its documents). Where the cache cannot be
+        written (a full disk, a read-only folder), reading still works and the view goes
+        unrecorded, with a line in the log: a person is never kept from a record."""
+        if self.read_only is not None:
+            log.warning("a view was not put on the audit trail: the cache is read-only (%s)",
+                        self.read_only)
+            return
+        try:
+            self.record_event(audit.Action.VIEW, case_id, document_id)
+        except CacheError as exc:
+            if exc.problem not in (CacheProblem.DISK_FULL, CacheProblem.READ_ONLY):
+                raise
+            log.warning("a view was not put on the audit trail: %s", exc.problem)
+
+    def audit_entries(self, case_id: str | None = None, since: datetime | None = None
+                      ) -> list[audit.Entry]:
+        with self.sessions() as session:
+            return audit.entries(session, case_id, since)
+
+    def verify_audit(self) -> list[str]:
+        """What is wrong with the audit trail, in words; empty when it is whole."""
+        with self.sessions() as session:
+            return audit.verify(session, self.audit_key)
 
     def close(self) -> None:
         if self.checkpointer is not None:
@@ -758,6 +915,9 @@ class Workspace:
             session.add(case)
             session.flush()
             queue_create(session, case)
+            self.record(session, audit.Action.CREATE, case.id, fields={
+                name: getattr(case, name) for name in (
+                    "patient_name", "patient_age", "patient_gender", "case_summary", "status")})
         log.info("case created locally id=%s", case.id)
         return CaseRecord.of(case)
 
@@ -780,6 +940,8 @@ class Workspace:
             if "status" in dirty and clean["status"] == ARCHIVED != case.status:
                 case.status_before_archive = case.status  # for Unarchive
             for name in dirty:
+                self.record(session, audit.Action.EDIT, case.id, field=name,
+                            before=getattr(case, name), after=clean[name])
                 setattr(case, name, clean[name])
             case.updated_at = utcnow()
             if case.sync_state in (SyncState.SYNCED, SyncState.ERROR):
@@ -880,7 +1042,7 @@ class Workspace:
         full, read-only, damaged pages become a CacheError naming the file."""
         try:
             yield
-        except sqlite3.Error as exc:
+        except cache_health.SQLITE_ERRORS as exc:
             found = cache_health.classify(exc, self.folder.cache)
             if found is None:
                 raise
@@ -965,19 +1127,19 @@ class Workspace:
             doc.category = category
             return DocumentRecord.of(doc)
 
-    def blob_path(self, document: DocumentRecord) -> Path | None:
-        """Where a document's bytes are on disk, or None while they are only on the server."""
-        return self.blob_path_for(document.sha256)
+    def stored_bytes(self, document: DocumentRecord) -> intake.StoredBytes | None:
+        """A document's bytes (read through the store: decrypted, checked), or None while
+        they are only on the server."""
+        return self.stored_bytes_for(document.sha256)
 
-    def blob_path_for(self, sha256: str | None) -> Path | None:
-        """The blob's path once it is checked to be ours alone (DataFolderError if another
-        account owns it or holds a hard link to it)."""
+    def stored_bytes_for(self, sha256: str | None) -> intake.StoredBytes | None:
+        """The blob once it is checked to be ours alone (DataFolderError if another account
+        owns it or holds a hard link to it)."""
         if sha256 and self.blobs.exists(sha256):
-            path = self.blobs.path_for(sha256)
-            note = datafolder.check_file(path, self.folder.root)
+            note = datafolder.check_file(self.blobs.path_for(sha256), self.folder.root)
             if note:
                 log.warning("data folder: %s", note)
-            return path
+            return self.blobs.ref(sha256)
         return None
 
     def attach(
@@ -1056,6 +1218,8 @@ class Workspace:
             session.add(doc)
             session.flush()
             queue_upload(session, doc)
+            self.record(session, audit.Action.ATTACH, case_id, doc.id, name=doc.name,
+                        size=doc.size, sha256=doc.sha256, category=doc.category)
             case = session.get(Case, case_id)
             if case is not None and case.sync_state == SyncState.SYNCED:
                 case.sync_state = SyncState.PENDING
@@ -1122,6 +1286,8 @@ class Workspace:
             change = self._change(session, change_id)
             case = session.get(Case, change.case_id)
             assert case is not None
+            self.record(session, audit.Action.DISCARD, case.id, change.document_id,
+                        kind=change.kind, fields=list(change.fields or []))
             if change.kind == ChangeKind.UPDATE_CASE:
                 base = case.base or {}
                 for name in change.fields or []:
@@ -1250,6 +1416,9 @@ class Workspace:
                 queue_update(session, case, [field_name])
             conflict.resolved_at = utcnow()
             conflict.resolution = choice
+            self.record(session, audit.Action.RESOLVE, case.id, field=field_name,
+                        choice=choice, kept=conflict.resolved_value,
+                        mine=conflict.local_value, theirs=conflict.server_value)
             case.updated_at = utcnow()
             settle_sync_state(session, case)
             return CaseRecord.of(case)
@@ -1272,6 +1441,18 @@ class Workspace:
                 )
                 for c in rows
             ]
+
+    def unsent_work(self) -> list[str]:
+        """What has not reached the server, one line each (names included: shown only to the
+        person deciding whether to discard it)."""
+        lines = [f"{KIND_WORDS.get(p.kind, p.kind)}: {p.patient_name}"
+                 + (f" — {p.document_name}" if p.document_name else "")
+                 + (f" ({', '.join(p.fields)})" if p.fields else "")
+                 for p in self.pending()]
+        conflicts = self.open_conflict_count()
+        if conflicts:
+            lines.append(f"{conflicts} conflict(s) not settled (your versions would be lost)")
+        return lines
 
     def open_conflict_count(self) -> int:
         with self.sessions() as session:
@@ -1296,6 +1477,8 @@ class Workspace:
                                     document_id=doc.id))
             else:
                 s.delete(doc)  # its queued upload goes with it (ON DELETE CASCADE)
+            self.record(s, audit.Action.REMOVE, case.id, record.id, name=record.name,
+                        waits_for_server=waits)
             settle_sync_state(s, case)
             log.info("document %s removed locally (waits for the server: %s)", doc.id, waits)
             return DocumentRemoval(record, case.patient_name, waits)
@@ -1317,6 +1500,7 @@ class Workspace:
             if change is not None:
                 s.delete(change)
             doc.removed_at = None
+            self.record(s, audit.Action.RESTORE, case.id, doc.id, name=doc.name)
             settle_sync_state(s, case)
             log.info("document %s restored", doc.id)
             return DocumentRecord.of(doc)
@@ -1348,6 +1532,7 @@ class Workspace:
                 doc.case_id = target.id
                 s.execute(update(PendingChange).where(PendingChange.document_id == doc.id)
                           .values(case_id=target.id))
+                self._record_move(s, doc.name, source.id, target.id, doc.id, doc.id)
                 for case in (source, target):
                     settle_sync_state(s, case)
                 log.info("document %s moved locally", doc.id)
@@ -1372,11 +1557,18 @@ class Workspace:
             doc.removed_at, doc.moved_to_id = utcnow(), copy.id
             s.add(PendingChange(kind=ChangeKind.REMOVE_DOCUMENT, case_id=source.id,
                                 document_id=doc.id))
+            self._record_move(s, doc.name, source.id, target.id, doc.id, copy.id)
             for case in (source, target):
                 settle_sync_state(s, case)
             log.info("document %s moved (copy %s; removal waits for it)", doc.id, copy.id)
             return DocumentMove(DocumentRecord.of(copy), before, source.patient_name,
                                 target.patient_name, True)
+
+    def _record_move(self, s: Session, name: str, source_id: str, target_id: str,
+                     document_id: str, arrived_id: str) -> None:
+        """A move is on both cases' trails: where the document left and where it arrived."""
+        self.record(s, audit.Action.MOVE, source_id, document_id, name=name, to_case=target_id)
+        self.record(s, audit.Action.MOVE, target_id, arrived_id, name=name, from_case=source_id)
 
     def delete_case(self, case_id: str) -> CaseDeletion:
         """Delete a case with its documents. One never on the server is gone at once; one on
@@ -1392,6 +1584,7 @@ class Workspace:
             record = CaseRecord.of(case)
             create = s.scalar(select(PendingChange).where(
                 PendingChange.case_id == case.id, PendingChange.kind == ChangeKind.CREATE_CASE))
+            self.record(s, audit.Action.DELETE, case.id, name=case.patient_name, documents=count)
             if case.server_id is None and not (create is not None and create.in_flight):
                 s.delete(case)
                 log.info("case %s deleted locally (never on the server)", record.id)
@@ -1418,6 +1611,7 @@ class Workspace:
             if change is not None:
                 s.delete(change)
             self._keep_deleted_case(s, case)
+            self.record(s, audit.Action.RESTORE, case.id, name=case.patient_name)
             log.info("case %s restored", case.id)
             return CaseRecord.of(case)
 
@@ -1471,6 +1665,8 @@ class Workspace:
                 raise NotFoundError("No open conflict about deleting this case.",
                                     what="conflict")
             deleted_here = case.removed_at is not None
+            self.record(s, audit.Action.RESOLVE, case.id, field=DELETION, choice=choice,
+                        deleted_here=deleted_here)
             if deleted_here and choice == "theirs":
                 change = s.scalar(select(PendingChange).where(
                     PendingChange.case_id == case.id,
@@ -1529,6 +1725,7 @@ class Workspace:
             elif queued.state == ChangeState.PARKED:
                 queued.state, queued.attempts, queued.last_error = ChangeState.QUEUED, 0, None
             case.analysis_requested_at = utcnow()
+            self.record(s, audit.Action.ANALYZE, case.id)
             settle_sync_state(s, case)
             log.info("analysis requested for case %s", case.id)
             return CaseRecord.of(case)

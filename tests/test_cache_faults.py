@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from desktop import cli
 from desktop.workspace import Workspace
-from tests import samples
+from tests import cachefile, samples
 from tests.disk_faults import casedesk, fill, remount_read_only
 
 PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
@@ -38,19 +37,11 @@ def seed(data: Path, tmp_path: Path, cases: int = 3) -> list[str]:
 
 
 def corrupt(cache: Path, table: str, pages: int = 1) -> list[int]:
-    """Overwrite the cell pointers of *pages* leaf pages of *table* (SQLite's dbstat says
-    which pages hold it); the page numbers."""
-    conn = sqlite3.connect(cache)
-    leaves = [row[0] for row in conn.execute(
-        "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
-        (table,))]
-    size = conn.execute("PRAGMA page_size").fetchone()[0]
-    conn.close()
+    """Damage *pages* leaf pages of *table* (the cache's b-tree says which pages hold it);
+    the page numbers."""
+    leaves = sorted(cachefile.leaf_pages(cache, table))
     chosen = leaves[len(leaves) // 2:][:pages] if len(leaves) > 1 else leaves
-    with open(cache, "r+b") as f:
-        for page in chosen:
-            f.seek((page - 1) * size + 8)
-            f.write(b"\xff" * (size // 2))
+    cachefile.damage_pages(cache, chosen)
     return chosen
 
 

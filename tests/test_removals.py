@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from desktop.errors import NotFoundError, ValidationError
+from desktop.models.audit import Action
 from desktop.models.tables import Document, PendingChange
 from desktop.workspace import ContentNotHereError, Workspace
 from tests import samples
@@ -66,7 +67,7 @@ def test_a_document_on_the_server_waits_hidden_and_can_be_restored(ws, tmp_path)
     assert kinds(ws) == [("remove_document", "lab.pdf")]
     assert ws.get_case(case.id).sync_state == "pending"
     # The stored file stays while the removal waits (an undo needs it).
-    assert ws.collect_garbage().kept == 1 and ws.blob_path(doc) is not None
+    assert ws.collect_garbage().kept == 1 and ws.stored_bytes(doc) is not None
     restored = ws.restore_document(doc.id)
     assert restored.removed_at is None and [d.id for d in ws.documents(case.id)] == [doc.id]
     assert ws.pending() == [] and ws.get_case(case.id).sync_state == "synced"
@@ -210,3 +211,32 @@ def test_a_dicom_file_naming_another_patient_is_attached_with_a_warning(ws, tmp_
     # The warning follows the case's name: renamed to the file's patient, it goes.
     ws.edit_case(case.id, patient_name="Synthetic Test")
     assert {d.name: d.patient_mismatch for d in ws.documents(case.id)}["ct.dcm"] == ()
+
+
+def test_removals_moves_deletions_restores_and_analyses_are_on_the_audit_trail(ws, tmp_path):
+    """Each of these actions writes its audit entry in its own transaction; the chain holds."""
+    case = ws.create_case("Maria Lopez", 46, "female")
+    other = ws.create_case("Ann Other", 30, "female")
+    moved = attach(ws, case.id, "scan.png", samples.PNG, tmp_path)
+    removed = attach(ws, case.id, "lab.pdf", samples.PDF, tmp_path)
+    on_server(ws, case.id)
+    ws.remove_document(removed.id)
+    ws.restore_document(removed.id)
+    ws.move_document(moved.id, other.id)
+    ws.request_analysis(other.id)
+    ws.delete_case(case.id)
+    ws.restore_case(case.id)
+
+    def trail(case_id):
+        return [(e.action, e.document_id, e.detail.get("name")) for e in ws.audit_entries(case_id)
+                if e.action not in (Action.CREATE, Action.ATTACH)]
+
+    assert trail(case.id) == [
+        (Action.REMOVE, removed.id, "lab.pdf"), (Action.RESTORE, removed.id, "lab.pdf"),
+        (Action.MOVE, moved.id, "scan.png"), (Action.DELETE, None, "Maria Lopez"),
+        (Action.RESTORE, None, "Maria Lopez")]
+    [arrived] = [d for d in ws.documents(other.id)]
+    assert trail(other.id) == [(Action.MOVE, arrived.id, "scan.png"), (Action.ANALYZE, None, None)]
+    [move_out] = [e for e in ws.audit_entries(case.id) if e.action == Action.MOVE]
+    assert move_out.detail["to_case"] == other.id
+    assert ws.verify_audit() == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from desktop import viewer_handoff
+from desktop.intake import StoredBytes
 from desktop.viewer_handoff import HandoffRefused, clean_environment, prepare
 from desktop.workspace import Workspace
 from tests import samples
@@ -32,12 +33,12 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 PDF = samples.PDF  # a whole one-page PDF: intake checks that a file is whole
 
 
-def stored(ws: Workspace, tmp_path: Path, name: str, data: bytes) -> Path:
+def stored(ws: Workspace, tmp_path: Path, name: str, data: bytes) -> StoredBytes:
     source = tmp_path / "in" / name
     source.parent.mkdir(exist_ok=True)
     source.write_bytes(data)
     blob = ws.blobs.ingest(source)
-    return blob.path
+    return ws.blobs.ref(blob.sha256)
 
 
 def test_extension_comes_from_the_content_never_the_name(ws: Workspace, tmp_path: Path) -> None:
@@ -54,15 +55,18 @@ def test_copy_is_private_read_only_and_never_the_stored_file(ws: Workspace,
                                                             tmp_path: Path) -> None:
     blob = stored(ws, tmp_path, "x.pdf", PDF)
     target = prepare(blob, "report.pdf", ws.folder.hand_over)
+    stored_file = ws.blobs.path_for(blob.sha256)
+    assert PDF not in stored_file.read_bytes()  # the store holds it encrypted
     assert (target.stat().st_mode & 0o777) == 0o400
     assert (target.parent.stat().st_mode & 0o777) == 0o700
     assert (ws.folder.hand_over.stat().st_mode & 0o777) == 0o700
-    assert target.stat().st_ino != blob.stat().st_ino and blob.stat().st_nlink == 1
+    assert target.stat().st_ino != stored_file.stat().st_ino
+    assert stored_file.stat().st_nlink == 1
     with pytest.raises(PermissionError) if os.geteuid() != 0 else _writable():
         target.write_bytes(b"changed")
     os.chmod(target, 0o600)
     target.write_bytes(PDF + b"saved by a viewer")
-    assert blob.read_bytes() == PDF
+    assert blob.read() == PDF
 
 
 class _writable:  # root ignores the read-only bit; the copy is still not the blob
@@ -102,9 +106,12 @@ def test_word_file_with_macros_is_refused(ws: Workspace, tmp_path: Path) -> None
 
 def test_a_changed_blob_is_not_handed_over(ws: Workspace, tmp_path: Path) -> None:
     blob = stored(ws, tmp_path, "x.pdf", PDF)
-    os.chmod(blob, 0o600)
-    blob.write_bytes(PDF + b"tampered")
-    with pytest.raises(HandoffRefused, match="no longer match"):
+    path = ws.blobs.path_for(blob.sha256)
+    os.chmod(path, 0o600)
+    sealed = bytearray(path.read_bytes())
+    sealed[-40] ^= 1  # one bit of the encrypted content
+    path.write_bytes(bytes(sealed))
+    with pytest.raises(HandoffRefused, match="damaged or was altered"):
         prepare(blob, "x.pdf", ws.folder.hand_over)
 
 

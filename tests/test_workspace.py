@@ -9,7 +9,7 @@ import desktop.workspace as workspace_module
 from desktop.errors import NotFoundError, ValidationError
 from desktop.models.tables import Case, ChangeKind, PendingChange
 from desktop.workspace import CaseQuery, Workspace
-from tests import samples
+from tests import cachefile, samples
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_attach_files_and_folders_with_per_file_verdicts(ws, tmp_path):
     docs = {d.name: d for d in ws.documents(case.id)}
     assert docs["chest.png"].category == "radiology" and docs["chest.png"].mime_type == "image/png"
     assert docs["cbc.pdf"].category == "lab" and docs["cbc.pdf"].state == "local_only"
-    assert ws.blob_path(docs["cbc.pdf"]).read_bytes() == PDF
+    assert ws.stored_bytes(docs["cbc.pdf"]).read() == PDF
     kinds = [r.kind for r in ws.pending()]
     assert kinds.count("upload_document") == 2
 
@@ -270,8 +270,8 @@ def test_blob_is_on_disk_before_its_row_commits(ws, tmp_path, monkeypatch):
         ws.attach(case.id, [f])
     assert ws.documents(case.id) == []  # no row without its outbox entry
     assert [r.kind for r in ws.pending()] == ["create_case"]
-    stored = [ws.blobs.path_for(sha) for sha in ws.blobs.stored()]
-    assert [p.read_bytes() for p in stored] == [PDF]  # the bytes were already safe
+    stored = [ws.blobs.open_named(name).read() for name in ws.blobs.stored()]
+    assert stored == [PDF]  # the bytes were already safe
 
 
 def test_attach_size_limit_is_configurable(tmp_path):
@@ -299,14 +299,13 @@ def test_search_index_follows_edits_and_handles_odd_input(ws):
 
 def test_transactions_take_the_write_lock_up_front(ws):
     """Reads inside a transaction are protected from writes landing before its own writes."""
-    import sqlite3
 
     ws.create_case("Jane", 32, "female")
-    other = sqlite3.connect(ws.folder.cache, timeout=0.1, isolation_level=None)
+    other = cachefile.connect(ws.folder.cache, timeout=0.1, isolation_level=None)
     try:
         with ws.transaction() as session:
             session.scalar(select(Case.id))  # only a read so far
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
+            with pytest.raises(cachefile.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
         other.execute("BEGIN IMMEDIATE")  # released at commit
         other.execute("ROLLBACK")

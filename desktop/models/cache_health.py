@@ -18,8 +18,16 @@ import sqlite3
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
+
+import sqlcipher3.dbapi2 as sqlcipher
 
 from desktop.errors import CacheError, CacheProblem
+
+# Both drivers' errors: the cache goes through SQLCipher's; a plain file may come through
+# the standard library's (a tool, an older release's leftovers).
+SQLITE_ERRORS = (sqlite3.Error, sqlcipher.Error)
+DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher.DatabaseError)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -63,7 +71,7 @@ def classify(error: BaseException, path: Path) -> CacheError | None:
     for exc in _chain(error):
         if isinstance(exc, CacheError):
             return exc
-        if isinstance(exc, sqlite3.Error):
+        if isinstance(exc, SQLITE_ERRORS):
             found = _from_sqlite(exc, path)
             if found is not None:
                 return found
@@ -73,7 +81,7 @@ def classify(error: BaseException, path: Path) -> CacheError | None:
     return None
 
 
-def _from_sqlite(exc: sqlite3.Error, path: Path) -> CacheError | None:
+def _from_sqlite(exc: Exception, path: Path) -> CacheError | None:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
         return None
@@ -91,6 +99,14 @@ def _from_sqlite(exc: sqlite3.Error, path: Path) -> CacheError | None:
     if problem is None:
         return None
     return CacheError(_MESSAGES[problem](path, detail), path, problem)
+
+
+def wrong_key(path: Path) -> CacheError:
+    """An encrypted cache this data folder's key does not open: never replaced."""
+    return CacheError(
+        f"The local cache {path} cannot be decrypted with this data folder's key: it was "
+        "encrypted with another key, or it is not a Case Desk cache. It was left as it is.",
+        path, CacheProblem.WRONG_KEY)
 
 
 def refused_write(path: Path, why: CacheProblem) -> CacheError:
@@ -165,8 +181,7 @@ def writable(path: Path) -> bool:
 # ------------------------------------------------------------------ checks
 
 
-def quick_check(conn: sqlite3.Connection, tables: tuple[str, ...] | None = STARTUP_TABLES
-                ) -> list[str]:
+def quick_check(conn: Any, tables: tuple[str, ...] | None = STARTUP_TABLES) -> list[str]:
     """SQLite's quick check of *tables* (None: the whole file); [] when all is well. A
     check that cannot even read the pages it needs reports that as its problem."""
     problems: list[str] = []
@@ -174,16 +189,22 @@ def quick_check(conn: sqlite3.Connection, tables: tuple[str, ...] | None = START
         pragma = "PRAGMA quick_check" if table is None else f"PRAGMA quick_check({table})"
         try:
             rows = conn.execute(pragma).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except DATABASE_ERRORS as exc:
             problems.append(str(exc))
             continue
         problems += _lines(row[0] for row in rows)
     return problems
 
 
-def integrity_check(conn: sqlite3.Connection, limit: int = 100) -> list[str]:
+def integrity_check(conn: Any, limit: int = 100) -> list[str]:
     """SQLite's full integrity check (every page, every index entry); [] when all is well."""
     return _lines(row[0] for row in conn.execute(f"PRAGMA integrity_check({int(limit)})"))
+
+
+def cipher_integrity_check(conn: Any) -> list[str]:
+    """SQLCipher's check of every page's HMAC (pages altered or swapped on disk); [] when
+    all is well, and for an unencrypted file (which has no HMACs to check)."""
+    return _lines(str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check"))
 
 
 def _lines(results: Iterator[str]) -> list[str]:

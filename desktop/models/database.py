@@ -13,25 +13,35 @@ half-way through left a half-made revision that every later start tripped over. 
 
 A cache that is missing, empty or unreadable in a data folder that shows it was used is
 refused with a :class:`CacheError`, never recreated over (see ``cache_health``).
+
+Given the folder's key, the cache is a SQLCipher 4 database (``sqlcipher3``, which carries
+its own SQLCipher build): every page, the write-ahead log included, is encrypted with the
+raw 256-bit key (no passphrase stretching on each connection). A cache that does not open with
+that key is refused, never made anew. An unencrypted cache of an earlier release is converted
+first (``cache_encryption``), all or nothing. Without a key (the benchmarks' unencrypted
+baseline) the same file format is plain SQLite.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlcipher3.dbapi2 as dbapi
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop.errors import CacheError, CacheProblem, DataFolderError
 from desktop.models import cache_health
+from desktop.models.cache_file import apply_key, connect  # noqa: F401 - re-exported
+from desktop.models.cache_file import fsync_dir as _fsync_dir
+from desktop.models.cache_file import fsync_file as _fsync_file
 from desktop.models.cache_health import FileState
 from desktop.models.schema_version import HEAD_REVISION
 
@@ -46,36 +56,38 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the GUI read while a sync writes; FULL sync makes a commit survive power loss.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Sorts and temporary tables stay in memory: nothing decrypted reaches a temp file.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
-def create_cache_engine(path: Path, read_only: CacheProblem | None = None) -> Engine:
-    """An engine on the cache file. *read_only* (why: the file or its folder cannot be
-    written, or the disk is full): the file is opened read-only, and, with no write-ahead
-    log content beside it, as immutable: SQLite could not make the log's index file, and
-    there is nothing in a log to read."""
-    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 10}
-    creator = None
+def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
+                        key: bytes | None = None) -> Engine:
+    """An engine on the cache file (encrypted with *key*, when given). *read_only* (why: the
+    file or its folder cannot be written, or the disk is full): the file is opened
+    read-only, and, with no write-ahead log content beside it, as immutable: SQLite could
+    not make the log's index file, and there is nothing in a log to read."""
+    target, as_uri = str(path), False
     if read_only is not None:
-        uri = cache_health.read_only_uri(path)
+        target, as_uri = cache_health.read_only_uri(path), True
 
-        def creator() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+    def creator() -> Any:
+        return connect(target, key, uri=as_uri)
 
     engine = create_engine(
         f"sqlite:///{path}",
-        connect_args=connect_args,
+        module=dbapi,
+        creator=creator,
         # Error messages otherwise quote the statement's values (patient names, notes), and
         # errors reach the log file.
         hide_parameters=True,
-        **({"creator": creator} if creator else {}),
     )
     event.listen(engine, "connect", _on_connect)
 
@@ -122,12 +134,12 @@ def migrate(engine: Engine, target: str = "head") -> None:
         connection.commit()
 
 
-def create_cache(path: Path, target: str = "head") -> None:
-    """A new cache at *path*, appearing whole or not at all."""
+def create_cache(path: Path, target: str = "head", key: bytes | None = None) -> None:
+    """A new cache at *path* (encrypted with *key*), appearing whole or not at all."""
     new = path.with_name(path.name + ".new")
     for suffix in ("", *SIDE_FILES):
         Path(f"{new}{suffix}").unlink(missing_ok=True)  # what a killed creation left
-    engine = create_cache_engine(new)
+    engine = create_cache_engine(new, key=key)
     try:
         migrate(engine, target)
         with engine.connect() as connection:
@@ -163,9 +175,9 @@ def current_revision(engine: Engine) -> tuple[str | None, int]:
 
 
 def open_cache(
-    path: Path, signs_of_use: Callable[[], list[str]] | None = None
+    path: Path, signs_of_use: Callable[[], list[str]] | None = None, key: bytes | None = None
 ) -> tuple[Engine, sessionmaker[Session]]:
-    """Open (creating if needed) and migrate the cache at *path*.
+    """Open (creating if needed) and migrate the cache at *path*, encrypted with *key*.
 
     *signs_of_use* lists what shows the data folder was in use (documents stored, a sync
     run, the folder's record); with any, a missing, empty or unreadable cache is refused
@@ -173,7 +185,7 @@ def open_cache(
     """
     signs = signs_of_use or (lambda: [])
     try:
-        engine = _open(path, signs)
+        engine = _open(path, signs, key)
     except CacheError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure here becomes one clear message
@@ -187,7 +199,7 @@ def open_cache(
     return engine, sessionmaker(engine, expire_on_commit=False)
 
 
-def _open(path: Path, signs: Callable[[], list[str]]) -> Engine:
+def _open(path: Path, signs: Callable[[], list[str]], key: bytes | None) -> Engine:
     state = cache_health.file_state(path)
     if state is FileState.MISSING:
         used = signs()
@@ -196,37 +208,49 @@ def _open(path: Path, signs: Callable[[], list[str]]) -> Engine:
                 f"The local cache {path} is missing, but this data folder was in use "
                 f"({'; '.join(used)}). A new, empty cache was not made in its place.",
                 path, CacheProblem.MISSING)
-        create_cache(path)
+        create_cache(path, key=key)
     elif state is FileState.ZERO_LENGTH:
-        _set_aside_unused(path, "is empty (zero bytes)", signs(), wal_counts=True)
-    elif state is FileState.NOT_A_DATABASE:
+        _set_aside_unused(path, "is empty (zero bytes)", signs(), wal_counts=True, key=key)
+    elif state is FileState.NOT_A_DATABASE and key is None:
         raise CacheError(f"The local cache {path} is not a database (its first bytes are not "
                          "SQLite's).", path, CacheProblem.UNREADABLE)
+    elif state is FileState.DATABASE and key is not None:
+        # An earlier release's unencrypted cache: encrypted in place, all or nothing.
+        from desktop.models.cache_encryption import encrypt_in_place
+
+        encrypt_in_place(path, key)
     read_only = None
     if not cache_health.writable(path.parent) or not cache_health.writable(path):
         read_only = CacheProblem.READ_ONLY
     try:
-        return _open_database(path, signs, read_only)
+        return _open_database(path, signs, read_only, key)
     except CacheError as exc:
         if exc.problem is not CacheProblem.DISK_FULL or read_only is not None:
             raise
     # A full disk: SQLite cannot even make the log's index file. Reading needs no space.
     log.warning("disk full: opening the cache read-only")
-    return _open_database(path, signs, CacheProblem.DISK_FULL)
+    return _open_database(path, signs, CacheProblem.DISK_FULL, key)
 
 
 def _open_database(path: Path, signs: Callable[[], list[str]],
-                   read_only: CacheProblem | None) -> Engine:
-    engine = create_cache_engine(path, read_only=read_only)
+                   read_only: CacheProblem | None, key: bytes | None) -> Engine:
+    engine = create_cache_engine(path, read_only=read_only, key=key)
     try:
-        revision, rows = current_revision(engine)
+        try:
+            revision, rows = current_revision(engine)
+        except Exception as exc:
+            found = cache_health.classify(exc, path)
+            if key is not None and found is not None and found.problem is CacheProblem.UNREADABLE:
+                raise cache_health.wrong_key(path) from exc
+            raise
         if revision is None:
             engine.dispose()
             # What an interrupted first start of an earlier release left (its steps
             # committed one by one), or a cache emptied by damage.
             used = signs() + ([f"{rows} case(s) in it"] if rows else [])
-            _set_aside_unused(path, "has no Case Desk revision", used, wal_counts=False)
-            engine = create_cache_engine(path)
+            _set_aside_unused(path, "has no Case Desk revision", used, wal_counts=False,
+                              key=key)
+            engine = create_cache_engine(path, key=key)
         elif revision != HEAD_REVISION:
             if read_only is CacheProblem.DISK_FULL:
                 raise CacheError(
@@ -251,7 +275,8 @@ def _open_database(path: Path, signs: Callable[[], list[str]],
     return engine
 
 
-def _set_aside_unused(path: Path, what: str, used: list[str], wal_counts: bool) -> None:
+def _set_aside_unused(path: Path, what: str, used: list[str], wal_counts: bool,
+                      key: bytes | None = None) -> None:
     """An empty cache: refused where the folder shows use; otherwise left by an interrupted
     first start, so it is moved aside (never deleted) and a new one made."""
     wal = Path(f"{path}-wal")
@@ -264,7 +289,7 @@ def _set_aside_unused(path: Path, what: str, used: list[str], wal_counts: bool) 
             path, CacheProblem.EMPTY)
     aside = move_aside(path, "incomplete")
     log.warning("unfinished cache moved aside to %s; making a new one", aside.name)
-    create_cache(path)
+    create_cache(path, key=key)
 
 
 def move_aside(path: Path, label: str) -> Path:
@@ -282,21 +307,3 @@ def move_aside(path: Path, label: str) -> Path:
     os.replace(path, aside)
     _fsync_dir(path.parent)
     return aside
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

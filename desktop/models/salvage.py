@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from desktop.models.cache_health import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,17 @@ class SalvageResult:
     blobs_named: set[str] = field(default_factory=set)
 
 
-def salvage(damaged: Path, target: Path) -> SalvageResult:
+def salvage(damaged: Path, target: Path, source_key: bytes | None = None,
+            target_key: bytes | None = None) -> SalvageResult:
     """Copy every readable row of *damaged* into *target* (a new cache at the newest
-    schema). *damaged* is only read."""
+    schema), each opened with its key (None: unencrypted). *damaged* is only read."""
+    from desktop.models.database import connect
+
     result = SalvageResult()
-    src = sqlite3.connect(f"{damaged.absolute().as_uri()}?mode=ro", uri=True)
-    dst = sqlite3.connect(target, isolation_level=None)
+    src = _Reopening(lambda: connect(f"{damaged.absolute().as_uri()}?mode=ro", source_key,
+                                     uri=True))
+    dst = connect(target, target_key)
+    dst.isolation_level = None
     try:
         src_columns = _columns(src, result)
         dst.execute("PRAGMA foreign_keys=OFF")
@@ -110,23 +117,58 @@ def salvage(damaged: Path, target: Path) -> SalvageResult:
     return result
 
 
-def _columns(src: sqlite3.Connection, result: SalvageResult) -> dict[str, list[str]]:
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+class _Reopening:
+    """The damaged cache, read through a connection made anew after each failed read:
+    SQLCipher keeps a connection in error once a page fails its check, which would make
+    every later read fail too, and hide what the other pages still hold."""
+
+    def __init__(self, opener: Any) -> None:
+        self._open = opener
+        self._conn = opener()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _Rows:
+        try:
+            return _Rows(self._conn.execute(sql, params).fetchall())
+        except DATABASE_ERRORS:
+            self._conn.close()
+            self._conn = self._open()
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _columns(src: Any, result: SalvageResult) -> dict[str, list[str]]:
     columns: dict[str, list[str]] = {}
     for table in TABLES:
         try:
             columns[table] = [row[1] for row in src.execute(f"PRAGMA table_info({table})")]
-        except sqlite3.DatabaseError:
+        except DATABASE_ERRORS:
             result.schema_readable = False
             columns[table] = []
     return columns
 
 
-def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+def _table_columns(conn: Any, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _readable_rows(
-    src: sqlite3.Connection, table: str, columns: list[str], outcome: TableSalvage
+    src: Any, table: str, columns: list[str], outcome: TableSalvage
 ) -> Iterator[tuple[object, ...]]:
     """Every row that reads, in rowid order, stepping over damaged stretches: a batch that
     fails is read again row by row up to the damage, which is then stepped over."""
@@ -138,7 +180,7 @@ def _readable_rows(
             # ">= after + 1", not "> after": a seek to *after* itself would land on the
             # damaged page that ended the last stretch.
             batch = src.execute(select, (after + 1, limit)).fetchall()
-        except sqlite3.DatabaseError:
+        except DATABASE_ERRORS:
             if limit > 1:
                 limit = 1
                 continue
@@ -155,35 +197,35 @@ def _readable_rows(
         after = batch[-1][0]
 
 
-def _indexed_count(src: sqlite3.Connection, table: str) -> int:
+def _indexed_count(src: Any, table: str) -> int:
     """How many rows the table's whole-table indexes list (the largest count that reads)."""
     try:
         names = [row[0] for row in src.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND"
             " (sql IS NULL OR sql NOT LIKE '% WHERE %')", (table,))]
-    except sqlite3.DatabaseError:
+    except DATABASE_ERRORS:
         return 0
     best = 0
     for name in names:
         try:
             count = src.execute(f'SELECT count(*) FROM {table} INDEXED BY "{name}"').fetchone()[0]
-        except sqlite3.DatabaseError:
+        except DATABASE_ERRORS:
             continue
         best = max(best, int(count))
     return best
 
 
-def _reads_from(src: sqlite3.Connection, table: str, start: int) -> bool:
+def _reads_from(src: Any, table: str, start: int) -> bool:
     """Whether the first row at or after rowid *start* reads (or there is none)."""
     try:
         src.execute(f"SELECT * FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid "
                     "LIMIT 1", (start,)).fetchall()
-    except sqlite3.DatabaseError:
+    except DATABASE_ERRORS:
         return False
     return True
 
 
-def _next_readable(src: sqlite3.Connection, table: str, after: int) -> int | None:
+def _next_readable(src: Any, table: str, after: int) -> int | None:
     """The smallest rowid past *after* from which the table reads again (None: nowhere)."""
     step = 1
     bad = after + 1
@@ -202,7 +244,7 @@ def _next_readable(src: sqlite3.Connection, table: str, after: int) -> int | Non
     return good
 
 
-def _drop_orphans(dst: sqlite3.Connection, result: SalvageResult) -> None:
+def _drop_orphans(dst: Any, result: SalvageResult) -> None:
     """Rows that lost what they belong to cannot stand alone: count them as lost."""
     checks = {
         "documents": "case_id NOT IN (SELECT id FROM cases)",
@@ -222,7 +264,7 @@ def _same(a: object, b: object) -> bool:
     return a == b or (a in (None, "") and b in (None, ""))
 
 
-def _requeue(dst: sqlite3.Connection, result: SalvageResult) -> None:
+def _requeue(dst: Any, result: SalvageResult) -> None:
     """Work that survived without its outbox row goes back in the outbox."""
     now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     creates = 0

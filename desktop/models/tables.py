@@ -300,3 +300,34 @@ class SyncMeta(Base):
     # the network in clear.
     allow_plain_http: Mapped[bool] = mapped_column(Boolean, default=False,
                                                    server_default=sa_false())
+
+
+class AuditEntry(Base):
+    """The audit trail: who did what to which case, when. Append-only (triggers refuse an
+    update or a delete) and hash-chained with a key only this folder has (``models.audit``)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column()
+    action: Mapped[str] = mapped_column(String(30))
+    # No foreign keys: a case or document removed keeps its history.
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    os_user: Mapped[str] = mapped_column(String(200))
+    account: Mapped[str | None] = mapped_column(String(300))
+    # HMAC-SHA256(audit key, previous entry's chain + this entry), hex.
+    chain: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the last entry's id and chain, sealed with the audit key, so that entries
+    cut off the end of the trail are told too."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_chain: Mapped[str] = mapped_column(String(64))  # the next entry chains to it
+    seal: Mapped[str] = mapped_column(String(64))

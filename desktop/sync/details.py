@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from desktop.errors import NotFoundError
-from desktop.intake import FileKind, IntakeRefused, sniff_file
+from desktop.intake import FileKind, IntakeRefused, StoredBytes, sniff_stream
 from desktop.models.tables import Case, Document, DocumentState, PendingChange, new_id, utcnow
 from desktop.sync import errors as err
 from desktop.sync.pull import merge_cases
@@ -179,8 +178,8 @@ def _upload_unsure(s: Session, doc: Document) -> bool:
 
 def download(
     engine: OutboxEngine, document_id: str, progress: Callable[[int, int], None] | None = None
-) -> Path:
-    """Bring a server-only document into the blob store; its path.
+) -> StoredBytes:
+    """Bring a server-only document into the blob store (encrypted as it arrives); its bytes.
 
     Checked as intake checks a file: the bytes must be as many as the server declared, of a
     type Case Desk takes (sniffed from the content, which also sets the recorded type), and
@@ -193,18 +192,19 @@ def download(
         if doc is None:
             raise NotFoundError(f"No document with id {document_id!r}.")
         if doc.sha256 and ws.blobs.exists(doc.sha256):
-            return ws.blobs.path_for(doc.sha256)
+            return ws.blobs.ref(doc.sha256)
         url, declared = doc.file_url, doc.size or None
     with ws.blobs.writing():  # the blob store's collector waits until the row names it
         kinds: list[FileKind] = []
 
-        def check(path: Path, size: int) -> None:
+        def check(open_content: Callable[[], BinaryIO], size: int) -> None:
             if declared is not None and size != declared:
                 raise err.DownloadRefused(
                     f"The server sent {size} bytes for this document but declared {declared}, so "
                     "they were not kept as the server's file. Ask the server's keeper to check it.")
             try:
-                kinds.append(sniff_file(path))
+                with open_content() as content:
+                    kinds.append(sniff_stream(content))
             except IntakeRefused as exc:
                 raise err.DownloadRefused(
                     f"The server's copy of this document was not kept: {exc.reason}.") from None
@@ -227,7 +227,7 @@ def download(
                 doc.mime_type = kinds[0].mime
                 if doc.state == DocumentState.REMOTE_ONLY:
                     doc.state = DocumentState.DOWNLOADED
-    return blob.path
+    return ws.blobs.ref(blob.sha256)
 
 
 def safe_name(name: str | None) -> str:

@@ -36,8 +36,15 @@ from urllib.parse import quote, urlsplit
 import httpcore
 import httpx
 
+from desktop.blob_seal import BlobDamaged
+from desktop.errors import CaseDeskError
+from desktop.intake import StoredBytes
 from desktop.sync import errors as err
 from desktop.sync.json_answer import decode_json
+
+# What an upload reads from: a stored document (decrypted and checked on the way), or a plain
+# file (tests, tools).
+Sendable = Path | StoredBytes
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=60.0, pool=5.0)
 
@@ -231,9 +238,9 @@ class ProgressFile(io.RawIOBase):
     and ``seek(0)`` (done by httpx before each send) rewinds the count for a retry.
     """
 
-    def __init__(self, path: Path, counter: SentCounter) -> None:
+    def __init__(self, path: Sendable, counter: SentCounter) -> None:
         super().__init__()
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by the request that owns it
+        self._file = open_sendable(path)
         self._counter = counter
         self._sent = 0
 
@@ -280,17 +287,46 @@ def local_file_missing() -> err.SyncError:
     )
 
 
-def size_of(path: Path) -> int:
+def open_sendable(path: Sendable) -> Any:
+    """The bytes to send, read in pieces (a stored document: decrypted, each piece checked;
+    a piece that fails stops the request before it completes)."""
+    if isinstance(path, StoredBytes):
+        return path.open()
+    return open(path, "rb")  # noqa: SIM115 - closed by the request that owns it
+
+
+def size_of(path: Sendable) -> int:
+    """The size of what will be sent. A stored document is read whole first and every piece
+    checked: one that was altered or cut short is never sent (refused, with the reason)."""
     try:
+        if isinstance(path, StoredBytes):
+            return path.store.verify(path.sha256)
         return path.stat().st_size
-    except OSError:
+    except BlobDamaged as exc:
+        raise err.RejectedError(str(exc)) from None
+    except (OSError, CaseDeskError):
         raise local_file_missing() from None
 
 
-def open_progress_file(path: Path, counter: SentCounter) -> ProgressFile:
+def declared_size(path: Sendable) -> int:
+    """The size of what will be sent, for progress (a stored document: from its sealed
+    length, read without decrypting it all; the send itself checks every piece)."""
+    try:
+        if isinstance(path, StoredBytes):
+            return path.size()
+        return path.stat().st_size
+    except BlobDamaged as exc:
+        raise err.RejectedError(str(exc)) from None
+    except (OSError, CaseDeskError):
+        raise local_file_missing() from None
+
+
+def open_progress_file(path: Sendable, counter: SentCounter) -> ProgressFile:
     try:
         return ProgressFile(path, counter)
-    except OSError:
+    except BlobDamaged as exc:
+        raise err.RejectedError(str(exc)) from None
+    except (OSError, CaseDeskError):
         raise local_file_missing() from None
 
 

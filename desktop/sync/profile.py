@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from desktop.errors import CaseDeskError, ValidationError
+from desktop.models import audit
 from desktop.models.tables import Case, SyncMeta
 from desktop.sync import credentials
 from desktop.workspace import Workspace
@@ -155,3 +156,5 @@ def save_profile(ws: Workspace, profile: ServerProfile) -> None:
         meta.server_kind, meta.server_url, meta.user_id = profile.kind, profile.url, profile.user_id
         meta.allow_plain_http = profile.plain_http_allowed
         meta.last_error = None
+        s.flush()
+        ws.record(s, audit.Action.SIGN_IN)

@@ -86,11 +86,14 @@ def engine_for(ws: Workspace, client: Any, **options: Any) -> OutboxEngine:
 
 def sign_out(ws: Workspace) -> ServerProfile | None:
     """Forget the profile's secrets; queued work stays and syncs after the next sign-in."""
+    from desktop.models.audit import Action
     from desktop.sync import credentials
     from desktop.sync.profile import current_server
 
     profile = current_server(ws)
     if profile is not None:
         kind_of(profile).forget(profile)
+        if ws.read_only is None:
+            ws.record_event(Action.SIGN_OUT)
     credentials.forget_session()
     return profile

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from desktop.errors import CaseDeskError
+from desktop.intake import StoredBytes
 from desktop.sync import details, registry
 from desktop.sync.report import SyncProgress, SyncReport
 from desktop.workspace import Workspace
@@ -82,8 +82,8 @@ def refresh_analysis(ws: Workspace, case_id: str) -> None:
 
 def download(
     ws: Workspace, document_id: str, progress: Callable[[int, int], None] | None = None
-) -> Path:
-    """Bring a server-only document into the blob store for viewing; its path."""
+) -> StoredBytes:
+    """Bring a server-only document into the blob store for viewing; its bytes."""
     profile, kind = registry.configured(ws)
     with kind.open_client(profile) as client:
         return details.download(kind.engine(ws, client), document_id, progress)

@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from desktop.errors import CaseDeskError
 
@@ -108,17 +109,65 @@ def start(data_dir: str | Path | None = None, profile: str | None = None) -> tup
         from desktop.ui.main_window import MainWindow  # the heavy imports happen here
         from desktop.workspace import Workspace
 
-        workspace = Workspace.open(data_dir, profile)
+        workspace = open_with_passphrase(lambda phrase: Workspace.open(
+            data_dir, profile, passphrase=phrase))
         try:
             window = MainWindow(workspace)
         except BaseException:
             workspace.close()
             raise
         window.show()
+        if workspace.keys is not None and not workspace.unlock_secret_set():
+            # The person who just opened it chooses the PIN or passphrase that unlocks it,
+            # before the window first locks for want of input.
+            window.lock.lock()
         return window, workspace
     finally:
         placeholder.close()
         placeholder.deleteLater()
+
+
+def open_with_passphrase(opening: Any, ask: Any = None) -> Any:
+    """Open the data folder, asking for its passphrase where no keychain holds its key (or
+    for a new one, the first time); three wrong tries end it."""
+    from desktop.folder_key import FolderKeyError, KeyProblem
+
+    ask = ask or ask_passphrase
+    phrase: str | None = None
+    for attempt in range(4):
+        try:
+            return opening(phrase)
+        except FolderKeyError as exc:
+            if exc.problem not in (KeyProblem.PASSPHRASE_NEEDED, KeyProblem.WRONG_PASSPHRASE,
+                                   KeyProblem.NEW_PASSPHRASE_NEEDED) or attempt == 3:
+                raise
+            phrase = ask(exc.problem)
+            if phrase is None:
+                raise
+    raise AssertionError("unreachable")
+
+
+def ask_passphrase(problem: str) -> str | None:
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from desktop.folder_key import KeyProblem
+
+    new = problem == KeyProblem.NEW_PASSPHRASE_NEEDED
+    text = ("This computer has no keychain, so Case Desk's data is protected by a passphrase "
+            "you choose now (8 characters or more). Without it the data cannot be opened."
+            if new else "The passphrase of this Case Desk profile:")
+    if problem == KeyProblem.WRONG_PASSPHRASE:
+        text = "That was not the passphrase. " + text
+    phrase, ok = QInputDialog.getText(None, "Case Desk — passphrase", text,
+                                      QLineEdit.EchoMode.Password)
+    if not ok:
+        return None
+    if new:
+        again, ok = QInputDialog.getText(None, "Case Desk — passphrase",
+                                         "The same passphrase again:", QLineEdit.EchoMode.Password)
+        if not ok or again != phrase:
+            return None
+    return phrase
 
 
 def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
@@ -146,3 +195,7 @@ def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
         return int(code)
     finally:
         workspace.close()  # type: ignore[attr-defined]
+        if window.remove_copy_on_close:
+            from desktop import local_copy
+
+            local_copy.remove(workspace.folder)  # type: ignore[attr-defined]

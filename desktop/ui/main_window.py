@@ -43,6 +43,7 @@ from desktop.ui.documents.document_actions import DocumentActions
 from desktop.ui.documents.drop import DropController, DropTarget
 from desktop.ui.documents.preview import PreviewWidget
 from desktop.ui.icons import app_icon
+from desktop.ui.lock import LOCK_KEYS, LockController
 from desktop.ui.menus import (
     ADD_FILES,
     ARCHIVE,
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         self._after_save: Callable[[], None] | None = None
         self._after_save_failed: Callable[[], None] | None = None
         self._close_confirmed = False
+        # Set by Sign out › remove this computer's copy: done once the workspace closes.
+        self.remove_copy_on_close = False
 
         # The features, each with its own widgets, wired below by signals.
         self.list_panel = CaseListPanel(workspace, self.runner, self)
@@ -112,6 +115,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([640, 720])
         self.setCentralWidget(self.splitter)
+        self.lock = LockController(self, workspace, self.runner)
         self._build_actions()
         self._build_status_bar()
         self.drops = DropController(
@@ -137,6 +141,7 @@ class MainWindow(QMainWindow):
         self.attacher.failed.connect(self._report)
         self.attacher.message.connect(self.statusBar().showMessage)
         self.sync_panel.message.connect(self._status_message)
+        self.sync_panel.remove_local_copy.connect(self._remove_local_copy)
         self.runner.changed.connect(self._changed)
 
         self._set_tab_order()
@@ -183,8 +188,11 @@ class MainWindow(QMainWindow):
         self.unarchive_action = action("&Unarchive", None, None,
                                        lambda: self.unarchive_case(self.case_view.case_id or ""),
                                        "Put the open case back in the status it had")
-        self.list_action = action("Case &list", None, "Ctrl+L", self.list_panel.focus_list,
-                                  "Move to the case list (Ctrl+L)")
+        self.list_action = action("Case &list", None, "Alt+L", self.list_panel.focus_list,
+                                  "Move to the case list (Alt+L)")
+        self.lock_action = action("&Lock", None, LOCK_KEYS, self.lock.lock,
+                                  "Hide every patient detail until the PIN or passphrase is "
+                                  "given (Ctrl+L)")
         tabs = self.case_view.tabs
         self.tab_actions = [
             action(text, None, f"Ctrl+{n}",
@@ -216,7 +224,7 @@ class MainWindow(QMainWindow):
         lists = self.list_panel
         self.menus = build_menu_bar(self.menuBar(), {
             "&File": [self.new_action, self.attach_action, self.save_action, None,
-                      self.quit_action],
+                      self.lock_action, self.quit_action],
             "&Edit": [self.undo.action, None, self.discard_action, None, self.find_action,
                       *self.preview.edit_actions],
             "&View": [("Sort &by", lists.sort_actions), ("Sort o&rder", [
@@ -338,6 +346,9 @@ class MainWindow(QMainWindow):
         return (record.id, record.patient_name) if record else None
 
     def open_case(self, case_id: str) -> None:
+        # On the audit trail (a worker writes it); the History tab then shows it too.
+        self.runner.run(lambda: self.ws.record_view(case_id),
+                        success=lambda _r: self.history.reload(), failure=self._report)
         row = self.model.row_of(case_id)
         record = self.model.record(row) if row is not None else None
         if record is None:
@@ -411,7 +422,11 @@ class MainWindow(QMainWindow):
             act.setEnabled(record is not None)
         self.case_actions.update_actions()
         # "Amara Okafor — Case Desk", with the platform's unsaved mark where [*] stands.
-        self.setWindowTitle(f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE)
+        title = f"{record.patient_name}[*] — {APP_TITLE}" if record else APP_TITLE
+        if self.lock.locked:  # shown again on unlock, never while locked
+            self.lock.title_on_unlock(title)
+        else:
+            self.setWindowTitle(title)
         self.setWindowModified(dirty)
 
     def save(self) -> None:
@@ -637,6 +652,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         if not isinstance(error, CaseDeskError):
             QMessageBox.warning(self, "Case Desk", message)
+
+    def _remove_local_copy(self) -> None:
+        self.remove_copy_on_close = True
+        self._close_confirmed = True  # unsaved edits go with the copy, as the person chose
+        self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if not self._close_confirmed and self.case_view.dirty:

@@ -1,8 +1,8 @@
 """The first window a person sees: their cases, read straight from the cache file.
 
 The data layer (SQLAlchemy, the schema check, the sync client) takes about half a second to
-load; the first screenful of the case list needs only the standard library's sqlite3 and a few
-milliseconds. So a double-click answers at once with the clinician's own list, in the layout the
+load; the first screenful of the case list needs only SQLCipher (the cache's key from the
+keychain) and a few milliseconds. Where the key needs a passphrase, there is no preview. So a double-click answers at once with the clinician's own list, in the layout the
 full window will have, and the full window replaces this one in place when it is ready.
 
 Nothing here writes: the file is opened read-only and only if it already exists at the schema
@@ -13,6 +13,7 @@ revision this release understands. A missing, older or unreadable cache shows th
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,11 +63,41 @@ SORT_COLUMNS = {
 Row = tuple[tuple[str, ...], str]  # display texts, sync state
 
 
+class KeyFetch(threading.Thread):
+    """The cache's key from the keychain, read in a thread while the first frame paints:
+    importing keyring and asking the keychain take most of 100 ms, which would otherwise
+    come between the frame and the list."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(name="casedesk-start-key", daemon=True)
+        self.root = root
+        self.result: tuple[bool, bytes | None] = (True, None)
+        self.start()
+
+    def run(self) -> None:
+        from desktop.folder_key import cache_key_at_hand
+
+        try:
+            self.result = cache_key_at_hand(self.root)
+        except Exception as exc:  # noqa: BLE001 - no key: no preview, the full start says why
+            log.info("start window: no key at hand (%s)", type(exc).__name__)
+
+    def key(self) -> tuple[bool, bytes | None]:
+        self.join(KEY_WAIT_S)
+        return (True, None) if self.is_alive() else self.result
+
+
+KEY_WAIT_S = 2.0
+
+
 def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
-               limit: int = PREVIEW_ROWS) -> list[Row] | None:
+               limit: int = PREVIEW_ROWS, key_fetch: KeyFetch | None = None
+               ) -> list[Row] | None:
     """The first rows of the default list (archived hidden), or None if the cache cannot be
     read as it is: not there yet, at another schema revision, locked or damaged."""
-    import sqlite3
+    import sqlcipher3.dbapi2 as sqlite3
+
+    from desktop.models.cache_file import apply_key
 
     if sort not in SORT_COLUMNS or not cache.is_file() or cache.stat().st_size == 0:
         # Zero bytes: SQLite would delete the write-ahead log beside it on opening, and the
@@ -78,11 +109,16 @@ def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
     # Otherwise read-only through the log, which then holds the newest commits.
     wal = cache.with_name(cache.name + "-wal").exists()
     mode = "mode=ro" if wal else "mode=ro&immutable=1"
+    encrypted, key = (key_fetch or KeyFetch(cache.parent)).key()
+    if encrypted and key is None:
+        return None  # a passphrase first: the full start-up asks for it
     try:
         conn = sqlite3.connect(f"{cache.absolute().as_uri()}?{mode}", uri=True, timeout=0.2)
     except sqlite3.Error:
         return None
     try:
+        if key is not None:
+            apply_key(conn, key)
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision is None or revision[0] != HEAD_REVISION:
             return None
@@ -147,6 +183,7 @@ class StartWindow(QMainWindow):
     def __init__(self, cache: Path | None) -> None:
         super().__init__()
         self.cache = cache
+        self.key_fetch = KeyFetch(cache.parent) if cache is not None else None
         self.setWindowTitle("Case Desk")
         self.resize(first_size(self))
         self.table: CaseTable | None = None
@@ -186,7 +223,7 @@ class StartWindow(QMainWindow):
         section = header.sortIndicatorSection()
         sort = COLUMNS[section][1] if 0 <= section < len(COLUMNS) else "updated"
         descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
-        rows = first_rows(self.cache, sort, descending)
+        rows = first_rows(self.cache, sort, descending, key_fetch=self.key_fetch)
         if not rows:
             table.deleteLater()
             return False

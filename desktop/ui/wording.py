@@ -10,6 +10,7 @@ from desktop.cli import patient_warning as patient_warning  # a DICOM naming ano
 from desktop.cli import search_note as search_note  # a long search: the command line's words
 from desktop.cli import sync_summary
 from desktop.errors import CacheError, CacheProblem, CaseDeskError
+from desktop.folder_key import FolderKeyError
 from desktop.sync.credentials import NoKeychainError
 from desktop.sync.profile import NotConfiguredError, NotSignedInError
 from desktop.sync.report import Phase, SyncProgress, SyncReport
@@ -71,6 +72,18 @@ CACHE_REMEDIES = {
     CacheProblem.EMPTY: REPAIR + " Or restore the file from a backup.",
     CacheProblem.MISSING: "Restore it from a backup, or " + REPAIR[0].lower() + REPAIR[1:],
     CacheProblem.UNREADABLE: REPAIR,
+    CacheProblem.WRONG_KEY: "If the data folder was copied or restored, bring its key record "
+                            "(keys.json) and its keychain entry from the same place; nothing "
+                            "was changed.",
+}
+
+KEY_REMEDIES = {
+    "keychain_unavailable": "Unlock the desktop session's keychain, then start Case Desk again.",
+    "not_in_keychain": "Restore the keychain from a backup of this computer; without the key "
+                       "the data cannot be read.",
+    "wrong_key": "Restore the keychain entry that belongs with this data folder.",
+    "record_missing": "Restore keys.json into the data folder from where its data came from.",
+    "record_damaged": "Restore keys.json into the data folder from a backup.",
 }
 
 
@@ -78,6 +91,8 @@ def error_hint(error: CaseDeskError) -> str:
     """What to do next, in this window's terms (never a command line)."""
     if isinstance(error, CacheError):
         return CACHE_REMEDIES[error.problem]
+    if isinstance(error, FolderKeyError):
+        return KEY_REMEDIES.get(error.problem, "")
     if isinstance(error, NotConfiguredError):
         return "Sign in to a server to sync."
     if isinstance(error, NotSignedInError):

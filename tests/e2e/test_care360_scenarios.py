@@ -158,7 +158,7 @@ def test_cli_login_with_piped_key_and_code_then_sync(reference_server, memory_ke
     assert "code was sent to the email address pat@example.org" in out
     assert "Signed in to Care360" in out and DEFAULT_API_KEY not in out
     keys = {account.split("|")[-1]: secret for (_svc, account), secret in
-            memory_keyring.store.items()}
+            memory_keyring.sign_ins().items()}
     assert keys["api_key"] == DEFAULT_API_KEY and keys["refresh_token"]
     assert "refresh_token.next" not in keys
     refresh = keys["refresh_token"]
@@ -182,7 +182,7 @@ def test_cli_login_with_piped_key_and_code_then_sync(reference_server, memory_ke
 
     code, out, _ = cli(data, "logout")
     assert code == 0
-    assert not [k for k in memory_keyring.store if EMAIL in k[1]]
+    assert not [k for k in memory_keyring.sign_ins() if EMAIL in k[1]]
 
 
 def test_cli_login_refuses_a_missing_code(reference_server, memory_keyring, tmp_path):
@@ -190,7 +190,7 @@ def test_cli_login_refuses_a_missing_code(reference_server, memory_keyring, tmp_
                           reference_server.url, "--email", EMAIL,
                           stdin=Answers(DEFAULT_API_KEY))
     assert code == 1 and "No code given" in err
-    assert not memory_keyring.store
+    assert not memory_keyring.sign_ins()
 
 
 def test_cli_login_usage_for_care360(reference_server, memory_keyring, tmp_path):

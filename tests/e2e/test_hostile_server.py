@@ -11,7 +11,6 @@ measured by bench/hostile.py.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import pytest
 from desktop.models.tables import Document
 from desktop.sync import runner
 from desktop.workspace import Workspace
+from tests import cachefile
+from tests import keychain as keychain_module
 from tests.e2e.conftest import PDF
 from tests.signin import sign_in
 
@@ -79,10 +80,12 @@ class Run:
     seconds: float
 
 
-def child(code: str, *args: str, tmp: Path) -> Run:
+def child(code: str, *args: str, tmp: Path, keychain: Path | None = None) -> Run:
+    """The test keychain holds the data folder's key (and the sign-in)."""
     env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1",
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-               PYTHONPATH=str(ROOT), **CAPS)
+               PYTHON_KEYRING_BACKEND=keychain_module.BACKEND, PYTHONPATH=str(ROOT), **CAPS)
+    if keychain is not None:
+        env[keychain_module.ENV] = str(keychain)
     hwm = tmp / f"hwm-{time.monotonic_ns()}"
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", code, str(hwm), *args], env=env, cwd=ROOT,
@@ -114,7 +117,7 @@ class Scene:
                        for p in ws.pending())
 
     def integrity(self) -> str:
-        conn = sqlite3.connect(self.data / "casedesk.sqlite3")
+        conn = cachefile.connect(self.data / "casedesk.sqlite3")
         try:
             return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
         finally:
@@ -142,16 +145,16 @@ def normal_hwm(tmp_path_factory, _reference_server_process) -> int:
     tmp = tmp_path_factory.mktemp("normal")
     import keyring
 
-    from desktop.sync.credentials import MemoryKeyring
     previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
+    keychain = tmp / "keychain.json"
+    keyring.set_keyring(keychain_module.SharedKeyring(keychain))
     try:
         with Workspace.open(tmp / "data") as ws:
             sign_in(ws, server.url, verify=False)
     finally:
         keyring.set_keyring(previous)
-    runs = [child(SYNC_CHILD, "--data-dir", str(tmp / "data"), "sync", tmp=tmp)
-            for _ in range(2)]
+    runs = [child(SYNC_CHILD, "--data-dir", str(tmp / "data"), "sync", tmp=tmp,
+                  keychain=keychain) for _ in range(2)]
     assert all(r.code == 0 for r in runs), runs[0].stderr
     return max(r.hwm_kib for r in runs)
 

@@ -3,12 +3,12 @@ exactly-once and no more (each is an fsync with synchronous=FULL)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from sqlalchemy import event, select
 
 from desktop.models.tables import ChangeKind, PendingChange
+from tests import cachefile
 from tests.e2e.conftest import Harness
 
 
@@ -19,7 +19,7 @@ def _queued(h: Harness, kind: ChangeKind) -> int:
 
 def _in_flight_on_disk(h: Harness, change_id: int) -> bool:
     """Read from another connection: only what was committed."""
-    with sqlite3.connect(h.ws.folder.cache) as conn:
+    with cachefile.connect(h.ws.folder.cache) as conn:
         row = conn.execute("SELECT in_flight FROM pending_changes WHERE id = ?",
                            (change_id,)).fetchone()
     return bool(row and row[0])

@@ -182,8 +182,9 @@ def test_a_move_killed_at_any_point_ends_with_one_copy_on_the_target(
         hold = reference_server.hold(path=path, method=method)
         if plan["refuse"]:
             reference_server.fail_next(1, status=503, path=path, method=method)
-    env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1",
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    # The child shares the test's keychain (the folder's key is there); the token comes
+    # from the environment.
+    env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1")
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--data-dir", str(data), "sync"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -63,7 +63,7 @@ def test_login_sync_conflicts_resolve_logout(reference_server, memory_keyring, t
     code, out, _ = cli(data, "conflicts")
     assert "No conflicts." in out
     code, out, _ = cli(data, "logout")
-    assert code == 0 and memory_keyring.store == {}
+    assert code == 0 and memory_keyring.sign_ins() == {}
     code, _, err = cli(data, "sync")
     assert code == 1 and "Not signed in" in err and err.count("\n") == 1
 
@@ -77,7 +77,7 @@ def test_token_never_in_cache_logs_or_settings(reference_server, memory_keyring,
     reference_server.unauthorized_next(1)
     cli(data, "-v", "sync")
     cli(data, "-v", "sync")
-    assert SECRET in memory_keyring.store.values()
+    assert SECRET in memory_keyring.sign_ins().values()
     files = [p for p in data.rglob("*") if p.is_file()]
     assert any(p.name == "casedesk.sqlite3" for p in files)
     private = {p.name: oct(p.stat().st_mode & 0o777) for p in files}
@@ -92,6 +92,8 @@ def test_no_keychain_says_so_and_uses_env_token_for_the_process(
 ):
     previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())
+    # No keychain for the data folder's key either: a passphrase wraps it.
+    monkeypatch.setenv("CASEDESK_PASSPHRASE", "a passphrase for scripts")
     try:
         data = tmp_path / "d"
         code, out, _ = cli(data, "login", "--server", reference_server.url, "--user-id",
@@ -122,8 +124,7 @@ def test_process_killed_mid_upload_resumes_without_duplicate(
         ws.attach(case.id, [big])
     # The server stores the file, then stalls before answering; the client dies meanwhile.
     reference_server.delay(60, path="/cases/upload", after_work=True)
-    env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1",
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1")
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--data-dir", str(data), "sync"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -177,7 +178,8 @@ def test_login_on_a_computer_without_a_keychain_never_claims_the_token_was_store
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CASEDESK_", "PYTHON_KEYRING"))}
     env.update(DBUS_SESSION_BUS_ADDRESS="disabled:", XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-               XDG_DATA_HOME=str(tmp_path / "share"))
+               XDG_DATA_HOME=str(tmp_path / "share"),
+               CASEDESK_PASSPHRASE="a passphrase for scripts")  # wraps the folder's key
     probe = subprocess.run([sys.executable, "-c", "import keyring; print(type("
                             "keyring.get_keyring()).__module__)"], env=env, cwd=ROOT,
                            capture_output=True, text=True)

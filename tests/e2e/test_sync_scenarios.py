@@ -11,7 +11,7 @@ from sqlalchemy import select
 from desktop.cli import sync_summary
 from desktop.models.tables import PendingChange
 from desktop.sync import details, registry, runner
-from tests import samples
+from tests import cachefile, samples
 from tests.e2e.conftest import PDF
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
@@ -136,7 +136,7 @@ def test_new_server_case_is_pulled_with_files_and_insights(harness):
     engine = h.engine()
     path = details.download(engine, doc.id)
     engine.client.close()
-    assert path.read_bytes() == PDF
+    assert path.read() == PDF
     doc = h.ws.documents(case.id)[0]
     assert doc.state == "downloaded" and doc.sha256 is not None
 
@@ -500,11 +500,10 @@ def test_many_server_edits_merge_in_one_batch_beside_cases_with_local_work(harne
 
 def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_statement(harness):
     """SQLite refuses a statement with more values than its limit: 32,766 in the builds
-    Python ships on Windows and macOS (this machine's allows more, so the limit is lowered to
-    the older default of 999 here). A pull whose changed cases outnumber it (a server
-    migration touching every case) must still merge them all."""
-    import sqlite3
-
+    Python ships on Windows and macOS (the SQLCipher build allows more, and has no way to
+    lower it, so a statement with more than the older default of 999 is refused here as
+    SQLite would). A pull whose changed cases outnumber it (a server migration touching every
+    case) must still merge them all."""
     from sqlalchemy import event
 
     from desktop.workspace import CaseQuery
@@ -514,11 +513,16 @@ def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_stateme
     h.server.seed_cases("doctor-1", count)
     assert h.sync().pulled_new == count
 
-    @event.listens_for(h.ws.engine, "connect")
-    def _lower_the_limit(dbapi_connection, _record):
-        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    widest = [0]
 
-    h.ws.engine.dispose()
+    @event.listens_for(h.ws.engine, "before_cursor_execute")
+    def _lower_the_limit(_conn, _cursor, _statement, parameters, _context, executemany):
+        rows = parameters if executemany else [parameters]
+        for row in rows or []:
+            widest[0] = max(widest[0], len(row or ()))
+            if len(row or ()) > 999:
+                raise cachefile.OperationalError("too many SQL variables")
+
     # 1,000 cases hold a local edit (postponed, so this run's push leaves them): they take the
     # ORM merge; the other 200 the grouped one.
     held = h.ws.case_ids(CaseQuery())[:1000]
@@ -539,6 +543,7 @@ def test_a_pull_where_more_cases_changed_than_sqlite_takes_values_in_one_stateme
             "OR server_updated_at = '2000-01-01T00:00:00Z'").scalar() == 0
     assert {h.ws.get_case(i).status for i in held} == {"completed"}
     assert h.ws.pending_count() == len(held)
+    assert 0 < widest[0] <= 999  # the pull really was held to the limit
 
 
 def test_cancel_stops_mid_upload_and_the_next_run_sends_it_once(harness):

@@ -114,7 +114,7 @@ def test_download_records_sha256_and_the_sniffed_type(harness):
     [doc] = h.ws.documents(case.id)
     import hashlib
 
-    assert doc.sha256 == hashlib.sha256(PNG).hexdigest() and path.read_bytes() == PNG
+    assert doc.sha256 == hashlib.sha256(PNG).hexdigest() and path.read() == PNG
     assert doc.mime_type == "image/png" and doc.state == "downloaded"
 
 
@@ -130,12 +130,12 @@ def test_equal_bytes_on_two_server_files_are_two_documents_that_both_open(harnes
     engine = h.engine()
     try:
         for doc in docs:
-            assert details.download(engine, doc.id).read_bytes() == PDF
+            assert details.download(engine, doc.id).read() == PDF
     finally:
         engine.client.close()
     docs = h.ws.documents(case.id)
     assert all(d.state == "downloaded" and d.sha256 for d in docs)
-    assert all(h.ws.blob_path(d) is not None for d in docs)
+    assert all(h.ws.stored_bytes(d) is not None for d in docs)
 
 
 def test_a_download_shorter_than_declared_is_not_kept(harness):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from desktop.errors import CacheError, CacheProblem
 from desktop.models.database import create_cache, open_cache
 from desktop.models.schema_version import HEAD_REVISION
 from desktop.workspace import Workspace
+from tests import cachefile
 from tests.disk_faults import fill
 from tests.models.test_migration_crash import OLDER, make_folder, schema_of, snapshot
 
@@ -23,7 +23,7 @@ def test_an_interrupted_first_start_of_an_earlier_release_is_set_aside_and_made_
     revision, and every later start failed ("table cases already exists")."""
     root = tmp_path / "d"
     folder = datafolder.prepare(root)
-    conn = sqlite3.connect(folder.cache)
+    conn = cachefile.connect(folder.cache)
     conn.execute("CREATE TABLE cases (id TEXT PRIMARY KEY, patient_name TEXT)")
     conn.execute("CREATE TABLE sync_meta (id INTEGER PRIMARY KEY)")
     conn.commit()
@@ -36,7 +36,7 @@ def test_an_interrupted_first_start_of_an_earlier_release_is_set_aside_and_made_
 
 def test_a_half_made_cache_with_cases_in_it_is_refused(tmp_path):
     folder = datafolder.prepare(tmp_path / "d")
-    conn = sqlite3.connect(folder.cache)
+    conn = cachefile.connect(folder.cache)
     conn.execute("CREATE TABLE cases (id TEXT PRIMARY KEY, patient_name TEXT)")
     conn.execute("INSERT INTO cases VALUES ('c1', 'Somebody')")
     conn.commit()

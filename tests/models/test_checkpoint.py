@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from desktop.models.checkpoint import Checkpointer
 from desktop.workspace import Workspace
+from tests import cachefile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,11 +37,11 @@ while True:
 """
 
 
-def main_file_only(cache: Path, tmp: Path) -> sqlite3.Connection:
+def main_file_only(cache: Path, tmp: Path):
     """The cache as it would be with its log lost: the main file alone, copied."""
     copy = tmp / f"copy-{time.monotonic_ns()}.sqlite3"
     copy.write_bytes(cache.read_bytes())
-    return sqlite3.connect(copy)
+    return cachefile.connect(copy, folder=cache.parent)
 
 
 def test_a_save_reaches_the_main_file_while_the_workspace_stays_open(tmp_path):
@@ -53,7 +53,7 @@ def test_a_save_reaches_the_main_file_while_the_workspace_stays_open(tmp_path):
             conn = main_file_only(ws.folder.cache, tmp_path)
             try:
                 found = conn.execute("SELECT case_summary FROM cases").fetchall()
-            except sqlite3.DatabaseError:
+            except cachefile.DatabaseError:
                 found = []
             conn.close()
             if found == [("saved",)]:
@@ -80,7 +80,7 @@ def test_a_killed_writer_that_lost_its_log_keeps_all_but_its_last_moments(tmp_pa
     cache = data / "casedesk.sqlite3"
     for suffix in ("-wal", "-shm"):
         Path(f"{cache}{suffix}").unlink(missing_ok=True)
-    conn = sqlite3.connect(cache)
+    conn = cachefile.connect(cache)
     [(summary,)] = conn.execute("SELECT case_summary FROM cases").fetchall()
     conn.close()
     # Four seconds of saves (about 70): all but the last moments are in the main file.

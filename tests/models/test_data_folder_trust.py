@@ -28,8 +28,8 @@ def made(tmp_path: Path) -> tuple[Path, Path]:
         case = ws.create_case("A B", 1, "male")
         [result] = ws.attach(case.id, [source])
         assert result.document is not None
-        blob = ws.blob_path(result.document)
-        assert blob is not None
+        assert ws.stored_bytes(result.document) is not None
+        blob = ws.blobs.path_for(result.document.sha256)
     return tmp_path / "d", blob
 
 
@@ -57,7 +57,7 @@ def test_loose_blob_is_tightened_when_read(tmp_path, caplog) -> None:
     with Workspace.open(folder) as ws, caplog.at_level(logging.WARNING):
         case = ws.list_cases()[0]
         [doc] = ws.documents(case.id)
-        assert ws.blob_path(doc) == blob
+        assert ws.stored_bytes(doc) is not None and ws.blobs.path_for(doc.sha256) == blob
     assert stat.S_IMODE(os.stat(blob).st_mode) == 0o600
     assert any("tightened" in r.getMessage() for r in caplog.records)
 
@@ -83,13 +83,13 @@ def test_blob_owned_elsewhere_or_linked_is_refused_when_used(tmp_path) -> None:
     with Workspace.open(folder) as ws:
         [doc] = ws.documents(ws.list_cases()[0].id)
         with pytest.raises(DataFolderError, match="other hard link"):
-            ws.blob_path(doc)
+            ws.stored_bytes(doc)
     os.unlink(tmp_path / "outside-link")
     if os.geteuid() == 0:
         os.chown(blob, OTHER_UID, OTHER_UID)
         with Workspace.open(folder) as ws, pytest.raises(DataFolderError,
                                                          match="another account"):
-            ws.blob_path(ws.documents(ws.list_cases()[0].id)[0])
+            ws.stored_bytes(ws.documents(ws.list_cases()[0].id)[0])
 
 
 def test_intake_does_not_reuse_a_blob_linked_elsewhere(tmp_path) -> None:

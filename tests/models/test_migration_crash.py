@@ -23,8 +23,9 @@ from desktop import datafolder
 from desktop.models.database import create_cache
 from desktop.models.schema_version import HEAD_REVISION
 from desktop.workspace import Workspace
+from tests import cachefile
 
-OLDER = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+OLDER = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
 STAMP = "2026-01-02 03:04:05.000000"
 
 # Unsynced work of every kind, written as the older releases wrote it (their schema).
@@ -58,7 +59,7 @@ def make_folder(root: Path, revision: str | None) -> Path:
     folder = datafolder.prepare(root)
     if revision is not None:
         create_cache(folder.cache, target=revision)
-        conn = sqlite3.connect(folder.cache)
+        conn = cachefile.connect(folder.cache)
         with conn:
             for statement in UNSYNCED:
                 conn.execute(statement, {"t": STAMP})
@@ -87,7 +88,7 @@ def schema_of(cache: Path) -> tuple[str | None, list[tuple[str, str]]] | None:
     """(revision, every schema object) read without changing anything; None: no file."""
     if not cache.exists():
         return None
-    conn = sqlite3.connect(f"{cache.absolute().as_uri()}?mode=ro", uri=True)
+    conn = cachefile.connect(cache, read_only=True)
     try:
         objects = sorted(conn.execute("SELECT type, name FROM sqlite_master"))
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()

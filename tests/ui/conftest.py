@@ -79,6 +79,7 @@ def make_window(ws: Workspace, qtbot) -> Iterator:
         window.ask_new_case = unexpected  # type: ignore[method-assign]
         window.ask_files = unexpected  # type: ignore[method-assign]
         window.ask_archive = unexpected  # type: ignore[method-assign]
+        window.sync_panel.ask_sign_out = unexpected  # type: ignore[method-assign]
         window.show()
         windows.append(window)
         if wait:

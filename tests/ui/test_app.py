@@ -60,6 +60,8 @@ def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> No
         assert isinstance(window, MainWindow) and window.isVisible()
         qtbot.waitUntil(lambda: window.runner.running == 0 and not window.model.loading)
         assert window.list_panel.count_label.text() == "0 cases"
+        # No PIN yet: the one who opened it chooses one before anything else.
+        assert window.lock.locked and window.lock.screen.choosing
     finally:
         window._close_confirmed = True
         window.close()

@@ -5,7 +5,6 @@ the cache is missing, older or damaged."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from desktop.ui.cases.case_list_model import CaseListModel
 from desktop.ui.operations import OperationRunner
 from desktop.ui.start_window import PREVIEW_ROWS, SORT_COLUMNS, StartWindow, first_rows
 from desktop.workspace import SORT_KEYS, CaseQuery, Workspace
+from tests import cachefile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,8 +79,10 @@ def test_no_cache_yet_shows_only_the_opening_line(qtbot, tmp_path: Path) -> None
 def test_an_older_schema_is_left_to_the_upgrade(qtbot, cases: Workspace) -> None:
     path = cache_of(cases)
     cases.close()
-    with sqlite3.connect(path) as conn:
+    conn = cachefile.connect(path)
+    with conn:
         conn.execute("UPDATE alembic_version SET version_num = '0002'")
+    conn.close()
     assert first_rows(path) is None
 
 

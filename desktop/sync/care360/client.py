@@ -43,6 +43,7 @@ from desktop.sync.http import (
     Answer,
     DeadlineExceeded,
     Progress,
+    Sendable,
     TooLarge,
     TooSlow,
     limit,
@@ -51,6 +52,7 @@ from desktop.sync.http import (
     parse_retry_after,
     safe_json,
     send_bounded,
+    size_of,
     too_large,
     transfer_deadline,
     transport_error,
@@ -163,7 +165,7 @@ class Care360Client:
 
     def upload_file(
         self,
-        path: Path | str,
+        path: Sendable | str,
         name: str,
         mime: str,
         case_id: str | None = None,
@@ -174,12 +176,8 @@ class Care360Client:
         check_upload(name, mime)
         if case_id is not None and not is_uuid(case_id):
             raise err.RejectedError("Care360 case ids are UUIDs; this case's id is not one.")
-        path = Path(path)
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise err.SyncError("A file to send is missing or unreadable on this computer; "
-                                "nothing was sent. Attach it again.") from None
+        path = Path(path) if isinstance(path, str) else path
+        size = size_of(path)  # a stored document: read and checked whole first
         if size == 0:
             raise err.RejectedError("Care360 does not accept empty files.")
         fields = {"name": name, "mimeType": mime.split(";")[0].strip().lower()}

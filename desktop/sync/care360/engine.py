@@ -67,7 +67,7 @@ class Care360Engine(OutboxEngine):
             if rows is None:
                 return
             change, doc, case = rows
-            path = self.ws.blob_path_for(doc.sha256)
+            path = self.ws.stored_bytes_for(doc.sha256)
             case_ref = case.server_id.strip().lower() if is_uuid(case.server_id) else None
             name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
             was_in_flight, previous = change.in_flight, dict(change.payload or {})

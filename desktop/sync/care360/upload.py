@@ -12,12 +12,11 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import httpx
 
 from desktop.sync import errors as err
-from desktop.sync.http import Progress
+from desktop.sync.http import Progress, Sendable, open_sendable
 
 ALLOWED_MIME = (
     "application/pdf", "application/msword", "text/csv", "text/plain", "image/jpeg",
@@ -94,7 +93,7 @@ class Base64JsonBody:
 
     def __init__(
         self,
-        path: Path,
+        path: Sendable,
         size: int,
         fields: Mapping[str, str],
         progress: Progress | None = None,
@@ -118,7 +117,7 @@ class Base64JsonBody:
     def __iter__(self) -> Iterator[bytes]:
         yield self.head
         sent = 0
-        with open(self.path, "rb") as handle:
+        with open_sendable(self.path) as handle:
             while sent < self.size:
                 piece = handle.read(min(self.chunk, self.size - sent))
                 if not piece:

@@ -33,6 +33,7 @@ from desktop.sync.http import (
     Answer,
     Progress,
     ProgressFile,
+    Sendable,
     SentCounter,
     TooLarge,
     deadline,
@@ -86,7 +87,7 @@ CLEARABLE_FIELDS = frozenset({"case_summary"})
 class Attachment:
     """A local file to send inside ``create_case``; category picks lab_files/radiology_files."""
 
-    path: Path
+    path: Sendable
     name: str
     mime: str
     category: Literal["lab", "radiology"] | str = "lab"
@@ -240,7 +241,7 @@ class MedMitraClient:
     def upload_file(
         self,
         server_id: str,
-        path: Path | str,
+        path: Sendable | str,
         name: str,
         mime: str,
         progress: Progress | None = None,
@@ -250,7 +251,7 @@ class MedMitraClient:
 
         Not idempotent (see ``create_case``). The upload response has no ``file_category``.
         """
-        path = Path(path)
+        path = Path(path) if isinstance(path, str) else path
         counter = SentCounter(size_of(path), progress)
         handle = open_progress_file(path, counter)
         try:

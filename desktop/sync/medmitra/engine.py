@@ -37,6 +37,7 @@ from desktop.models.tables import (
 from desktop.sync import errors as err
 from desktop.sync import removals
 from desktop.sync.details import match_files, refresh_details
+from desktop.sync.http import declared_size
 from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
 from desktop.sync.merge import merge_case, same_value
@@ -117,7 +118,7 @@ class MedMitraEngine(OutboxEngine):
             ).all()
             attachments: list[tuple[str, Attachment]] = []
             for _upload_id, doc in uploads:
-                path = self.ws.blob_path_for(doc.sha256)
+                path = self.ws.stored_bytes_for(doc.sha256)
                 if path is not None:
                     attachments.append(
                         (doc.id, Attachment(path=path, name=doc.name, mime=doc.mime_type,
@@ -163,7 +164,7 @@ class MedMitraEngine(OutboxEngine):
         if payload is None:
             payload = self._create_payload(fields, attachments)
             self.mark_in_flight(change_id, payload)
-        total = sum(a.path.stat().st_size for _, a in attachments)
+        total = sum(declared_size(a.path) for _, a in attachments)
 
         def send() -> tuple[RemoteCase, list[RemoteFile] | None]:
             remote, files = self.client.create_case(
@@ -385,7 +386,7 @@ class MedMitraEngine(OutboxEngine):
             change, doc, case = rows
             if case.server_id is None:
                 return  # goes inside the case's create
-            path = self.ws.blob_path_for(doc.sha256)
+            path = self.ws.stored_bytes_for(doc.sha256)
             server_id, numeric_id = case.server_id, case.numeric_id
             name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
             was_in_flight = change.in_flight

@@ -95,8 +95,14 @@ class CaseDocuments(QObject):
             return
         # Where the bytes are is known from the hash alone: no disk access on the GUI thread
         # (the preview worker reports a missing file in words).
-        path = self.ws.blobs.path_for(doc.sha256) if doc.sha256 else None
+        path = self.ws.blobs.ref(doc.sha256) if doc.sha256 else None
+        shown_before = self.preview.shown
         self.preview.show_document(doc.name, doc.mime_type, path)
+        if path is not None and fetch and (shown_before is None or shown_before.path != path):
+            # A document looked at is on the audit trail (a refresh of the same one is not).
+            case_id, doc_id = doc.case_id, doc.id
+            self.runner.run(lambda: self.ws.record_view(case_id, doc_id),
+                            failure=lambda _e: None)
         if path is None and doc.state == "remote_only" and fetch:
             # On demand; when it lands, the reload shows it in place.
             self.downloader.download(doc, failed=lambda text: self._not_fetched(doc.id, text))

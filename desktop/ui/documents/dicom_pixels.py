@@ -18,6 +18,10 @@ from typing import Any
 
 from PySide6.QtGui import QImage
 
+from desktop.blob_seal import BlobDamaged
+from desktop.errors import NotFoundError
+from desktop.intake import StoredBytes
+
 log = logging.getLogger(__name__)
 
 MAX_DISPLAY_PX = 2048  # larger images are thinned for display (a dragged window stays smooth)
@@ -75,14 +79,25 @@ class DicomImage:
         return self.window or self.full_range
 
 
-def read_dicom(path: Path, max_px: int = MAX_DISPLAY_PX) -> DicomImage:
-    """Decode a DICOM file for viewing; never raises (the note says why there is no image)."""
+def read_dicom(path: Path | StoredBytes, max_px: int = MAX_DISPLAY_PX) -> DicomImage:
+    """Decode a DICOM file for viewing; never raises (the note says why there is no image).
+
+    A stored document is read through its store in pieces (decrypted and checked as pydicom
+    asks for them), never through a file in clear."""
     import numpy as np
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        ds = pydicom.dcmread(str(path))
+        if isinstance(path, StoredBytes):
+            with path.open() as stored:
+                ds = pydicom.dcmread(stored)
+        else:
+            ds = pydicom.dcmread(str(path))
+    except BlobDamaged as exc:
+        return DicomImage(note=str(exc))
+    except NotFoundError:
+        return DicomImage(note="The file is missing from this computer.")
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, AttributeError) as exc:
         log.info("dicom unreadable: %s", type(exc).__name__)
         return DicomImage(note="This DICOM file is damaged: it could not be read.")

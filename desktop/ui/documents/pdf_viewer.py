@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -30,6 +29,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.blob_seal import BlobDamaged
+from desktop.errors import NotFoundError
+from desktop.ui.documents.memory_buffer import MISSING, Source, buffer_of, read_source
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +239,7 @@ class PdfViewer(QWidget):
         self.search = QPdfSearchModel(self)
         self.search.setDocument(self.document)
         self.view.setSearchModel(self.search)
-        self.path: Path | None = None
+        self._buffer: Any = None  # the bytes on show (QPdfDocument reads them as it goes)
         self._pending_step = 0
 
         def button(text: str, tip: str, slot: Any) -> QToolButton:
@@ -305,10 +308,19 @@ class PdfViewer(QWidget):
 
     # ------------------------------------------------------------ the document
 
-    def open(self, path: Path) -> str | None:
-        """Load a PDF; None, or why it cannot be shown (damaged, protected, missing)."""
+    def open(self, source: Source | bytes) -> str | None:
+        """Load a PDF into memory (its stored bytes, decrypted: never a file in clear); None,
+        or why it cannot be shown (damaged, protected, missing)."""
         self.close_document()
-        error = self.document.load(str(path))
+        try:
+            data = read_source(source)
+        except NotFoundError:
+            return MISSING
+        except BlobDamaged as exc:
+            return str(exc)
+        self._buffer = buffer_of(data, self)  # QPdfDocument reads it for as long as it is open
+        self.document.load(self._buffer)  # all of it in memory: loaded at once
+        error = self.document.error()
         if error != QPdfDocument.Error.None_:
             reason = PDF_ERRORS.get(error, "it could not be opened")
             self.document.close()
@@ -316,7 +328,6 @@ class PdfViewer(QWidget):
         if self.document.pageCount() <= 0:
             self.document.close()
             return "This PDF has no pages."
-        self.path = path
         self.page_box.setMaximum(self.document.pageCount())
         self.page_count.setText(f"of {self.document.pageCount()}")
         self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
@@ -329,7 +340,11 @@ class PdfViewer(QWidget):
         self.view.clear_selection()
         self.find_box.clear()
         self.document.close()
-        self.path = None
+        buffer = self._buffer
+        if buffer is not None:
+            buffer.close()
+            buffer.deleteLater()
+            self._buffer = None
 
     def metadata(self) -> dict[str, str]:
         doc = self.document

@@ -5,6 +5,10 @@ rendering the packaged self-test checks.
 QImageReader, QPdfDocument created and dropped in the calling thread), so a worker, a test or
 the packaged self-test can call it.
 
+A stored document is read through its store (``StoredBytes``: decrypted, every piece checked)
+into memory, never into a file in clear; a document whose stored bytes fail their check is
+not shown, and the viewer says so.
+
 ``PreviewWidget`` holds the viewers (``pdf_viewer``, ``image_viewer``, ``dicom_viewer``) and
 picks one per document; their pixels are decoded in a worker. Showing the document already on
 show does nothing, so a sync that reloads the documents list leaves the reader's page, zoom and
@@ -42,9 +46,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import viewer_handoff
+from desktop.blob_seal import BlobDamaged
+from desktop.errors import NotFoundError
 from desktop.ui.documents.dicom_viewer import DicomViewer
 from desktop.ui.documents.document_window import DocumentWindow
 from desktop.ui.documents.image_viewer import ImageViewer
+from desktop.ui.documents.memory_buffer import MISSING, Source, buffer_of, read_source
 from desktop.ui.documents.pdf_viewer import PdfViewer
 from desktop.ui.operations import OperationRunner, user_message
 
@@ -67,21 +74,24 @@ class Preview:
     note: str | None = None
 
 
-def load_preview(path: Path, mime: str, page: int = 0, max_px: int = 1600) -> Preview:
+def load_preview(source: Source, mime: str, page: int = 0, max_px: int = 1600) -> Preview:
     """Render one page/frame of a document to at most ``max_px`` on its longer side.
 
     Never raises for a bad file: the Preview's note says what went wrong in words.
     """
-    path = Path(path)
-    if not path.is_file():
-        return Preview(None, 0, {}, "The file is missing from this computer.")
+    if isinstance(source, str):
+        source = Path(source)
     try:
         if mime == "application/pdf":
-            return _pdf(path, page, max_px)
+            return _pdf(read_source(source), page, max_px)
         if mime == "application/dicom":
-            return _dicom(path, page, max_px)
+            return _dicom(source, page, max_px)
         if mime in IMAGE_MIMES or mime.startswith("image/"):
-            return _image(path, max_px)
+            return _image(read_source(source), max_px)
+    except NotFoundError:
+        return Preview(None, 0, {}, MISSING)
+    except BlobDamaged as exc:
+        return Preview(None, 0, {}, str(exc))
     except Exception as exc:  # noqa: BLE001 - a damaged file is a note, not a crash
         log.warning("preview failed: %s", type(exc).__name__)
         return Preview(None, 0, {}, f"This file could not be shown ({type(exc).__name__}).")
@@ -96,8 +106,9 @@ def _fit(size: QSize, max_px: int) -> QSize:
     return size.scaled(max_px, max_px, Qt.AspectRatioMode.KeepAspectRatio)
 
 
-def _image(path: Path, max_px: int) -> Preview:
-    reader = QImageReader(str(path))
+def _image(data: bytes, max_px: int) -> Preview:
+    buffer = buffer_of(data)
+    reader = QImageReader(buffer)
     reader.setAutoTransform(True)
     size = reader.size()
     fmt = bytes(reader.format().data()).decode(errors="replace").upper()
@@ -113,12 +124,14 @@ def _image(path: Path, max_px: int) -> Preview:
     return Preview(image, 1, metadata, None)
 
 
-def _pdf(path: Path, page: int, max_px: int) -> Preview:
+def _pdf(data: bytes, page: int, max_px: int) -> Preview:
     from PySide6.QtPdf import QPdfDocument
 
     doc = QPdfDocument(None)
+    buffer = buffer_of(data)
     try:
-        error = doc.load(str(path))
+        doc.load(buffer)  # all of it in memory: loaded at once
+        error = doc.error()
         if error != QPdfDocument.Error.None_:
             reason = {
                 QPdfDocument.Error.IncorrectPassword: "it is protected by a password",
@@ -154,12 +167,13 @@ def _pdf(path: Path, page: int, max_px: int) -> Preview:
         return Preview(paper, count, metadata, None)
     finally:
         doc.close()
+        buffer.close()
 
 
-def _dicom(path: Path, page: int, max_px: int) -> Preview:
+def _dicom(source: Source, page: int, max_px: int) -> Preview:
     from desktop.ui.documents.dicom_pixels import read_dicom, render
 
-    image = read_dicom(path, max_px=max_px)
+    image = read_dicom(source, max_px=max_px)
     if image.frames is None:
         return Preview(None, image.frame_count, image.metadata, image.note)
     frame = max(0, min(page, image.frame_count - 1))
@@ -180,7 +194,7 @@ class Shown:
 
     name: str
     mime: str
-    path: Path
+    path: Source
 
 
 class MetadataPanel(QScrollArea):
@@ -244,7 +258,7 @@ class PreviewWidget(QWidget):
         super().__init__(parent)
         self._runner = runner
         self.detached = detached  # in a window of its own: no "open in new window" there
-        self._path: Path | None = None
+        self._path: Source | None = None
         self._mime = ""
         self._generation = 0
         self.shown: Shown | None = None
@@ -252,6 +266,7 @@ class PreviewWidget(QWidget):
         self.preview: Preview | None = None  # what the viewer shows: pages, metadata, note
         self.windows: list[QWidget] = []  # documents opened in windows of their own
         self.viewer_command: list[str] | None = None  # None: the platform's opener
+        self.hand_over_folder: Path | None = None  # None: viewer_handoff picks one
 
         self.title = QLabel(self)
         self.title.setWordWrap(True)
@@ -381,9 +396,9 @@ class PreviewWidget(QWidget):
         self.note.setVisible(True)
         self._update_actions()
 
-    def show_document(self, name: str, mime: str, path: Path | None) -> None:
-        """Show a document; ``path`` None means its bytes are only on the server. The one
-        already on show stays as it is: same page, zoom and scroll."""
+    def show_document(self, name: str, mime: str, path: Source | None) -> None:
+        """Show a document; ``path`` (its stored bytes) None means they are only on the
+        server. The one already on show stays as it is: same page, zoom and scroll."""
         if path is not None and self.shown == Shown(name, mime, path):
             return
         self.clear("")
@@ -411,8 +426,26 @@ class PreviewWidget(QWidget):
         self.note.setVisible(bool(text))
         self.rendered.emit()
 
-    def _show_pdf(self, path: Path) -> None:
-        problem = self.pdf.open(path) if path.is_file() else "The file is missing from this computer."
+    def _show_pdf(self, path: Source) -> None:
+        """Decrypted in the preview lane, shown from memory when it lands."""
+        self._generation += 1
+        generation = self._generation
+        self.note.setText("Opening…")
+        self.note.setVisible(True)
+        self._runner.run(
+            lambda: read_source(path),
+            success=lambda data: self._pdf_read(generation, data),
+            failure=lambda exc: self._pdf_read(generation, exc),
+            lane="preview",
+        )
+
+    def _pdf_read(self, generation: int, data: bytes | BaseException) -> None:
+        if generation != self._generation:
+            return  # the person moved on to another document
+        if isinstance(data, BaseException):
+            problem = MISSING if isinstance(data, NotFoundError) else user_message(data)
+        else:
+            problem = self.pdf.open(data)
         if problem is not None:
             self.preview = Preview(None, 0, {}, problem)
             self._show_note(self.preview)
@@ -424,7 +457,7 @@ class PreviewWidget(QWidget):
         self._update_actions()
         self.rendered.emit()
 
-    def _load(self, path: Path, mime: str) -> None:
+    def _load(self, path: Source, mime: str) -> None:
         """Decode in the preview lane; show when it lands (if the person has not moved on)."""
         self._generation += 1
         generation = self._generation
@@ -550,7 +583,7 @@ class PreviewWidget(QWidget):
             return
         path, name, command = self._path, self.title.text(), self.viewer_command
         self._runner.run(
-            lambda: viewer_handoff.hand_over(path, name, command),
+            lambda: viewer_handoff.hand_over(path, name, command, folder=self.hand_over_folder),
             success=lambda _target: self.set_note(OPENED),
             failure=lambda exc: self.set_note(user_message(exc)),
             lane="read",

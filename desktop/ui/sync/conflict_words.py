@@ -12,6 +12,7 @@ FIELD_LABELS = {
     "patient_gender": "Gender",
     "case_summary": "Notes",
     "status": "Status",
+    "case": "The whole case",  # a deletion on one side, changes on the other
 }
 
 

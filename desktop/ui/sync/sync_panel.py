@@ -13,11 +13,11 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QProgressBar, QStyle, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QWidget
 
 from desktop.sync.report import Phase, SyncProgress, SyncReport
 from desktop.ui.changes import Changes
-from desktop.ui.operations import OperationRunner
+from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.sync.conflicts_dialog import ConflictsDialog
 from desktop.ui.sync.sign_in_dialog import SignInDialog
 from desktop.ui.sync.sync_controller import SyncController
@@ -43,8 +43,16 @@ PLAIN_HTTP_TIP = ("This server's address is http://, so your sign-in token and p
                   "again with it.")
 
 
+KEEP_COPY, REMOVE_COPY = "keep", "remove"
+SIGN_OUT_QUESTION = (
+    "Sign out of the server. Your cases stay on this computer and sync after the next sign-in; "
+    "or, on a shared or lent computer, remove this computer's copy: its cases, documents and "
+    "keys (the server keeps everything that reached it).")
+
+
 class SyncPanel(QObject):
     message = Signal(str, int)  # status bar text, milliseconds (0: until replaced)
+    remove_local_copy = Signal()  # signed out; the window closes and the copy goes
 
     def __init__(
         self,
@@ -156,8 +164,47 @@ class SyncPanel(QObject):
         dialog.open()
 
     def sign_out(self) -> None:
-        if self.controller.configured:
-            self.controller.sign_out()
+        """Sign out, offering to remove this computer's copy of the data (what has not
+        reached the server is listed first, and discarded only when the person says so)."""
+        if not self.controller.configured:
+            return
+
+        def ask(unsent: list[str]) -> None:
+            choice = self.ask_sign_out(unsent)
+            if choice == KEEP_COPY:
+                self.controller.sign_out()
+            elif choice == REMOVE_COPY:
+                self.controller.sign_out()
+                self.remove_local_copy.emit()
+
+        self.runner.run(self.ws.unsent_work, success=ask,
+                        failure=lambda e: self.message.emit(user_message(e), 8000), lane="read")
+
+    def ask_sign_out(self, unsent: list[str]) -> str | None:
+        """KEEP_COPY, REMOVE_COPY, or None (cancelled)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Sign out", SIGN_OUT_QUESTION,
+                          QMessageBox.StandardButton.Cancel, self._parent)
+        keep = box.addButton("&Sign out", QMessageBox.ButtonRole.AcceptRole)
+        remove = box.addButton("Sign out and &remove this computer's copy",
+                               QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        if box.clickedButton() is keep:
+            return KEEP_COPY
+        if box.clickedButton() is not remove:
+            return None
+        if not unsent:
+            return REMOVE_COPY
+        lines = "\n".join(f"• {line}" for line in unsent[:30])
+        more = f"\n… and {len(unsent) - 30} more" if len(unsent) > 30 else ""
+        sure = QMessageBox(QMessageBox.Icon.Warning, "Discard work not on the server?",
+                           f"This has not reached the server and would be lost:\n\n{lines}"
+                           f"{more}\n\nDiscard it and remove this computer's copy?",
+                           QMessageBox.StandardButton.Cancel, self._parent)
+        discard = sure.addButton("&Discard and remove", QMessageBox.ButtonRole.DestructiveRole)
+        sure.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        sure.exec()
+        return REMOVE_COPY if sure.clickedButton() is discard else None
 
     def open_conflicts(self) -> None:
         if self.conflicts_dialog is not None:

@@ -83,7 +83,7 @@ def test_opening_a_linked_case_lists_the_servers_files_and_a_selected_one_is_fet
         qtbot.waitUntil(lambda: ws.documents(case_id)[0].state == "downloaded", timeout=20000)
         qtbot.waitUntil(lambda: preview.kind == "pdf", timeout=20000)
         settle(qtbot, window)
-        assert ws.blob_path(ws.documents(case_id)[0]).read_bytes() == report.read_bytes()
+        assert ws.stored_bytes(ws.documents(case_id)[0]).read() == report.read_bytes()
         assert docs.selected_id() == doc.id
     else:  # Care360's API hands out no file bytes: said in words, nothing else happens
         message = "Care360 does not let other programs download its documents"
@@ -134,7 +134,7 @@ def test_server_only_document_downloads_when_selected(
     window.case_view.documents.select_document(doc.id)
     qtbot.waitUntil(lambda: ws.documents(case.id)[0].state == "downloaded", timeout=20000)
     settle(qtbot, window)
-    assert ws.blob_path(ws.documents(case.id)[0]).read_bytes() == PDF
+    assert ws.stored_bytes(ws.documents(case.id)[0]).read() == PDF
 
 
 def test_opening_a_case_fetches_its_files_and_insights(

@@ -184,9 +184,11 @@ def test_open_with_system_viewer_hands_over_a_safe_copy(
     case = ws.create_case("Amara Okafor", 47, "female")
     [result] = ws.attach(case.id, [write_png(tmp_path / "lab-result.exe")])
     assert result.document is not None
-    blob = ws.blob_path(result.document)
-    assert blob is not None
-    stored = blob.read_bytes()
+    ref = ws.stored_bytes(result.document)
+    assert ref is not None
+    blob = ws.blobs.path_for(ref.sha256)
+    stored = ref.read()
+    assert stored not in blob.read_bytes()  # encrypted in the store
     docs = show_documents(qtbot, window, case.id, 1)
     with qtbot.waitSignal(window.preview.rendered, timeout=10000):
         docs.table.selectRow(0)
@@ -209,7 +211,7 @@ def test_open_with_system_viewer_hands_over_a_safe_copy(
     assert target.stat().st_ino != blob.stat().st_ino and blob.stat().st_nlink == 1
     os.chmod(target, 0o600)  # a viewer that saves anyway
     target.write_bytes(stored + b"edited by the viewer")
-    assert blob.read_bytes() == stored
+    assert ref.read() == stored
 
 
 def test_open_with_system_viewer_refuses_a_program(
@@ -226,10 +228,12 @@ def test_open_with_system_viewer_refuses_a_program(
     plain.write_text("a note\n")
     [result] = ws.attach(case.id, [plain])
     assert result.document is not None
-    # ...but a copy kept before that (or changed on disk) is still never handed over.
-    blob = ws.blob_path(result.document)
-    os.chmod(blob, 0o600)
-    blob.write_bytes(script_like.read_bytes())
+    # ...but a copy kept before that is still never handed over: the script's bytes stored
+    # (sealed, as any stored document) under the plain note's row.
+    stored = ws.blobs.ingest(script_like, max_size=None)
+    with ws.transaction() as s:
+        s.execute(update(Document).where(Document.id == result.document.id)
+                  .values(sha256=stored.sha256, size=stored.size))
     docs = show_documents(qtbot, window, case.id, 1)
     with qtbot.waitSignal(window.preview.rendered, timeout=10000):
         docs.table.selectRow(0)
@@ -246,7 +250,7 @@ def test_lost_bytes_are_reported_by_the_preview(qtbot, window: MainWindow, ws: W
                                                  tmp_path: Path) -> None:
     case = ws.create_case("Amara Okafor", 47, "female")
     [result] = ws.attach(case.id, [write_png(tmp_path / "p.png")])
-    ws.blob_path(result.document).unlink()  # e.g. removed by hand from the data folder
+    ws.blobs.path_for(result.document.sha256).unlink()  # e.g. removed by hand from the data folder
     docs = show_documents(qtbot, window, case.id, 1)
     with qtbot.waitSignal(window.preview.rendered, timeout=10000):
         docs.table.selectRow(0)

@@ -270,7 +270,9 @@ def test_any_document_opens_in_a_window_of_its_own(qtbot, window: MainWindow, ws
     [own] = window.preview.windows
     assert isinstance(own, DocumentWindow) and own.isVisible()
     assert own.windowTitle() == "labs.pdf — Case Desk"
-    assert own.preview.kind == "pdf" and own.preview.pdf.document.pageCount() == 3
+    # Its bytes are decrypted in a worker, then shown.
+    qtbot.waitUntil(lambda: own.preview.kind == "pdf", timeout=10000)
+    assert own.preview.pdf.document.pageCount() == 3
     own.preview.pdf.go_to_page(2)
     qtbot.waitUntil(lambda: own.preview.page == 2, timeout=5000)
     assert window.preview.page == 0  # each window has its own place

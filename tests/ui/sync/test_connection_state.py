@@ -151,6 +151,7 @@ def test_signed_in_for_this_session_only(qtbot, make_window, ws: Workspace, refe
     wait_idle(qtbot, window)
     assert_state(window, "session")
     assert words(window)[1].startswith("Signed in for this session only · last synced")
+    window.sync_panel.ask_sign_out = lambda _unsent: "keep"
     window.sync_panel.sign_out_action.trigger()
     qtbot.waitUntil(lambda: window.sync_panel.controller.state == "sign-in", timeout=5000)
     assert credentials.ENV_TOKEN not in __import__("os").environ
@@ -162,14 +163,15 @@ def test_sign_out_keeps_the_work(qtbot, make_window, ws: Workspace, reference_se
     window = make_window()
     wait_idle(qtbot, window)
     ws.create_case("Queued Patient", 30, "male")
-    assert "token-doctor-1" in memory_keyring.store.values()
+    assert "token-doctor-1" in memory_keyring.sign_ins().values()
     menu = window.menus["&Sync"]
     assert window.sync_panel.sign_out_action in menu.actions()
+    window.sync_panel.ask_sign_out = lambda _unsent: "keep"
     window.sync_panel.sign_out_action.trigger()
     qtbot.waitUntil(lambda: window.sync_panel.controller.state == "sign-in", timeout=5000)
     settle(qtbot, window)
     assert_state(window, "sign-in")
-    assert "token-doctor-1" not in memory_keyring.store.values()
+    assert "token-doctor-1" not in memory_keyring.sign_ins().values()
     assert ws.pending_count() == 1 and reference_server.cases("doctor-1") == []
     assert "Signed out" in window.statusBar().currentMessage()
     assert not window.sync_panel.sign_out_action.isEnabled()
@@ -199,3 +201,23 @@ def test_escape_on_the_sign_in_dialog_asks_before_losing_what_was_typed(
     assert not dialog.isVisible()
     title = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
     assert dialog.minimumWidth() >= title + 160  # a title bar never cuts it short
+
+
+def test_sign_out_can_remove_this_computers_copy_after_listing_unsent_work(
+        qtbot, make_window, ws: Workspace, reference_server, memory_keyring) -> None:
+    from desktop import local_copy
+
+    sign_in(ws, reference_server.url)
+    window = make_window()
+    wait_idle(qtbot, window)
+    ws.create_case("Queued Patient", 30, "male")
+    asked: list[list[str]] = []
+    window.sync_panel.ask_sign_out = lambda unsent: asked.append(unsent) or "remove"
+    window.sync_panel.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+    assert asked == [["New case: Queued Patient"]]
+    assert window.remove_copy_on_close
+    assert "token-doctor-1" not in memory_keyring.sign_ins().values()
+    ws.close()
+    local_copy.remove(ws.folder)  # what the app does once the workspace is closed
+    assert not ws.folder.cache.exists() and not (ws.folder.root / "keys.json").exists()

@@ -30,7 +30,7 @@ def test_sign_in_dialog_asks_before_plain_http_to_another_computer(
     dialog.token.setText("token-doctor-1")
     dialog.submit()
     qtbot.waitUntil(lambda: "unencrypted" in dialog.error.text(), timeout=10000)
-    assert current_server(ws) is None and not memory_keyring.store
+    assert current_server(ws) is None and not memory_keyring.sign_ins()
     dialog.ask_discard = lambda: True  # type: ignore[method-assign]  # the person confirms
     dialog.reject()
     qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=5000)

@@ -57,7 +57,7 @@ def test_sign_in_dialog_then_sync_and_push_after_save(
     dialog.token.setText("token-doctor-1")
     dialog.submit()
     qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=10000)
-    assert "token-doctor-1" in memory_keyring.store.values()
+    assert "token-doctor-1" in memory_keyring.sign_ins().values()
     # Signing in syncs at once; the worker reports back; the window shows the outcome.
     qtbot.waitUntil(lambda: len(reference_server.cases("doctor-1")) == 1, timeout=20000)
     wait_idle(qtbot, window)
@@ -138,7 +138,7 @@ def test_care360_sign_in_through_the_dialog(
     dialog.submit()
     qtbot.waitUntil(lambda: not dialogs(SignInDialog), timeout=10000)
     assert current_server(ws).kind == "care360"
-    assert DEFAULT_API_KEY in memory_keyring.store.values()
+    assert DEFAULT_API_KEY in memory_keyring.sign_ins().values()
     wait_idle(qtbot, window)
 
 

@@ -7,7 +7,7 @@ status and the removal mark (0007) in the index itself SQLite never visits the t
 (1.3 ms). It replaces the narrower index, so a write maintains as many indexes as before.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
