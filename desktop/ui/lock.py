@@ -27,6 +27,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -103,10 +104,15 @@ class LockScreen(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.button)
         inner.addWidget(self.note)
-        box.setMaximumWidth(420)
+        # A fixed width: the wrapped labels are given the height their text needs at it.
+        box.setFixedWidth(420)
+        row = QHBoxLayout()  # centred by stretches: an aligned item loses height-for-width
+        row.addStretch(1)
+        row.addWidget(box)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(2)
         self.choosing = False
         self.button.clicked.connect(self._submit)

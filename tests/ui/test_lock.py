@@ -148,3 +148,19 @@ def test_a_sync_goes_on_while_locked(qtbot, make_window, ws: Workspace, referenc
     unlock(qtbot, window, PIN)
     qtbot.waitUntil(lambda: not window.lock.locked, timeout=5000)
     settle(qtbot, window)
+
+
+def test_the_lock_screen_shows_its_whole_explanation(qtbot, make_window, ws: Workspace) -> None:
+    """The wrapped hint under the title gets the height its text needs at its width (a
+    centred box with only a maximum width gave it one line's height: the text overlapped
+    and was cut off)."""
+    ws.set_unlock_secret(PIN)
+    window: MainWindow = make_window()
+    window.resize(1280, 800)
+    settle(qtbot, window)
+    lock_by_keys(qtbot, window)
+    screen = window.lock.screen
+    QApplication.processEvents()
+    for label in (screen.hint, screen.title):
+        assert label.text()
+        assert label.height() >= label.heightForWidth(label.width()), label.text()
