@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QWindow
 from PySide6.QtWidgets import (
     QApplication,
     QFormLayout,
@@ -193,7 +193,10 @@ class LockController(QObject):
             return False
         if kind == QEvent.Type.Resize and obj is self.window:
             self._cover()
-        if kind not in _INPUT:
+        if kind not in _INPUT or isinstance(obj, QWindow):
+            # A display's input reaches the window (its QWindow) first, and only then the
+            # widget it is for, where it is judged: stopped here, nothing typed would reach
+            # even the lock screen's own field.
             return False
         return not self._on_lock_screen(obj)
 

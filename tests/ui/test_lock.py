@@ -164,3 +164,31 @@ def test_the_lock_screen_shows_its_whole_explanation(qtbot, make_window, ws: Wor
     for label in (screen.hint, screen.title):
         assert label.text()
         assert label.height() >= label.heightForWidth(label.width()), label.text()
+
+
+def test_the_pin_typed_at_the_keyboard_reaches_the_lock_screen(
+        qtbot, make_window, ws: Workspace) -> None:
+    """Keys from a real display reach the window (its QWindow) before the focused field; the
+    lock lets them through to the lock screen's own field (a filter that swallowed them locked
+    the person out: nothing they typed appeared)."""
+    from PySide6.QtTest import QTest
+
+    ws.set_unlock_secret(PIN)
+    window: MainWindow = make_window()
+    settle(qtbot, window)
+    lock_by_keys(qtbot, window)
+    screen = window.lock.screen
+    handle = window.windowHandle()
+    assert handle is not None and screen.secret.hasFocus()
+    for digit in PIN:
+        QTest.keyClick(handle, Qt.Key(ord(digit)), Qt.KeyboardModifier.NoModifier)
+    assert screen.secret.text() == PIN
+    QTest.keyClick(handle, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not window.lock.locked, timeout=5000)
+    # Locked again, keys through the window still reach nothing behind the lock screen.
+    lock_by_keys(qtbot, window)
+    QTest.keyClick(handle, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    QApplication.processEvents()
+    assert window.lock.locked and not any(
+        w.isVisible() and w.windowTitle().startswith("New case")
+        for w in QApplication.topLevelWidgets())
