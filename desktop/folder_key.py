@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.errors import DataFolderError, ValidationError
+from desktop.models.cache_file import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def save_record(root: Path, record: KeyRecord) -> None:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise _not_saved(path, exc) from None
 
@@ -197,16 +198,6 @@ def _not_saved(path: Path, exc: OSError) -> DataFolderError:
                           CacheProblem.READ_ONLY)
     return DataFolderError(f"This data folder's key record {path} could not be saved "
                            f"({exc.strerror or type(exc).__name__}); nothing was changed.")
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------ Argon2id
