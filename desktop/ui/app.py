@@ -117,6 +117,7 @@ def start(data_dir: str | Path | None = None, profile: str | None = None) -> tup
             workspace.close()
             raise
         window.show()
+        placeholder.close()  # gone before the lock takes stock of the windows it hides
         if workspace.keys is not None and not workspace.unlock_secret_set():
             # The person who just opened it chooses the PIN or passphrase that unlocks it,
             # before the window first locks for want of input.

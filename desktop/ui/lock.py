@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QWindow
 from PySide6.QtWidgets import (
@@ -249,7 +250,8 @@ class LockController(QObject):
         self.screen.secret.clear()
         self.window.setWindowTitle(self._title)
         for widget in self._hidden:
-            widget.show()
+            if shiboken6.isValid(widget):  # a window deleted while locked stays gone
+                widget.show()
         self._hidden = []
         self.restart_timer()
         log.info("window unlocked")

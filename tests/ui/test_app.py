@@ -62,6 +62,22 @@ def test_start_shows_the_window_after_a_placeholder(qtbot, tmp_path: Path) -> No
         assert window.list_panel.count_label.text() == "0 cases"
         # No PIN yet: the one who opened it chooses one before anything else.
         assert window.lock.locked and window.lock.screen.choosing
+        # Choosing it unlocks the window as any unlock does: nothing the lock hid at start
+        # (the start window is gone by then) is shown again, and the idle lock runs.
+        errors: list[BaseException] = []
+        previous = sys.excepthook
+        sys.excepthook = lambda kind, error, tb: errors.append(error)
+        try:
+            screen = window.lock.screen
+            screen.secret.setText("482913")
+            screen.again.setText("482913")
+            screen.button.click()
+            qtbot.waitUntil(lambda: not window.lock.locked, timeout=10000)
+            qtbot.wait(50)
+        finally:
+            sys.excepthook = previous
+        assert errors == []
+        assert window.lock.timer.isActive()
     finally:
         window._close_confirmed = True
         window.close()

@@ -192,3 +192,24 @@ def test_the_pin_typed_at_the_keyboard_reaches_the_lock_screen(
     assert window.lock.locked and not any(
         w.isVisible() and w.windowTitle().startswith("New case")
         for w in QApplication.topLevelWidgets())
+
+
+def test_a_window_deleted_while_locked_is_not_brought_back(qtbot, make_window,
+                                                           ws: Workspace) -> None:
+    """A window the lock hid and that went away meanwhile (a finished operation's dialog)
+    is skipped at the unlock, which completes: the idle lock runs again."""
+    import shiboken6
+    from PySide6.QtWidgets import QDialog
+
+    ws.set_unlock_secret(PIN)
+    window: MainWindow = make_window()
+    settle(qtbot, window)
+    dialog = QDialog()
+    dialog.setWindowTitle("A document window")
+    dialog.show()
+    lock_by_keys(qtbot, window)
+    assert not dialog.isVisible()
+    shiboken6.delete(dialog)
+    unlock(qtbot, window, PIN)
+    qtbot.waitUntil(lambda: not window.lock.locked, timeout=5000)
+    assert window.lock.timer.isActive() and not window.lock.screen.isVisible()
