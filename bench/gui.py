@@ -137,6 +137,11 @@ def _child_casedesk(data_dir: str, plain: bool = False) -> None:
 
     Paints are seen by filters on the windows and the list views only, as in the bare child.
     """
+    # As desktop.__main__.open_window does: the key helper starts before Qt is imported.
+    from desktop import key_prefetch
+
+    prefetch = key_prefetch.start(Path(data_dir))
+
     from PySide6.QtCore import QEvent, QObject, QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -177,8 +182,8 @@ def _child_casedesk(data_dir: str, plain: bool = False) -> None:
         obj.installEventFilter(watcher)
 
     class Watched(start_window.StartWindow):
-        def __init__(self, cache: Path | None) -> None:
-            super().__init__(cache)
+        def __init__(self, cache: Path | None, prefetch: Any = None) -> None:
+            super().__init__(cache, prefetch)
             watch(self, "painted")
 
         def show_cases(self) -> bool:
@@ -188,7 +193,7 @@ def _child_casedesk(data_dir: str, plain: bool = False) -> None:
             return shown
 
     start_window.StartWindow = Watched  # type: ignore[misc]
-    window, ws = start(data_dir)
+    window, ws = start(data_dir, prefetch=prefetch)
     watch(window, "main")  # type: ignore[arg-type]
     watch(window.table.viewport(), "ready")  # type: ignore[attr-defined]
     app.exec()

@@ -7,10 +7,15 @@ import os
 import sys
 
 SELF_TEST_FLAGS = ("--self-test", "--self-test-server")
+KEY_HELPER_FLAG = "--fetch-folder-key"  # key_prefetch.FLAG, without importing it first
 
 
 def main() -> int:
     argv = sys.argv[1:]
+    if argv[:1] == [KEY_HELPER_FLAG]:  # the window's key helper (desktop.key_prefetch)
+        from desktop.key_prefetch import helper_main
+
+        return helper_main(argv[1:])
     if any(arg.split("=", 1)[0] in SELF_TEST_FLAGS for arg in argv):
         # The self-test belongs to the app shell (it renders previews with Qt), so it is
         # dispatched here rather than in the Qt-free CLI.
@@ -78,10 +83,23 @@ def start_window(data_dir: str | None, profile: str | None, verbose: bool) -> in
 
 
 def open_window(data_dir: str | None, profile: str | None) -> int:
-    """`casedesk` with no command: the window (imported only then, so the CLI starts fast)."""
-    from desktop.ui.app import run
+    """`casedesk` with no command: the window (imported only then, so the CLI starts fast).
 
-    return run(data_dir=data_dir, profile=profile)
+    The folder's key is fetched by a helper process from here on, while Qt loads."""
+    from desktop import datafolder, key_prefetch
+    from desktop.errors import CaseDeskError
+
+    try:
+        prefetch = key_prefetch.start(datafolder.resolve(data_dir, profile))
+    except CaseDeskError:
+        prefetch = None  # the window's start-up says what is wrong with the folder
+    try:
+        from desktop.ui.app import run
+
+        return run(data_dir=data_dir, profile=profile, prefetch=prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
 
 
 if __name__ == "__main__":

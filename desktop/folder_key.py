@@ -273,11 +273,12 @@ def passphrase_from_environment() -> str | None:
 
 
 def open_keys(root: Path, passphrase: str | None = None, may_create: bool = True,
-              plain_blobs: bool = False) -> FolderKeys:
+              plain_blobs: bool = False, known: FolderKeys | None = None) -> FolderKeys:
     """The folder's keys: from the keychain, or unwrapped with *passphrase* (or
     $CASEDESK_PASSPHRASE). With no record yet and *may_create*, a new key is made and kept
     (in the keychain, else wrapped by the passphrase, which must then be given);
-    *plain_blobs*: documents stored before encryption wait to be converted."""
+    *plain_blobs*: documents stored before encryption wait to be converted; *known*: keys
+    already read from the keychain (``key_prefetch``), used if they match the record."""
     root = Path(root)
     record = load_record(root)
     if record is None:
@@ -289,7 +290,7 @@ def open_keys(root: Path, passphrase: str | None = None, may_create: bool = True
                 record_path(root), KeyProblem.RECORD_MISSING)
         return _create(root, passphrase or passphrase_from_environment(),
                        blobs_sealed=not plain_blobs)
-    return _unlock(root, record, passphrase)
+    return _unlock(root, record, passphrase, known)
 
 
 def cache_key_at_hand(root: Path) -> tuple[bool, bytes | None]:
@@ -310,37 +311,15 @@ def cache_key_at_hand(root: Path) -> tuple[bool, bytes | None]:
         return True, None
 
 
-def _unlock(root: Path, record: KeyRecord, passphrase: str | None) -> FolderKeys:
+def _unlock(root: Path, record: KeyRecord, passphrase: str | None,
+            known: FolderKeys | None = None) -> FolderKeys:
     path = record_path(root)
     if record.in_keychain:
-        keychain = _keychain()
-        if keychain is None:
-            raise FolderKeyError(
-                "The key of this data folder is kept in the system keychain, which cannot be "
-                "reached now (no keychain in this session, or it is locked).", path,
-                KeyProblem.KEYCHAIN_UNAVAILABLE)
-        try:
-            value = keychain.get_password(SERVICE, record.folder_id)
-        except Exception as exc:  # noqa: BLE001 - any keychain failure is the same to a person
-            log.warning("keychain read failed: %s", type(exc).__name__)
-            raise FolderKeyError(
-                "The system keychain refused to give the key of this data folder (it may be "
-                "locked).", path, KeyProblem.KEYCHAIN_UNAVAILABLE) from None
-        if not value:
-            raise FolderKeyError(
-                "The key of this data folder is not in the system keychain any more, so its "
-                "cache and documents cannot be opened. Nothing was changed.", path,
-                KeyProblem.NOT_IN_KEYCHAIN)
-        try:
-            keys = FolderKeys.derive(_unb64(value))
-        except ValueError:
-            keys = None
-        if keys is None or not hmac.compare_digest(keys.check, record.check):
-            raise FolderKeyError(
-                "The key the system keychain holds for this data folder is not the one its "
-                "cache and documents were encrypted with, so they were not opened. Nothing was "
-                "changed.", path, KeyProblem.WRONG_KEY)
-        return keys
+        if known is not None:  # read from the keychain by the start-up's helper (key_prefetch)
+            keys = FolderKeys.derive(known.data)  # derived here again: only the key is taken
+            if hmac.compare_digest(keys.check, record.check):
+                return keys
+        return unlock_from_keychain(root, record)
     secret = passphrase or passphrase_from_environment()
     if not secret:
         raise FolderKeyError(
@@ -355,6 +334,39 @@ def _unlock(root: Path, record: KeyRecord, passphrase: str | None) -> FolderKeys
     if not hmac.compare_digest(keys.check, record.check):
         raise FolderKeyError("The key record of this data folder does not match its key; "
                              "nothing was opened.", path, KeyProblem.RECORD_DAMAGED)
+    return keys
+
+
+def unlock_from_keychain(root: Path, record: KeyRecord) -> FolderKeys:
+    """The keys of a folder whose key the keychain keeps, checked against its record."""
+    path = record_path(root)
+    keychain = _keychain()
+    if keychain is None:
+        raise FolderKeyError(
+            "The key of this data folder is kept in the system keychain, which cannot be "
+            "reached now (no keychain in this session, or it is locked).", path,
+            KeyProblem.KEYCHAIN_UNAVAILABLE)
+    try:
+        value = keychain.get_password(SERVICE, record.folder_id)
+    except Exception as exc:  # noqa: BLE001 - any keychain failure is the same to a person
+        log.warning("keychain read failed: %s", type(exc).__name__)
+        raise FolderKeyError(
+            "The system keychain refused to give the key of this data folder (it may be "
+            "locked).", path, KeyProblem.KEYCHAIN_UNAVAILABLE) from None
+    if not value:
+        raise FolderKeyError(
+            "The key of this data folder is not in the system keychain any more, so its "
+            "cache and documents cannot be opened. Nothing was changed.", path,
+            KeyProblem.NOT_IN_KEYCHAIN)
+    try:
+        keys = FolderKeys.derive(_unb64(value))
+    except ValueError:
+        keys = None
+    if keys is None or not hmac.compare_digest(keys.check, record.check):
+        raise FolderKeyError(
+            "The key the system keychain holds for this data folder is not the one its "
+            "cache and documents were encrypted with, so they were not opened. Nothing was "
+            "changed.", path, KeyProblem.WRONG_KEY)
     return keys
 
 

@@ -644,9 +644,11 @@ class Workspace:
     folder's key (``folder_key``)."""
 
     def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None,
-                 passphrase: str | None = None, *, encrypted: bool = True) -> None:
+                 passphrase: str | None = None, *, encrypted: bool = True,
+                 known_keys: folder_key.FolderKeys | None = None) -> None:
         """*passphrase*: the folder's, where no keychain holds its key (else
         $CASEDESK_PASSPHRASE); a :class:`folder_key.FolderKeyError` says when it is needed.
+        *known_keys*: read from the keychain already (``key_prefetch``), checked before use.
         ``encrypted=False`` is the benchmarks' unencrypted baseline only."""
         self.folder = folder
         for note in folder.notes:
@@ -661,7 +663,7 @@ class Workspace:
         blob_keys = None
         try:
             if encrypted:
-                self.keys = self._open_keys(passphrase)
+                self.keys = self._open_keys(passphrase, known_keys)
                 blob_keys = BlobKeys(self.keys.blobs, self.keys.names)
                 self._convert_if_needed()
             self.engine, self.sessions = open_cache(
@@ -696,21 +698,23 @@ class Workspace:
         profile: str | None = None,
         max_file_bytes: int | None = None,
         passphrase: str | None = None,
+        known_keys: folder_key.FolderKeys | None = None,
     ) -> Workspace:
         root = datafolder.resolve(data_dir, profile)
         return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes,
-                   passphrase=passphrase)
+                   passphrase=passphrase, known_keys=known_keys)
 
     # ------------------------------------------------------------ the folder's key
 
-    def _open_keys(self, passphrase: str | None) -> folder_key.FolderKeys:
+    def _open_keys(self, passphrase: str | None,
+                   known: folder_key.FolderKeys | None = None) -> folder_key.FolderKeys:
         """From the keychain or the passphrase; made anew only for a folder with nothing
         encrypted in it yet (a first start, or an earlier release's unencrypted data)."""
         root = self.folder.root
         record = folder_key.load_record(root)
         self._plain_blobs = record is not None and not record.blobs_sealed
         if record is not None:
-            return folder_key.open_keys(root, passphrase)
+            return folder_key.open_keys(root, passphrase, known=known)
         sealed_data = (cache_health.file_state(self.folder.cache)
                        is cache_health.FileState.NOT_A_DATABASE) or intake.sealed_blob_stored(
                            self.folder.blobs)

@@ -9,15 +9,35 @@ from __future__ import annotations
 import logging
 import os
 from enum import StrEnum
-
-import keyring
-import keyring.errors
+from typing import Any
 
 from desktop.errors import CaseDeskError
-from desktop.keychain import MemoryKeyring as MemoryKeyring  # its earlier importers use this
-from desktop.keychain import keychain_available
 
 log = logging.getLogger(__name__)
+
+
+# keyring is imported on first use, not with this module: the window imports it (for its
+# words and its sync controls) on its way up, and keyring's import is ~30-65 ms of Python
+# that the list need not wait for. The keychain is first asked in a worker, after the paint.
+def _keyring() -> Any:
+    import keyring
+    import keyring.errors
+
+    return keyring
+
+
+def keychain_available() -> bool:
+    from desktop.keychain import keychain_available as available
+
+    return bool(available())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MemoryKeyring":  # its earlier importers find it here
+        from desktop.keychain import MemoryKeyring
+
+        return MemoryKeyring
+    raise AttributeError(name)
 
 SERVICE = "casedesk"
 ENV_TOKEN = "CASEDESK_TOKEN"
@@ -47,6 +67,7 @@ def normalise_url(url: str) -> str:
 def store_secret(server_url: str, user_id: str, secret: str, name: str = "token") -> None:
     if not keychain_available():
         raise NoKeychainError(env_fallback=name == "token")
+    keyring = _keyring()
     try:
         keyring.set_password(SERVICE, account(server_url, user_id, name), secret)
     except keyring.errors.KeyringError as exc:
@@ -59,6 +80,7 @@ def store_secret(server_url: str, user_id: str, secret: str, name: str = "token"
 def load_secret(server_url: str, user_id: str, name: str = "token") -> str | None:
     """The stored secret, or $CASEDESK_TOKEN when there is no keychain at all."""
     if keychain_available():
+        keyring = _keyring()
         try:
             value = keyring.get_password(SERVICE, account(server_url, user_id, name))
         except keyring.errors.KeyringError:
@@ -82,6 +104,7 @@ class Kept(StrEnum):
 def where_kept(server_url: str, user_id: str, name: str = "token") -> Kept:
     """Whether a secret is at hand, and for how long: a quick local look, no server."""
     if keychain_available():
+        keyring = _keyring()
         try:
             if keyring.get_password(SERVICE, account(server_url, user_id, name)):
                 return Kept.KEYCHAIN
@@ -100,6 +123,7 @@ def forget_session() -> None:
 def delete_secret(server_url: str, user_id: str, name: str = "token") -> bool:
     if not keychain_available():
         return False
+    keyring = _keyring()
     try:
         keyring.delete_password(SERVICE, account(server_url, user_id, name))
     except keyring.errors.PasswordDeleteError:

@@ -6,9 +6,12 @@ import logging
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.errors import CaseDeskError
+
+if TYPE_CHECKING:
+    from desktop.key_prefetch import KeyPrefetch
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ def make_application(argv: list[str] | None = None) -> object:
     return app
 
 
-def startup_window(data_dir: str | Path | None = None, profile: str | None = None) -> object:
+def startup_window(data_dir: str | Path | None = None, profile: str | None = None,
+                   prefetch: KeyPrefetch | None = None) -> object:
     """An immediate, honest first window: the case list's first rows, read straight from the
     cache, beside "Opening your cases…" (see start_window). Loading the data layer takes most
     of a second on a slow machine; this paints in a few milliseconds."""
@@ -87,30 +91,49 @@ def startup_window(data_dir: str | Path | None = None, profile: str | None = Non
         cache: Path | None = datafolder.DataFolder(datafolder.resolve(data_dir, profile)).cache
     except DataFolderError:
         cache = None  # the full start-up explains what is wrong with the folder
-    return StartWindow(cache)
+    return StartWindow(cache, prefetch)
 
 
-def start(data_dir: str | Path | None = None, profile: str | None = None) -> tuple[object, object]:
+# How long the first paint may wait for the cache's key to have the list in it; longer (a
+# keychain asking the person, a slow disk) and the empty frame is painted first.
+LIST_WAIT_S = 0.15
+# How long the start-up waits for the key helper's answer before reading the keychain itself:
+# long enough for a person to answer a keychain's prompt, which would otherwise come twice.
+HELPER_WAIT_S = 120.0
+
+
+def start(data_dir: str | Path | None = None, profile: str | None = None,
+          prefetch: KeyPrefetch | None = None) -> tuple[object, object]:
     """Show the placeholder, open the Workspace, show the main window: (window, workspace).
 
+    *prefetch*: the folder's key, being read by a helper process (``key_prefetch``).
     Raises CaseDeskError if the data folder or cache cannot be opened (placeholder closed).
     """
     from PySide6.QtWidgets import QApplication, QMainWindow
 
-    placeholder = startup_window(data_dir, profile)
+    placeholder = startup_window(data_dir, profile, prefetch)
     assert isinstance(placeholder, QMainWindow)
-    placeholder.show()
-    QApplication.processEvents()
-    placeholder.repaint()  # the frame, before any disk access
-    if placeholder.show_cases():  # type: ignore[attr-defined]
+    if placeholder.list_at_hand(LIST_WAIT_S):  # type: ignore[attr-defined]
+        # The key came at once (or none is needed): one first paint with the list in it,
+        # not an empty frame and the list a paint later.
+        placeholder.show_cases()  # type: ignore[attr-defined]
+        placeholder.show()
         QApplication.processEvents()
-        placeholder.repaint()  # the first rows, before the data layer loads
+        placeholder.repaint()
+    else:
+        placeholder.show()
+        QApplication.processEvents()
+        placeholder.repaint()  # the frame, while the keychain answers
+        if placeholder.show_cases():  # type: ignore[attr-defined]
+            QApplication.processEvents()
+            placeholder.repaint()  # the first rows, before the data layer loads
     try:
         from desktop.ui.main_window import MainWindow  # the heavy imports happen here
         from desktop.workspace import Workspace
 
+        known = prefetch.result(HELPER_WAIT_S)[1] if prefetch is not None else None
         workspace = open_with_passphrase(lambda phrase: Workspace.open(
-            data_dir, profile, passphrase=phrase))
+            data_dir, profile, passphrase=phrase, known_keys=known))
         try:
             window = MainWindow(workspace)
         except BaseException:
@@ -171,7 +194,8 @@ def ask_passphrase(problem: str) -> str | None:
     return phrase
 
 
-def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
+def run(data_dir: str | Path | None = None, profile: str | None = None,
+        prefetch: KeyPrefetch | None = None) -> int:
     """Open the window; returns the exit code of the event loop (1 if the cache cannot open)."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -179,7 +203,7 @@ def run(data_dir: str | Path | None = None, profile: str | None = None) -> int:
     assert isinstance(app, QApplication)
     install_excepthook()
     try:
-        window, workspace = start(data_dir, profile)
+        window, workspace = start(data_dir, profile, prefetch)
     except CaseDeskError as exc:
         from desktop.ui.operations import user_message
 

@@ -44,6 +44,7 @@ from desktop.ui.menus import first_size, placeholder_chrome
 from desktop.ui.settings import app_settings
 
 if TYPE_CHECKING:
+    from desktop.key_prefetch import KeyPrefetch
     from desktop.ui.cases.case_table import CaseTable
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,18 @@ class KeyFetch(threading.Thread):
     importing keyring and asking the keychain take most of 100 ms, which would otherwise
     come between the frame and the list."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prefetch: KeyPrefetch | None = None) -> None:
         super().__init__(name="casedesk-start-key", daemon=True)
         self.root = root
+        self.prefetch = prefetch
         self.result: tuple[bool, bytes | None] = (True, None)
         self.start()
 
     def run(self) -> None:
+        if self.prefetch is not None:  # read by the helper process, only waited for here
+            encrypted, keys = self.prefetch.result(KEY_WAIT_S)
+            self.result = (encrypted, keys.cache if keys is not None else None)
+            return
         from desktop.folder_key import cache_key_at_hand
 
         try:
@@ -85,6 +91,11 @@ class KeyFetch(threading.Thread):
     def key(self) -> tuple[bool, bytes | None]:
         self.join(KEY_WAIT_S)
         return (True, None) if self.is_alive() else self.result
+
+    def at_hand(self, within: float) -> bool:
+        """Whether the answer (a key, or none needed) is in within *within* seconds."""
+        self.join(within)
+        return not self.is_alive()
 
 
 KEY_WAIT_S = 2.0
@@ -180,10 +191,10 @@ class StartWindow(QMainWindow):
     """First a frame saying "Opening your cases…", painted before anything touches the disk;
     then (``show_cases``) the list pane as the full window will show it, beside that line."""
 
-    def __init__(self, cache: Path | None) -> None:
+    def __init__(self, cache: Path | None, prefetch: KeyPrefetch | None = None) -> None:
         super().__init__()
         self.cache = cache
-        self.key_fetch = KeyFetch(cache.parent) if cache is not None else None
+        self.key_fetch = KeyFetch(cache.parent, prefetch) if cache is not None else None
         self.setWindowTitle("Case Desk")
         self.resize(first_size(self))
         self.table: CaseTable | None = None
@@ -202,6 +213,11 @@ class StartWindow(QMainWindow):
         geometry = app_settings().value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+
+    def list_at_hand(self, within: float) -> bool:
+        """Whether the first rows can be read without waiting longer than *within* for the
+        cache's key (a folder with no key needs none)."""
+        return self.key_fetch is None or self.key_fetch.at_hand(within)
 
     def show_cases(self) -> bool:
         """Put the first rows of the list beside the "Opening" line; False if there are none

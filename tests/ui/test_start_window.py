@@ -187,3 +187,81 @@ def test_nothing_moves_when_the_full_window_takes_its_place(qtbot, cases: Worksp
     assert start.table.horizontalHeader().sectionSize(0) == \
         window.table.horizontalHeader().sectionSize(0)
     start.close()
+
+
+def _first_paints(monkeypatch, log: list[bool]) -> None:
+    """Record, at each paint of the start window, whether the list was in it."""
+    from PySide6.QtCore import QEvent, QObject
+
+    import desktop.ui.start_window as start_window
+
+    class Watch(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                log.append(obj.table is not None and obj.model is not None)
+            return False
+
+    watcher = Watch()
+
+    class Watched(start_window.StartWindow):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.installEventFilter(watcher)
+
+    monkeypatch.setattr(start_window, "StartWindow", Watched)
+
+
+def _start_and_close(root: Path, prefetch=None) -> None:
+    import desktop.ui.app as app_module
+
+    window, workspace = app_module.start(root, prefetch=prefetch)
+    window._close_confirmed = True
+    window.close()
+    window.runner.shutdown()
+    window.deleteLater()
+    workspace.close()
+
+
+def test_with_the_key_at_hand_the_first_paint_is_the_list(qtbot, monkeypatch,
+                                                           tmp_path: Path) -> None:
+    """The key helper has answered: one paint with the person's list in it, not an empty
+    frame first and the list a paint later."""
+    from desktop import key_prefetch
+
+    root = tmp_path / "data"
+    with Workspace.open(root) as ws:
+        ws.create_case("Ada First", 40, "female")
+        ws.set_unlock_secret("482913")
+    prefetch = key_prefetch.start(root)
+    assert prefetch is not None and prefetch.wait(60)
+    paints: list[bool] = []
+    _first_paints(monkeypatch, paints)
+    _start_and_close(root, prefetch)
+    assert paints and paints[0] is True
+
+
+def test_a_slow_keychain_gets_the_frame_first_then_the_list(qtbot, monkeypatch,
+                                                             tmp_path: Path) -> None:
+    """A keychain that takes its time (asking the person, say): the frame is painted at once
+    and the list follows when the key comes."""
+    import time
+
+    import keyring
+
+    from tests.keychain import SharedKeyring
+
+    root = tmp_path / "data"
+    with Workspace.open(root) as ws:
+        ws.create_case("Ada Slow", 40, "female")
+        ws.set_unlock_secret("482913")
+
+    class SlowKeychain(SharedKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            time.sleep(0.6)
+            return super().get_password(service, username)
+
+    keyring.set_keyring(SlowKeychain(Path(os.environ["TEST_KEYCHAIN_FILE"])))
+    paints: list[bool] = []
+    _first_paints(monkeypatch, paints)
+    _start_and_close(root)
+    assert paints[0] is False and True in paints
