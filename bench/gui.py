@@ -117,6 +117,65 @@ def _child_floor(data_dir: str) -> None:
     _child_bare()
 
 
+def _child_floor_table(data_dir: str) -> None:
+    """A second floor, for the window as a person sees it: what any Qt program showing these
+    rows in a window like Case Desk's must do, written with the least Python — the menu bar,
+    a toolbar of four standard icons, a status bar, and a table of the first 64 rows
+    (QStandardItemModel: no Python per cell), read from the unencrypted copy of the cache.
+    Against this, the start window's own cost shows apart from Qt's."""
+    import sqlite3
+
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QApplication, QMainWindow, QStyle, QTableView
+
+    app = QApplication([sys.argv[0]])
+    window = QMainWindow()
+    for title in ("&File", "&Edit", "&View", "&Case", "&Sync", "&Help"):
+        window.menuBar().addMenu(title).setEnabled(False)
+    toolbar = window.addToolBar("Case")
+    style = window.style()
+    for text, icon in (("New case", QStyle.StandardPixmap.SP_FileDialogNewFolder),
+                       ("Save", QStyle.StandardPixmap.SP_DialogSaveButton),
+                       ("Add files", QStyle.StandardPixmap.SP_DirOpenIcon),
+                       ("Archive", QStyle.StandardPixmap.SP_TrashIcon)):
+        toolbar.addAction(style.standardIcon(icon), text).setEnabled(False)
+    window.statusBar().showMessage("Opening your cases…")
+    conn = sqlite3.connect(f"{(Path(data_dir) / 'casedesk.sqlite3').absolute().as_uri()}?mode=ro",
+                           uri=True)
+    rows = conn.execute("SELECT patient_name, patient_age, patient_gender, status, updated_at, "
+                        "sync_state FROM cases ORDER BY updated_at DESC, id DESC "
+                        "LIMIT 64").fetchall()
+    conn.close()
+    model = QStandardItemModel(len(rows), 6)
+    model.setHorizontalHeaderLabels(["Patient", "Age", "Gender", "Status", "Updated", "Sync"])
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            model.setItem(r, c, QStandardItem(str(value)))
+    table = QTableView()
+    table.setModel(model)
+    window.setCentralWidget(table)
+    window.resize(1280, 800)
+    painted: list[bool] = []
+
+    from PySide6.QtCore import QEvent, QObject
+
+    class Painted(QObject):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint and not painted:
+                painted.append(True)
+                print("painted", flush=True)
+                app.quit()
+            return False
+
+    watcher = Painted()
+    table.viewport().installEventFilter(watcher)
+    window.show()
+    app.processEvents()
+    window.repaint()
+    if not painted:
+        app.exec()
+
+
 def _plain_workspaces(data_dir: str) -> None:
     """This process opens its data folder unencrypted: the baseline the encrypted figures
     stand beside (the app itself always encrypts). Patched where the app opens it, after
@@ -261,6 +320,7 @@ def bench_startup(starts: int) -> None:
         plain_listed: list[float] = []
         plain_ready: list[float] = []
         floor: list[float] = []
+        floor_table: list[float] = []
         pycache = Path(tmp) / "pycache"
         child = ["--child", "casedesk", "--data-dir", str(data)]
         plain_child = ["--child", "casedesk-plain", "--data-dir", str(plain_data)]
@@ -269,6 +329,8 @@ def bench_startup(starts: int) -> None:
         _measure_start(plain_child, pycache)
         floor_child = ["--child", "floor", "--data-dir", str(data)]
         _measure_start(floor_child, pycache)
+        table_child = ["--child", "floor-table", "--data-dir", str(plain_data)]
+        _measure_start(table_child, pycache)
         for _ in range(starts):
             bare.append(_measure_start(["--child", "bare"], pycache)["painted"])
             marks = _measure_start(child, pycache)
@@ -280,6 +342,7 @@ def bench_startup(starts: int) -> None:
             plain_listed.append(marks["listed"])
             plain_ready.append(marks["ready"])
             floor.append(_measure_start(floor_child, pycache)["painted"])
+            floor_table.append(_measure_start(table_child, pycache)["painted"])
     ms = 1000.0
     b = statistics.median(bare)
     print(f"cold start to first painted window, 10,000 cases, {starts} fresh processes of each,"
@@ -293,7 +356,9 @@ def bench_startup(starts: int) -> None:
         ("unencrypted: first paint with the list", plain_listed, ""),
         ("unencrypted: full window with its list", plain_ready, ""),
         ("floor: bare window + keychain key + rows", floor,
-         "   (keyring, HKDF, SQLCipher: what no encrypted start skips)"),
+         "   (keyring, HKDF, SQLCipher, read in turn)"),
+        ("floor: the same chrome + a table of the rows", floor_table,
+         "   (Qt's own cost of such a window, unencrypted)"),
     ):
         ratios = [r / base for r, base in zip(runs, bare, strict=True)]
         print(f"  {label:<42} {statistics.median(runs) * ms:7.0f} ms   ratio "
@@ -301,6 +366,9 @@ def bench_startup(starts: int) -> None:
     over = [r / f for r, f in zip(listed, floor, strict=True)]
     print(f"  first paint with the list / floor = {statistics.median(over):.2f} "
           f"(pairs {min(over):.2f}..{max(over):.2f})")
+    over = [r / f for r, f in zip(plain_listed, floor_table, strict=True)]
+    print(f"  unencrypted first paint with the list / table floor = {statistics.median(over):.2f}"
+          f" (pairs {min(over):.2f}..{max(over):.2f})")
 
 
 def bench_filter(cases: int, keystrokes: int, encrypted: bool = True) -> None:
@@ -502,7 +570,8 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.gui")
-    parser.add_argument("--child", choices=["bare", "floor", "casedesk", "casedesk-plain"],
+    parser.add_argument("--child", choices=["bare", "floor", "floor-table", "casedesk",
+                                            "casedesk-plain"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--size-mib", type=int, default=1024, help="file size for the stall probe")
@@ -516,6 +585,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.child == "floor":
         _child_floor(args.data_dir)
+        return
+    if args.child == "floor-table":
+        _child_floor_table(args.data_dir)
         return
     if args.child in ("casedesk", "casedesk-plain"):
         _child_casedesk(args.data_dir, plain=args.child == "casedesk-plain")
