@@ -273,12 +273,12 @@ def passphrase_from_environment() -> str | None:
 
 
 def open_keys(root: Path, passphrase: str | None = None, may_create: bool = True,
-              plain_blobs: bool = False, known: FolderKeys | None = None) -> FolderKeys:
+              plain_blobs: bool = False, known: bytes | None = None) -> FolderKeys:
     """The folder's keys: from the keychain, or unwrapped with *passphrase* (or
     $CASEDESK_PASSPHRASE). With no record yet and *may_create*, a new key is made and kept
     (in the keychain, else wrapped by the passphrase, which must then be given);
-    *plain_blobs*: documents stored before encryption wait to be converted; *known*: keys
-    already read from the keychain (``key_prefetch``), used if they match the record."""
+    *plain_blobs*: documents stored before encryption wait to be converted; *known*: the data
+    key already read from the keychain (``key_prefetch``), used if it matches the record."""
     root = Path(root)
     record = load_record(root)
     if record is None:
@@ -312,11 +312,11 @@ def cache_key_at_hand(root: Path) -> tuple[bool, bytes | None]:
 
 
 def _unlock(root: Path, record: KeyRecord, passphrase: str | None,
-            known: FolderKeys | None = None) -> FolderKeys:
+            known: bytes | None = None) -> FolderKeys:
     path = record_path(root)
     if record.in_keychain:
         if known is not None:  # read from the keychain by the start-up's helper (key_prefetch)
-            keys = FolderKeys.derive(known.data)  # derived here again: only the key is taken
+            keys = FolderKeys.derive(known)
             if hmac.compare_digest(keys.check, record.check):
                 return keys
         return unlock_from_keychain(root, record)

@@ -9,8 +9,8 @@ the list (`python -m bench.gui --only startup` prints the figures).
 
 The helper is this program itself (``--fetch-folder-key``), so the packaged app needs
 nothing more. It writes the folder's keys to a pipe that only the two processes hold — never
-to disk, the command line, the environment or a log — and exits. The keys it sends are
-checked against the folder's key record before anything is opened with them.
+to disk, the command line, the environment or a log — and exits. The key it sends is
+checked against the folder's key record before anything is written with it.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ import logging
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
-
-if TYPE_CHECKING:
-    from desktop.folder_key import FolderKeys
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,19 @@ KEY_FILE = "keys.json"  # folder_key.KEY_FILE; not imported here, to keep this i
 NOT_ENCRYPTED = 3  # no key record: nothing encrypted yet, no key needed
 NOT_AT_HAND = 4  # a passphrase folder, or the keychain refused: the full start-up says why
 
-_FIELDS = ("data", "cache", "blobs", "names", "audit")
+
+
+@dataclass(frozen=True, repr=False)
+class FetchedKeys:
+    """What the helper hands over: the folder's data key, which the start-up checks against
+    the key record and derives the rest from again (``folder_key``), and the cache's key,
+    for the start window's read-only first glance at the list (a wrong one reads nothing)."""
+
+    data: bytes
+    cache: bytes
+
+    def __repr__(self) -> str:  # never a key in a log or a traceback
+        return "FetchedKeys(…)"
 
 
 def helper_command(root: Path) -> list[str]:
@@ -50,7 +60,7 @@ class KeyPrefetch:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._keys: FolderKeys | None = None
+        self._keys: FetchedKeys | None = None
         self._answered = False
         self._encrypted = True
         self._lock = threading.Lock()  # the start window's thread and the start-up both ask
@@ -85,7 +95,7 @@ class KeyPrefetch:
             log.info("key helper: no key at hand (exit %s)", code)
         return True
 
-    def result(self, timeout: float) -> tuple[bool, FolderKeys | None]:
+    def result(self, timeout: float) -> tuple[bool, FetchedKeys | None]:
         """(encrypted, keys): (False, None) when the folder has no key yet; keys None when
         they are not at hand within *timeout* (the caller reads them itself)."""
         if not self.wait(timeout):
@@ -112,13 +122,11 @@ def start(root: Path) -> KeyPrefetch | None:
         return None
 
 
-def _parse(out: bytes) -> FolderKeys | None:
-    from desktop.folder_key import FolderKeys
-
+def _parse(out: bytes) -> FetchedKeys | None:
     try:
         sent = json.loads(out)
-        return FolderKeys(**{name: base64.b64decode(sent[name], validate=True)
-                             for name in _FIELDS}, check=str(sent["check"]))
+        return FetchedKeys(data=base64.b64decode(sent["data"], validate=True),
+                           cache=base64.b64decode(sent["cache"], validate=True))
     except (ValueError, KeyError, TypeError):
         log.info("key helper: answer not understood")
         return None
@@ -144,8 +152,8 @@ def helper_main(argv: list[str], out: BinaryIO | None = None) -> int:
         return NOT_AT_HAND
     except Exception:  # noqa: BLE001 - any failure: the full start-up reads the key itself
         return NOT_AT_HAND
-    sent = {name: base64.b64encode(getattr(keys, name)).decode("ascii") for name in _FIELDS}
-    sent["check"] = keys.check
+    sent = {name: base64.b64encode(getattr(keys, name)).decode("ascii")
+            for name in ("data", "cache")}
     stream.write(json.dumps(sent).encode("ascii"))
     stream.flush()
     return 0

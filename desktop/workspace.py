@@ -645,10 +645,11 @@ class Workspace:
 
     def __init__(self, folder: datafolder.DataFolder, max_file_bytes: int | None = None,
                  passphrase: str | None = None, *, encrypted: bool = True,
-                 known_keys: folder_key.FolderKeys | None = None) -> None:
+                 known_key: bytes | None = None) -> None:
         """*passphrase*: the folder's, where no keychain holds its key (else
         $CASEDESK_PASSPHRASE); a :class:`folder_key.FolderKeyError` says when it is needed.
-        *known_keys*: read from the keychain already (``key_prefetch``), checked before use.
+        *known_key*: the data key, read from the keychain already (``key_prefetch``), used
+        only if it matches the folder's key record.
         ``encrypted=False`` is the benchmarks' unencrypted baseline only."""
         self.folder = folder
         for note in folder.notes:
@@ -663,7 +664,7 @@ class Workspace:
         blob_keys = None
         try:
             if encrypted:
-                self.keys = self._open_keys(passphrase, known_keys)
+                self.keys = self._open_keys(passphrase, known_key)
                 blob_keys = BlobKeys(self.keys.blobs, self.keys.names)
                 self._convert_if_needed()
             self.engine, self.sessions = open_cache(
@@ -698,16 +699,16 @@ class Workspace:
         profile: str | None = None,
         max_file_bytes: int | None = None,
         passphrase: str | None = None,
-        known_keys: folder_key.FolderKeys | None = None,
+        known_key: bytes | None = None,
     ) -> Workspace:
         root = datafolder.resolve(data_dir, profile)
         return cls(datafolder.prepare(root), max_file_bytes=max_file_bytes,
-                   passphrase=passphrase, known_keys=known_keys)
+                   passphrase=passphrase, known_key=known_key)
 
     # ------------------------------------------------------------ the folder's key
 
     def _open_keys(self, passphrase: str | None,
-                   known: folder_key.FolderKeys | None = None) -> folder_key.FolderKeys:
+                   known: bytes | None = None) -> folder_key.FolderKeys:
         """From the keychain or the passphrase; made anew only for a folder with nothing
         encrypted in it yet (a first start, or an earlier release's unencrypted data)."""
         root = self.folder.root

@@ -131,9 +131,10 @@ def start(data_dir: str | Path | None = None, profile: str | None = None,
         from desktop.ui.main_window import MainWindow  # the heavy imports happen here
         from desktop.workspace import Workspace
 
-        known = prefetch.result(HELPER_WAIT_S)[1] if prefetch is not None else None
+        fetched = prefetch.result(HELPER_WAIT_S)[1] if prefetch is not None else None
         workspace = open_with_passphrase(lambda phrase: Workspace.open(
-            data_dir, profile, passphrase=phrase, known_keys=known))
+            data_dir, profile, passphrase=phrase,
+            known_key=fetched.data if fetched is not None else None))
         try:
             window = MainWindow(workspace)
         except BaseException:
