@@ -2,8 +2,10 @@
 
 The data layer (SQLAlchemy, the schema check, the sync client) takes about half a second to
 load; the first screenful of the case list needs only SQLCipher (the cache's key from the
-keychain) and a few milliseconds. Where the key needs a passphrase, there is no preview. So a double-click answers at once with the clinician's own list, in the layout the
-full window will have, and the full window replaces this one in place when it is ready.
+keychain, read by ``key_prefetch``'s helper process while Qt loads) and a few milliseconds.
+Where the key needs a passphrase, there is no preview. So a double-click answers at once with
+the clinician's own list, in the layout the full window will have, and the full window
+replaces this one in place when it is ready.
 
 Nothing here writes: the file is opened read-only and only if it already exists at the schema
 revision this release understands. A missing, older or unreadable cache shows the plain
