@@ -63,6 +63,7 @@ class KeyPrefetch:
         self._keys: FetchedKeys | None = None
         self._answered = False
         self._encrypted = True
+        self.exit_code: int | None = None  # the helper's, once it has answered
         self._lock = threading.Lock()  # the start window's thread and the start-up both ask
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
             helper_command(self.root), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -85,7 +86,7 @@ class KeyPrefetch:
         except subprocess.TimeoutExpired:
             return False
         self._answered = True
-        code = self._process.returncode
+        code = self.exit_code = self._process.returncode
         self._process = None
         if code == NOT_ENCRYPTED:
             self._encrypted = False

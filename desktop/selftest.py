@@ -84,6 +84,7 @@ class SelfTest:
         steps.append(Step("view and search PDF", self.view_pdf, ("take in PDF",)))
         steps.append(Step("encrypted cache", self.encrypted_cache, ("edit case",)))
         steps.append(Step("lock the window", self.lock_window, ("create case",)))
+        steps.append(Step("key helper", self.key_helper))
         if self.server:
             steps.append(Step("sign in", self.sign_in, ("migrate cache",)))
             steps.append(Step("sync", self.sync, ("sign in", "edit case",
@@ -109,6 +110,28 @@ class SelfTest:
             current = set(MigrationContext.configure(conn).get_current_heads())
         if not heads or current != heads:
             raise StepFailed(f"cache is at {sorted(current)}, migrations end at {sorted(heads)}")
+
+    def key_helper(self) -> None:
+        """The window's key helper is this program started with ``--fetch-folder-key``: it
+        must answer (here: a folder kept by a passphrase has no key at hand) and exit, not
+        open a second window."""
+        from desktop import folder_key, key_prefetch
+
+        root = self.root / "helper"
+        root.mkdir()
+        folder_key.save_record(root, folder_key.KeyRecord(
+            folder_id="self-test", kept=folder_key.KEPT_BY_PASSPHRASE, check="00", wrapped={}))
+        prefetch = key_prefetch.start(root)
+        if prefetch is None:
+            raise StepFailed("the key helper could not be started")
+        try:
+            if not prefetch.wait(60):
+                raise StepFailed("the key helper did not answer within a minute")
+            if prefetch.exit_code != key_prefetch.NOT_AT_HAND:
+                raise StepFailed(f"the key helper answered {prefetch.exit_code}, "
+                                 f"not {key_prefetch.NOT_AT_HAND}")
+        finally:
+            prefetch.close()
 
     def encrypted_cache(self) -> None:
         """The cache is SQLCipher 4 (this build carries it), whole, with nothing in clear."""

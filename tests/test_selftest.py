@@ -30,6 +30,7 @@ LOCAL_STEPS = [
     "view and search PDF",
     "encrypted cache",
     "lock the window",
+    "key helper",
 ]
 SYNC_STEPS = ["sign in", "sync", "pull into a second cache"]
 OK_LINE = re.compile(r"^ok   (?P<step>.+) \(\d+\.\d\d s\)$")
