@@ -67,7 +67,9 @@ class KeyPrefetch:
         self._lock = threading.Lock()  # the start window's thread and the start-up both ask
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
             helper_command(self.root), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, close_fds=True)
+            stderr=subprocess.DEVNULL, close_fds=True,
+            # No console window flashing up beside the window on Windows.
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
 
     def wait(self, timeout: float) -> bool:
         """Whether the helper has answered within *timeout* seconds."""
