@@ -113,7 +113,7 @@ def test_failure_between_case_write_and_outbox_write_leaves_neither(ws, monkeypa
     def explode(*args, **kwargs):
         raise OSError("disk vanished")
 
-    monkeypatch.setattr(workspace_module, "queue_update", explode)
+    monkeypatch.setattr(workspace_module, "queue_update_rows", explode)
     with pytest.raises(OSError):
         ws.edit_case(case.id, case_summary="after")
     assert ws.get_case(case.id).case_summary == "before"
@@ -367,3 +367,35 @@ def test_unarchive_restores_the_status_the_case_had(tmp_path):
         other = ws.create_case("Bruno Berger", 60, "male", status="archived")
         assert ws.unarchive_case(other.id).status == "pending"
         assert [p.kind for p in ws.pending() if p.case_id == case.id] == ["create_case"]
+
+
+def test_an_edit_finds_its_case_by_server_id_or_prefix_and_keeps_every_rule(ws):
+    """The edit's own SQL path (no unit of work) does what the ORM one did: found by local
+    id, server id or prefix; archived remembers the status before; a synced case becomes
+    pending again with its error cleared; a parked update is tried again; one audit entry per
+    field with its before and after."""
+    from desktop.models.tables import ChangeState
+
+    case = ws.create_case("Jane Smith", 32, "female", "first")
+    _mark_synced(ws, case.id)
+    by_server = ws.edit_case("srv-" + case.id[:8], case_summary="second")
+    assert by_server.id == case.id and by_server.case_summary == "second"
+    assert by_server.sync_state == "pending"
+    with ws.transaction() as s:
+        row = s.scalars(select(PendingChange)).one()
+        row.state, row.attempts = ChangeState.PARKED, 3
+        s.get(Case, case.id).sync_error = "refused"
+        s.get(Case, case.id).sync_state = "error"
+    archived = ws.edit_case(case.id[:6], status="archived", patient_age=33)
+    assert (archived.status, archived.patient_age, archived.sync_error) == ("archived", 33, None)
+    assert archived.sync_state == "pending"
+    [row] = _outbox(ws)
+    assert (row.kind, row.fields, row.seq, row.state, row.attempts) == (
+        "update_case", ["case_summary", "patient_age", "status"], 2, ChangeState.QUEUED, 0)
+    assert ws.unarchive_case(case.id).status == "pending"  # the status it had before
+    edits = [(e.detail["field"], e.detail["before"], e.detail["after"])
+             for e in ws.audit_entries(case.id) if e.action == "edit"]
+    assert ("case_summary", "first", "second") in edits
+    assert ("patient_age", 32, 33) in edits and ("status", "pending", "archived") in edits
+    unchanged = ws.edit_case(case.id, patient_age=33)  # nothing differs: nothing queued
+    assert unchanged.patient_age == 33 and _outbox(ws)[0].seq == 3
