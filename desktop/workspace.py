@@ -542,6 +542,11 @@ _CASE_UPDATE = update(_CASES).where(_CASES.c.id == bindparam("_id"))
 _OUTBOX_UPDATE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("_id"))
 
 
+# What an edit reads of its case: the record it hands back and what the rules look at (not
+# the merge base, a JSON document of its own).
+_EDITED = select(*(_CASES.c[f.name] for f in fields(CaseRecord)), _CASES.c.status_before_archive)
+
+
 def _record_of(values: dict[str, Any]) -> CaseRecord:
     return CaseRecord(**{f.name: values[f.name] for f in fields(CaseRecord)})
 
@@ -1034,11 +1039,11 @@ class Workspace:
 
     def _live_row(self, session: Session, case_id: str) -> dict[str, Any]:
         """``_live`` as a row's values (no ORM object: see ``edit_case``)."""
-        row = session.execute(select(_CASES).where(_CASES.c.id == case_id.strip())).first()
+        row = session.execute(_EDITED.where(_CASES.c.id == case_id.strip())).first()
         if row is None or row.removed_at is not None:  # by server id or prefix, or refused
             row_id = self._live(session, case_id).id
             session.expunge_all()
-            row = session.execute(select(_CASES).where(_CASES.c.id == row_id)).one()
+            row = session.execute(_EDITED.where(_CASES.c.id == row_id)).one()
         return dict(row._mapping)
 
     def _live(self, session: Session, case_id: str) -> Case:
