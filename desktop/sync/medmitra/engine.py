@@ -22,7 +22,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -516,43 +516,51 @@ class MedMitraEngine(OutboxEngine):
         self.record_upload(change_id, doc_id, remote, adopted=adopted)
 
 
+# The statements of :func:`_link_plain_create`, built once (building them costs more than
+# running them).
+_CASES = Case.__table__
+_READ_SENT = select(*(_CASES.c[f] for f in EDITABLE_FIELDS), _CASES.c.sync_state).where(
+    _CASES.c.id == bindparam("case_id"))
+_LINK = _CASES.update().where(_CASES.c.id == bindparam("case_id")).values(
+    server_id=bindparam("server_id"), numeric_id=bindparam("numeric_id"),
+    server_created_at=bindparam("server_created_at"),
+    server_updated_at=bindparam("server_updated_at"), base=bindparam("base"),
+    detail_stale=False, files_checked_at=bindparam("checked_at"))
+# settle_sync_state in SQL: conflict, else error (a parked change), else pending, else synced.
+_SETTLE = (
+    "UPDATE cases SET sync_state = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL) THEN ?2"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6) THEN ?3"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1) THEN ?4 ELSE ?5 END,"
+    " sync_error = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL)"
+    "  OR EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6)"
+    " THEN sync_error ELSE NULL END"
+    " WHERE id = ?1")
+
+
 def _link_plain_create(
     s: Session, change_id: int, case_id: str, payload: dict[str, Any], remote: RemoteCase
 ) -> bool:
     """The usual create's answer — a case without files, its values as sent — recorded in
-    three statements instead of the ORM's dozen: what :meth:`MedMitraEngine._adopt_created`
+    four statements instead of the ORM's dozen: what :meth:`MedMitraEngine._adopt_created`
     does (``link_case``, the change cleared, the files counted as checked,
     ``settle_sync_state``). False, with nothing written, when it is not that case."""
-    table = Case.__table__
-    row = s.execute(select(*(table.c[f] for f in EDITABLE_FIELDS), table.c.sync_state)
-                    .where(table.c.id == case_id)).first()
+    row = s.execute(_READ_SENT, {"case_id": case_id}).first()
     if row is None:
         return False
     sent = payload.get("fields", {})
     if any(f in sent and not same_value(row._mapping[f], getattr(remote, f))
            for f in EDITABLE_FIELDS):
         return False  # edited meanwhile: an update is queued on the usual path
-    s.execute(delete(PendingChange).where(PendingChange.id == change_id))
-    s.execute(table.update().where(table.c.id == case_id).values(
-        server_id=remote.server_id, numeric_id=remote.numeric_id,
-        server_created_at=remote.created_at, server_updated_at=remote.updated_at,
-        base=remote_fields(remote), detail_stale=False, files_checked_at=utcnow()))
+    conn = s.connection()
+    conn.exec_driver_sql("DELETE FROM pending_changes WHERE id = ?", (change_id,))
+    conn.execute(_LINK, {
+        "case_id": case_id, "server_id": remote.server_id, "numeric_id": remote.numeric_id,
+        "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
+        "base": remote_fields(remote), "checked_at": utcnow()})
     if row.sync_state != SyncState.REMOVED_REMOTELY:
-        s.execute(text(
-            "UPDATE cases SET sync_state = CASE"
-            " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = :id AND resolved_at IS NULL)"
-            "  THEN :conflict"
-            " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = :id AND state = :parked)"
-            "  THEN :error"
-            " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = :id) THEN :pending"
-            " ELSE :synced END,"
-            " sync_error = CASE"
-            " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = :id AND resolved_at IS NULL)"
-            "  THEN sync_error"
-            " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = :id AND state = :parked)"
-            "  THEN sync_error ELSE NULL END"
-            " WHERE id = :id"),
-            {"id": case_id, "conflict": SyncState.CONFLICT.value, "error": SyncState.ERROR.value,
-             "pending": SyncState.PENDING.value, "synced": SyncState.SYNCED.value,
-             "parked": ChangeState.PARKED.value})
+        conn.exec_driver_sql(_SETTLE, (case_id, SyncState.CONFLICT.value, SyncState.ERROR.value,
+                                       SyncState.PENDING.value, SyncState.SYNCED.value,
+                                       ChangeState.PARKED.value))
     return True
