@@ -640,6 +640,11 @@ KIND_WORDS = {"create_case": "New case", "update_case": "Edited case",
 AuditRecord = audit.Entry
 
 
+# Threads of one process wait this long for each other's write transaction (SQLite's
+# busy_timeout, models/database.py, is the same).
+BUSY_TIMEOUT_S = 10.0
+
+
 class Workspace:
     """A profile's local data: the SQLite cache plus the blob store, both encrypted with the
     folder's key (``folder_key``)."""
@@ -893,9 +898,15 @@ class Workspace:
         BEGIN IMMEDIATE takes the write lock before the first read, so what a transaction
         read cannot change under it (a pull merging a case while the person saves it).
         """
-        with self._writing, self.sessions.begin() as session:
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            yield session
+        # Never waited on for longer than SQLite's own busy timeout: past it, SQLite says.
+        turn = self._writing.acquire(timeout=BUSY_TIMEOUT_S)
+        try:
+            with self.sessions.begin() as session:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                yield session
+        finally:
+            if turn:
+                self._writing.release()
 
     # ------------------------------------------------------------ cases
 
