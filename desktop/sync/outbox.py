@@ -391,9 +391,7 @@ class OutboxEngine:
                     started.add(change_id)
                     self.emit(Phase.PUSH, done=next(counter), total=total)
                     self._push_one(send, change_id)
-            except (Stopped, err.AuthError, err.OfflineError, err.SyncError) as exc:
-                stops.append(exc)
-            except BaseException as exc:  # a fault of ours: ends the run as it would alone
+            except BaseException as exc:  # a stop, or a fault of ours: ends the push as alone
                 stops.append(exc)
             finally:
                 lane_report, self._lane.report = self._lane.report, None
