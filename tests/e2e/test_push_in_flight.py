@@ -267,3 +267,32 @@ def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
         assert refused.state == "parked"
     assert len(linked) == 11
     assert linked == sorted(c["case_id"] for c in reference_server.cases(USER))
+
+
+def test_a_cancel_during_a_batch_of_uploads_leaves_no_file_shown_uploading(harness):
+    """Files are marked in flight (shown uploading) a batch at a time; a cancel puts those
+    never sent back to waiting, and the next run sends each once."""
+    h = harness
+    cases = synced_cases(h, 10)
+    for n, case in enumerate(cases):
+        h.ws.attach(case.id, [h.file(f"note-{n}.pdf")])
+    seen: list = []
+    engine = h.engine()
+    try:
+        report = engine.run(progress=seen.append,
+                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= 3)
+    finally:
+        engine.client.close()
+    assert report.cancelled, report
+    with h.ws.sessions() as s:
+        left = list(s.query(PendingChange))
+    # Only a file cut off mid-body stays in flight (looked for before it is sent again): at
+    # most one per request out when the cancel came; those never sent are not.
+    unsure = sum(change.in_flight for change in left)
+    assert len(left) > unsure and unsure <= engine.in_flight
+    states = [d.state for case in cases for d in h.ws.documents(case.id)]
+    assert "uploading" not in states
+    again = h.sync()
+    assert again.ok and again.uploaded == len(left) and again.adopted == 0, again
+    for n, case in enumerate(cases):
+        assert [f["file_name"] for f in h.server.files(case.server_id)] == [f"note-{n}.pdf"]

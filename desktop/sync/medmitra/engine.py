@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -32,6 +33,7 @@ from desktop.models.tables import (
     ChangeState,
     Conflict,
     Document,
+    DocumentState,
     PendingChange,
     SyncState,
     utcnow,
@@ -74,13 +76,30 @@ class PreparedCreate:
     previous: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class PreparedUpload:
+    """An upload read for sending. ``unsure``: an earlier attempt's outcome is unknown (it is
+    looked for first); ``marked``: committed as in flight with this read."""
+
+    server_id: str
+    numeric_id: str | None
+    doc_id: str
+    name: str
+    size: int
+    mime: str
+    path: Path | None
+    unsure: bool
+    marked: bool
+
+
 class MedMitraEngine(OutboxEngine):
     client: MedMitraClient
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Creates read and marked in flight as a batch (``lanes``), not yet sent.
+        # Creates and uploads read and marked in flight as a batch (``lanes``), not yet sent.
         self._prepared: dict[int, PreparedCreate] = {}
+        self._prepared_uploads: dict[int, PreparedUpload] = {}
 
     def senders(self) -> dict[str, Sender]:
         return {
@@ -118,19 +137,27 @@ class MedMitraEngine(OutboxEngine):
         creates is read and marked in flight in one commit before the first is sent."""
         if kind == ChangeKind.CREATE_CASE:
             return self._prepare_creates(change_ids)
-        if kind in (ChangeKind.UPDATE_CASE, ChangeKind.UPLOAD_DOCUMENT):
+        if kind == ChangeKind.UPLOAD_DOCUMENT:
+            return self._prepare_uploads(change_ids)
+        if kind == ChangeKind.UPDATE_CASE:  # marked after its read, one by one
             return self.case_lanes(change_ids)
         return None
 
     def unsent(self, change_ids: list[int]) -> None:
-        """Creates marked in flight with their batch but never sent: nothing to look for."""
+        """Creates and uploads marked in flight with their batch but never sent: nothing to
+        look for, and a document no longer shows as uploading."""
         fresh = [i for i in change_ids
                  if (p := self._prepared.pop(i, None)) is not None and p.marked is not None]
+        fresh += [i for i in change_ids
+                  if (u := self._prepared_uploads.pop(i, None)) is not None and u.marked]
         if fresh:
             with self.ws.transaction() as s:
                 for change in s.scalars(select(PendingChange).where(
                         PendingChange.id.in_(fresh))):
                     change.in_flight = False
+                    doc = s.get(Document, change.document_id) if change.document_id else None
+                    if doc is not None and doc.state == DocumentState.UPLOADING:
+                        doc.state = DocumentState.LOCAL_ONLY
 
     def _prepare_creates(self, change_ids: list[int]) -> LaneKeys:
         keys: LaneKeys = {}
@@ -469,21 +496,42 @@ class MedMitraEngine(OutboxEngine):
 
     # ------------------------------------------------------------ upload
 
-    def _push_upload(self, change_id: int) -> None:
-        # What is read to send and the in-flight mark commit together, before the request.
+    def _prepare_upload(self, s: Session, change_id: int) -> PreparedUpload | None:
+        """Read what an upload sends and mark it in flight, in the caller's transaction (the
+        request leaves only after it commits); None when there is nothing to send now."""
+        rows = self.upload_rows(s, change_id)
+        if rows is None:
+            return None
+        change, doc, case = rows
+        if case.server_id is None:
+            return None  # goes inside the case's create
+        path = self.ws.stored_bytes_for(doc.sha256)
+        marked = path is not None and not change.in_flight  # else: look on the server first
+        if marked:
+            self.mark_in_flight_within(s, change, {"name": doc.name, "size": doc.size})
+        return PreparedUpload(case.server_id, case.numeric_id, doc.id, doc.name, doc.size,
+                              doc.mime_type, path, change.in_flight and not marked, marked)
+
+    def _prepare_uploads(self, change_ids: list[int]) -> LaneKeys:
+        keys = self.case_lanes(change_ids)
         with self.ws.transaction() as s:
-            rows = self.upload_rows(s, change_id)
-            if rows is None:
+            for change_id in change_ids:
+                prepared = self._prepare_upload(s, change_id)
+                if prepared is not None:
+                    self._prepared_uploads[change_id] = prepared
+        return keys
+
+    def _push_upload(self, change_id: int) -> None:
+        prepared = self._prepared_uploads.pop(change_id, None)
+        if prepared is None:
+            # What is read to send and the in-flight mark commit together, before the request.
+            with self.ws.transaction() as s:
+                prepared = self._prepare_upload(s, change_id)
+            if prepared is None:
                 return
-            change, doc, case = rows
-            if case.server_id is None:
-                return  # goes inside the case's create
-            path = self.ws.stored_bytes_for(doc.sha256)
-            server_id, numeric_id = case.server_id, case.numeric_id
-            name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
-            was_in_flight = change.in_flight
-            if path is not None and not was_in_flight:  # else: look on the server first
-                self.mark_in_flight_within(s, change, {"name": name, "size": size})
+        server_id, numeric_id, path = prepared.server_id, prepared.numeric_id, prepared.path
+        name, size, mime, doc_id = prepared.name, prepared.size, prepared.mime, prepared.doc_id
+        was_in_flight = prepared.unsure
         if path is None:
             raise err.RejectedError(
                 f"The bytes of {name!r} are missing from the local store; attach the file again."
