@@ -68,10 +68,25 @@ def _env(data: Path) -> dict[str, str]:
     # without it every start compiles SQLAlchemy from source (this sandbox sets
     # PYTHONDONTWRITEBYTECODE), which costs a second and measures nothing of ours.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPYCACHEPREFIX=str(PYCACHE), CASEDESK_TOKEN=TOKEN, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-               CASEDESK_DATA_DIR=str(data))
+    env.update(PYTHONPYCACHEPREFIX=str(PYCACHE), CASEDESK_DATA_DIR=str(data))
+    env.update(_KEYCHAIN_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+_KEYCHAIN_ENV: dict[str, str] = {}
+
+
+def _file_keychain(folder: Path) -> None:
+    """A keychain in a file for this run (the tests' own backend), shared with the child
+    processes, as a workstation's keychain holds the folder key and the sign-in: the real
+    keychain is never touched, and a build machine may have none."""
+    import keyring
+
+    from tests.keychain import BACKEND, ENV, SharedKeyring
+
+    _KEYCHAIN_ENV.update({ENV: str(folder / "keychain.json"), "PYTHON_KEYRING_BACKEND": BACKEND})
+    keyring.set_keyring(SharedKeyring(folder / "keychain.json"))
 
 
 def _run(argv: list[str], data: Path, stdin: str = "") -> float:
@@ -92,7 +107,7 @@ def _casedesk(data: Path, *args: str) -> list[str]:
 def _sign_in(data: Path, url: str) -> None:
     subprocess.run(_casedesk(data, "login", "--server", url, "--user-id", USER, "--no-verify"),
                    input=(TOKEN + "\n").encode(), capture_output=True, env=_env(data),
-                   cwd=REPO_ROOT, check=False)  # exit 1: no keychain, the token comes by env
+                   cwd=REPO_ROOT, check=True)  # the token goes to the (file) keychain
 
 
 def _bare(url: str, data: Path, jobs: list[str]) -> float:
@@ -194,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+        _file_keychain(Path(tmp))
         figures = measure(Path(tmp), args.creates, args.mix, args.pairs)
     report(figures, args.creates, args.mix)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -672,6 +673,11 @@ KIND_WORDS = {"create_case": "New case", "update_case": "Edited case",
 AuditRecord = audit.Entry
 
 
+# Threads of one process wait this long for each other's write transaction (SQLite's
+# busy_timeout, models/database.py, is the same).
+BUSY_TIMEOUT_S = 10.0
+
+
 class Workspace:
     """A profile's local data: the SQLite cache plus the blob store, both encrypted with the
     folder's key (``folder_key``)."""
@@ -685,6 +691,9 @@ class Workspace:
         only if it matches the folder's key record.
         ``encrypted=False`` is the benchmarks' unencrypted baseline only."""
         self.folder = folder
+        # Threads of this process take turns at the write lock here, woken at once, rather
+        # than in SQLite's busy handler, which sleeps 1, 2, 5, 10 ... ms between looks.
+        self._writing = threading.RLock()
         for note in folder.notes:
             log.warning("data folder: %s", note)
         if local_copy.removal_pending(folder.root):  # a removal killed half-way: finish it
@@ -927,9 +936,15 @@ class Workspace:
         BEGIN IMMEDIATE takes the write lock before the first read, so what a transaction
         read cannot change under it (a pull merging a case while the person saves it).
         """
-        with self.sessions.begin() as session:
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            yield session
+        # Never waited on for longer than SQLite's own busy timeout: past it, SQLite says.
+        turn = self._writing.acquire(timeout=BUSY_TIMEOUT_S)
+        try:
+            with self.sessions.begin() as session:
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                yield session
+        finally:
+            if turn:
+                self._writing.release()
 
     # ------------------------------------------------------------ cases
 

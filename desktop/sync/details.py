@@ -54,8 +54,12 @@ def refresh_details(engine: OutboxEngine) -> None:
             .limit(engine.detail_limit)
         ).all()
         chosen = {row[0] for row in stale}
+        # A case whose files were seen in this run already (a create's answer lists them
+        # all) is not looked at again in it; the turn goes to the next.
+        watching = _watched_cases().where(or_(Case.files_checked_at.is_(None),
+                                              Case.files_checked_at < engine.run_started))
         watched = [row for row in s.execute(
-            _watched_cases().limit(engine.watch_limit + len(chosen))) if row[0] not in chosen]
+            watching.limit(engine.watch_limit + len(chosen))) if row[0] not in chosen]
     todo = [*stale, *watched[:engine.watch_limit]]
     for index, (case_id, server_id, numeric_id) in enumerate(todo):
         engine.check_cancel()

@@ -591,6 +591,9 @@ def send_bounded(
     quick = not (kwargs.get("files") or kwargs.get("content") is not None)
     with deadline(seconds):
         request = client.build_request(method, url, **kwargs)
+        if kwargs.get("files") and all(isinstance(part[1][1], bytes | str)
+                                       for part in kwargs["files"]):
+            request.read()  # a form of plain fields: one write, not one per part
         with deadline(min(seconds, HEADERS_WITHIN)) if quick else _no_limit():
             response = client.send(request, stream=True)
         try:

@@ -15,6 +15,12 @@ The decisions live here once:
   report says when the server asked to be tried again (``retry_after``).
 - **Park** what the server refused (4xx): set aside with the server's reason; the queue goes on.
 - **Sign-in** (401) and **offline** stop the run at once and keep the queue untouched.
+- **Several in flight**: a kind may let its changes go several at a time (:meth:`lanes`):
+  changes that share a lane key (the same case; for creates, the same content, since a lost
+  answer is found again by content) go one after another in order, the others side by side.
+  Kinds still go one kind after another, in ``KIND_ORDER``. A stop (sign-in, offline, a
+  server that keeps failing, a cancel) lets the requests already sent finish and be recorded,
+  and sends nothing more; a short Retry-After holds back every lane.
 
 A server kind subclasses :class:`OutboxEngine`, says which outbox kinds it takes
 (:meth:`senders`) and what runs after the push (:meth:`after_push`). Kinds it does not take
@@ -25,9 +31,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -61,6 +69,11 @@ KIND_ORDER = {ChangeKind.CREATE_CASE: 0, ChangeKind.UPDATE_CASE: 1, ChangeKind.U
               ChangeKind.DELETE_CASE: 5}
 
 Sender = Callable[[int], None]
+#: A change's lane keys: changes sharing any key go one after another, in queue order.
+LaneKeys = dict[int, frozenset[Hashable]]
+
+# Changes prepared (marked in flight) together, in one commit, before any of them is sent.
+BATCH = 32
 
 
 class Stopped(Exception):
@@ -120,6 +133,7 @@ class OutboxEngine:
         detail_limit: int = 25,
         watch_limit: int = 25,
         honour_schedule: bool = True,
+        in_flight: int = 4,
     ) -> None:
         self.ws = workspace
         self.client = client
@@ -130,10 +144,29 @@ class OutboxEngine:
         self.watch_limit = watch_limit
         # A person pressing "sync now" retries postponed changes at once; periodic runs wait.
         self.honour_schedule = honour_schedule
+        # Requests in flight at once during the push (1: one at a time).
+        self.in_flight = max(1, in_flight)
         self._progress: Callable[[SyncProgress], None] | None = None
         self._cancelled: Callable[[], bool] | None = None
+        # A lane of a concurrent push counts into its own report, added to the run's at the
+        # end of the lane (see the ``report`` property).
+        self._lane = threading.local()
+        self._merge_lock = threading.Lock()
+        # No request leaves before this (monotonic) time: a short Retry-After holds all lanes.
+        self._not_before = 0.0
+        # When the current run began (outside a run: when this engine was made).
+        self.run_started = utcnow()
         # Replaced at each run; outside a run (a case's files, a download) it only counts.
         self.report = SyncReport(server=self.server, files_only=self.files_only)
+
+    @property
+    def report(self) -> SyncReport:
+        lane_report: SyncReport | None = getattr(self._lane, "report", None)
+        return lane_report if lane_report is not None else self._report
+
+    @report.setter
+    def report(self, value: SyncReport) -> None:
+        self._report = value
 
     # ------------------------------------------------------------ what a server kind provides
 
@@ -144,6 +177,16 @@ class OutboxEngine:
     def after_push(self) -> None:
         """This kind's phases after the push (pull and merge, file refresh); none by default."""
 
+    def lanes(self, kind: str, change_ids: list[int]) -> LaneKeys | None:
+        """Lane keys of a batch of queued changes of one kind, which may then go several at a
+        time; None (the default): this kind goes one change at a time. A kind may mark the
+        whole batch in flight here, in one commit, as long as :meth:`unsent` takes back the
+        mark of any change the run then stops before sending."""
+        return None
+
+    def unsent(self, change_ids: list[int]) -> None:
+        """Changes :meth:`lanes` prepared that the run stopped before sending."""
+
     # ------------------------------------------------------------ the run
 
     def run(
@@ -152,6 +195,7 @@ class OutboxEngine:
         cancelled: Callable[[], bool] | None = None,
     ) -> SyncReport:
         self._progress, self._cancelled = progress, cancelled
+        self.run_started = utcnow()
         self.report = report = self._new_report()
         try:
             self.push()
@@ -208,6 +252,7 @@ class OutboxEngine:
         """
         attempt = 0
         while True:
+            self._hold_back()
             try:
                 return op()
             except (err.AuthError, err.OfflineError):
@@ -230,12 +275,27 @@ class OutboxEngine:
                 delay = self.policy.delay(attempt, exc.retry_after)
                 log.info("transient failure (%s), retry %d in %.1fs", type(exc).__name__,
                          attempt, delay)
+                if exc.retry_after is not None:  # the server asked every lane to wait
+                    self._lane.waited_until = time.monotonic() + delay
+                    self._not_before = max(self._not_before, self._lane.waited_until)
                 self.sleep(delay)
                 self.check_cancel()
                 if exc.outcome_unknown and reconcile is not None:
                     found = reconcile()
                     if found is not None:
                         return found
+
+    def _hold_back(self) -> None:
+        """Wait out a Retry-After another lane of this push was given (a lane that was given
+        it has waited already)."""
+        if getattr(self._lane, "report", None) is None:
+            return  # one at a time: nothing else is in flight
+        if getattr(self._lane, "waited_until", 0.0) >= self._not_before:
+            return
+        wait = self._not_before - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+            self.check_cancel()
 
     # ------------------------------------------------------------ push
 
@@ -272,11 +332,87 @@ class OutboxEngine:
             due = [c for c in self.due_changes() if (c[0], c[2]) not in tried]
             if not due:
                 return
-            for index, (change_id, kind, made) in enumerate(due):
-                tried.add((change_id, made))
-                self.check_cancel()
-                self.emit(Phase.PUSH, done=index, total=len(due))
-                self._push_one(senders[kind], change_id)
+            tried.update((change_id, made) for change_id, _kind, made in due)
+            # One kind after another (due is in KIND_ORDER): a case's create before its
+            # edits and files, a moved document's copy before the original's removal.
+            for start, kind, ids in _runs_of_kind(due):
+                if len(ids) > 1:
+                    self._push_side_by_side(senders[kind], kind, ids, start, len(due))
+                    continue
+                for index, change_id in enumerate(ids, start):
+                    self.check_cancel()
+                    self.emit(Phase.PUSH, done=index, total=len(due))
+                    self._push_one(senders[kind], change_id)
+
+    def _push_side_by_side(
+        self, send: Sender, kind: str, ids: list[int], start: int, total: int
+    ) -> None:
+        """Changes of one kind, up to ``in_flight`` requests at a time, lane by lane."""
+        counter = iter(range(start, start + len(ids)))
+        # The first change goes alone: a server that refuses the sign-in, cannot be reached
+        # or is failing is found with one request, as one at a time would, not with several.
+        first = True
+        for batch_start in range(0, len(ids), BATCH):
+            batch = ids[batch_start:batch_start + BATCH]
+            self.check_cancel()
+            keys = self.lanes(kind, batch)
+            if keys is None:  # this kind goes one at a time
+                for change_id in batch:
+                    self.check_cancel()
+                    self.emit(Phase.PUSH, done=next(counter), total=total)
+                    self._push_one(send, change_id)
+                continue
+            started: set[int] = set()
+            try:
+                self._run_lanes(send, _lanes_of(batch, keys), started, counter, total, first)
+                first = False
+            finally:
+                unsent = [i for i in batch if i not in started]
+                if unsent:
+                    self.unsent(unsent)
+
+    def _run_lanes(
+        self, send: Sender, lanes: list[list[int]], started: set[int], counter: Iterator[int],
+        total: int, first_alone: bool = False,
+    ) -> None:
+        """Each lane in order on one of ``in_flight`` threads; the first stop ends them all
+        (each finishes and records the change it is sending) and is raised here.
+        *first_alone*: the first change is sent and answered before any other leaves."""
+        stops: list[BaseException] = []
+
+        def run_lane(lane: list[int]) -> None:
+            self._lane.report = SyncReport(server=self.server, files_only=self.files_only)
+            self._lane.waited_until = 0.0
+            try:
+                for change_id in lane:
+                    if stops:
+                        return
+                    self.check_cancel()
+                    started.add(change_id)
+                    self.emit(Phase.PUSH, done=next(counter), total=total)
+                    self._push_one(send, change_id)
+            except BaseException as exc:  # a stop, or a fault of ours: ends the push as alone
+                stops.append(exc)
+            finally:
+                lane_report, self._lane.report = self._lane.report, None
+                with self._merge_lock:
+                    _add_report(self._report, lane_report)
+
+        if first_alone and self.in_flight > 1 and lanes:
+            run_lane(lanes[0][:1])
+            if stops:
+                raise stops[0]
+            lanes = [lane for lane in [lanes[0][1:], *lanes[1:]] if lane]
+        if self.in_flight == 1:
+            for lane in lanes:
+                run_lane(lane)
+        else:
+            with ThreadPoolExecutor(min(self.in_flight, len(lanes)),
+                                    thread_name_prefix="casedesk-push") as pool:
+                for lane in lanes:
+                    pool.submit(run_lane, lane)
+        if stops:
+            raise stops[0]
 
     def _push_one(self, send: Sender, change_id: int) -> None:
         try:
@@ -409,6 +545,13 @@ class OutboxEngine:
         else:
             self.report.uploaded += 1
 
+    def case_lanes(self, change_ids: list[int]) -> LaneKeys:
+        """One lane per case: a case's own changes go in order."""
+        with self.ws.sessions() as s:
+            rows = s.execute(select(PendingChange.id, PendingChange.case_id).where(
+                PendingChange.id.in_(change_ids))).all()
+        return {change_id: frozenset([("case", case_id)]) for change_id, case_id in rows}
+
     # ------------------------------------------------------------ bookkeeping
 
     def _record_success(self) -> None:
@@ -426,3 +569,62 @@ class OutboxEngine:
             meta = s.get(SyncMeta, 1) or SyncMeta(id=1)
             s.add(meta)
             meta.last_error = report.error or (report.stop.value if report.stop else None)
+
+
+def _runs_of_kind(due: list[tuple[int, str, datetime]]) -> Iterator[tuple[int, str, list[int]]]:
+    """(index of the first, kind, change ids) of each run of one kind in *due*."""
+    start = 0
+    while start < len(due):
+        kind = due[start][1]
+        end = start
+        while end < len(due) and due[end][1] == kind:
+            end += 1
+        yield start, kind, [change_id for change_id, _k, _m in due[start:end]]
+        start = end
+
+
+def _lanes_of(batch: list[int], keys: LaneKeys) -> list[list[int]]:
+    """Changes grouped so that any two sharing a key are in one lane, each lane in queue
+    order, the lanes in the order of their first change. A change without keys (gone from
+    the queue meanwhile) is a lane of its own: its sender finds nothing to send."""
+    owner: dict[Hashable, int] = {}
+    parent = list(range(len(batch)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for index, change_id in enumerate(batch):
+        for key in keys.get(change_id, frozenset()):
+            if key in owner:
+                a, b = root(owner[key]), root(index)
+                parent[max(a, b)] = min(a, b)
+            else:
+                owner[key] = index
+    lanes: dict[int, list[int]] = {}
+    for index, change_id in enumerate(batch):
+        lanes.setdefault(root(index), []).append(change_id)
+    return list(lanes.values())
+
+
+def _add_report(into: SyncReport, part: SyncReport | None) -> None:
+    """A lane's counts and words added to the run's report; the first stop wins."""
+    if part is None:
+        return
+    for f in fields(SyncReport):
+        mine, theirs = getattr(into, f.name), getattr(part, f.name)
+        if isinstance(theirs, bool) or f.name in ("server", "files_only", "case_changes_kept",
+                                                  "document_removals_kept"):
+            continue
+        if isinstance(theirs, int):
+            setattr(into, f.name, mine + theirs)
+        elif isinstance(theirs, list):
+            mine.extend(theirs)
+    if into.stop is None and part.stop is not None:
+        into.stop, into.error = part.stop, part.error
+    elif into.error is None and part.error is not None:
+        into.error = part.error
+    if part.retry_after is not None:
+        into.retry_after = max(into.retry_after or 0.0, part.retry_after)

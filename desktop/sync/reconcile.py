@@ -28,6 +28,13 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def content_key(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """What :func:`matches_sent` compares, loosened (case, spacing): two creates with the
+    same key could be taken one for the other, so they are never in flight at once."""
+    return ("content", *(" ".join(str(fields.get(k) or "").split()).casefold()
+                         for k in MATCH_KEYS))
+
+
 def matches_sent(remote: RemoteCase, payload: dict[str, Any]) -> bool:
     """Is *remote* the case an earlier attempt sent? Same fields, created no earlier than the
     send (less clock slack), so an older look-alike case is never adopted by mistake."""

@@ -18,10 +18,12 @@ resend whose outcome is unknown, park refusals, defer what the server could not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -31,7 +33,9 @@ from desktop.models.tables import (
     ChangeState,
     Conflict,
     Document,
+    DocumentState,
     PendingChange,
+    SyncState,
     utcnow,
 )
 from desktop.sync import errors as err
@@ -41,9 +45,9 @@ from desktop.sync.http import declared_size
 from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
 from desktop.sync.merge import merge_case, same_value
-from desktop.sync.outbox import OutboxEngine, Sender
-from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull
-from desktop.sync.reconcile import find_sent_file, matches_sent
+from desktop.sync.outbox import LaneKeys, OutboxEngine, Sender
+from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull, remote_fields
+from desktop.sync.reconcile import content_key, find_sent_file, matches_sent
 from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
 from desktop.sync.report import Phase
 from desktop.workspace import queue_update, settle_sync_state
@@ -60,8 +64,42 @@ class Written:
     echo: RemoteCase
 
 
+@dataclass(frozen=True)
+class PreparedCreate:
+    """A create read for sending. ``marked``: the payload committed as in flight with it;
+    None when an earlier attempt's outcome is unknown (``previous``, looked for first)."""
+
+    case_id: str
+    fields: dict[str, Any]
+    attachments: list[tuple[str, Attachment]]
+    marked: dict[str, Any] | None
+    previous: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class PreparedUpload:
+    """An upload read for sending. ``unsure``: an earlier attempt's outcome is unknown (it is
+    looked for first); ``marked``: committed as in flight with this read."""
+
+    server_id: str
+    numeric_id: str | None
+    doc_id: str
+    name: str
+    size: int
+    mime: str
+    path: Path | None
+    unsure: bool
+    marked: bool
+
+
 class MedMitraEngine(OutboxEngine):
     client: MedMitraClient
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Creates and uploads read and marked in flight as a batch (``lanes``), not yet sent.
+        self._prepared: dict[int, PreparedCreate] = {}
+        self._prepared_uploads: dict[int, PreparedUpload] = {}
 
     def senders(self) -> dict[str, Sender]:
         return {
@@ -90,47 +128,119 @@ class MedMitraEngine(OutboxEngine):
         self.check_cancel()
         refresh_details(self)
 
+    # ------------------------------------------------------------ several in flight
+
+    def lanes(self, kind: str, change_ids: list[int]) -> LaneKeys | None:
+        """Edits and uploads: one lane per case. Creates: also one lane per content, since a
+        create whose answer was lost is found again by content (``reconcile.matches_sent``):
+        two alike in flight at once could each take the other's case for its own. A batch of
+        creates is read and marked in flight in one commit before the first is sent."""
+        if kind == ChangeKind.CREATE_CASE:
+            return self._prepare_creates(change_ids)
+        if kind == ChangeKind.UPLOAD_DOCUMENT:
+            return self._prepare_uploads(change_ids)
+        if kind == ChangeKind.UPDATE_CASE:  # marked after its read, one by one
+            return self.case_lanes(change_ids)
+        return None
+
+    def unsent(self, change_ids: list[int]) -> None:
+        """Creates and uploads marked in flight with their batch but never sent: nothing to
+        look for, and a document no longer shows as uploading."""
+        fresh = [i for i in change_ids
+                 if (p := self._prepared.pop(i, None)) is not None and p.marked is not None]
+        fresh += [i for i in change_ids
+                  if (u := self._prepared_uploads.pop(i, None)) is not None and u.marked]
+        if fresh:
+            with self.ws.transaction() as s:
+                for change in s.scalars(select(PendingChange).where(
+                        PendingChange.id.in_(fresh))):
+                    change.in_flight = False
+                    doc = s.get(Document, change.document_id) if change.document_id else None
+                    if doc is not None and doc.state == DocumentState.UPLOADING:
+                        doc.state = DocumentState.LOCAL_ONLY
+
+    def _prepare_creates(self, change_ids: list[int]) -> LaneKeys:
+        keys: LaneKeys = {}
+        with self.ws.transaction() as s:
+            changes = list(s.scalars(select(PendingChange).where(
+                PendingChange.id.in_(change_ids))))
+            case_ids = [c.case_id for c in changes]
+            # Loaded together (and held: the session keeps only what is referenced).
+            cases = list(s.scalars(select(Case).where(Case.id.in_(case_ids))))
+            uploads: dict[str, list[Document]] = {}
+            for case_id, doc in s.execute(self._queued_uploads(case_ids)).all():
+                uploads.setdefault(case_id, []).append(doc)
+            for change in changes:
+                prepared = self._prepare_create(s, change, uploads.get(change.case_id, []))
+                if prepared is None:
+                    continue
+                self._prepared[change.id] = prepared
+                lane: set[Hashable] = {("case", prepared.case_id), content_key(prepared.fields)}
+                if prepared.previous:
+                    lane.add(content_key(prepared.previous.get("fields") or {}))
+                keys[change.id] = frozenset(lane)
+            del cases
+        return keys
+
     # ------------------------------------------------------------ create
 
-    def _push_create(self, change_id: int) -> None:
-        # What is read to send and the in-flight mark commit together, before the request.
-        with self.ws.transaction() as s:
-            change = s.get(PendingChange, change_id)
-            if change is None:
-                return
-            case = s.get(Case, change.case_id)
-            assert case is not None
-            if case.server_id is not None:  # already created (adopted by a pull)
-                s.delete(change)
-                return
-            fields = fields_of(case)
-            was_in_flight, previous = change.in_flight, change.payload
-            uploads = s.execute(
-                select(PendingChange.id, Document)
-                .join(Document, Document.id == PendingChange.document_id)
-                .where(
-                    PendingChange.case_id == case.id,
-                    PendingChange.kind == ChangeKind.UPLOAD_DOCUMENT,
-                    PendingChange.state == ChangeState.QUEUED,
-                    Document.removed_at.is_(None),  # removed here: never sent
-                )
-                .order_by(PendingChange.id)
-            ).all()
-            attachments: list[tuple[str, Attachment]] = []
-            for _upload_id, doc in uploads:
-                path = self.ws.stored_bytes_for(doc.sha256)
-                if path is not None:
-                    attachments.append(
-                        (doc.id, Attachment(path=path, name=doc.name, mime=doc.mime_type,
-                                            category=doc.category))
-                    )
-            case_id = case.id
-            marked = None
-            if not (was_in_flight and previous):  # else: look for it on the server first
-                marked = self._create_payload(fields, attachments)
-                self.mark_in_flight_within(s, change, marked)
+    @staticmethod
+    def _queued_uploads(case_ids: list[str]) -> Any:
+        """(case id, document) of the files queued for these cases, in queue order."""
+        return (
+            select(PendingChange.case_id, Document)
+            .join(Document, Document.id == PendingChange.document_id)
+            .where(
+                PendingChange.case_id.in_(case_ids),
+                PendingChange.kind == ChangeKind.UPLOAD_DOCUMENT,
+                PendingChange.state == ChangeState.QUEUED,
+                Document.removed_at.is_(None),  # removed here: never sent
+            )
+            .order_by(PendingChange.id)
+        )
 
-        if was_in_flight and previous:
+    def _prepare_create(
+        self, s: Session, change: PendingChange, uploads: list[Document]
+    ) -> PreparedCreate | None:
+        """Read what a create sends and mark it in flight, in the caller's transaction (the
+        request leaves only after it commits); None when there is nothing to send."""
+        case = s.get(Case, change.case_id)
+        assert case is not None
+        if case.server_id is not None:  # already created (adopted by a pull)
+            s.delete(change)
+            return None
+        fields = fields_of(case)
+        was_in_flight, previous = change.in_flight, change.payload
+        attachments: list[tuple[str, Attachment]] = []
+        for doc in uploads:
+            path = self.ws.stored_bytes_for(doc.sha256)
+            if path is not None:
+                attachments.append(
+                    (doc.id, Attachment(path=path, name=doc.name, mime=doc.mime_type,
+                                        category=doc.category))
+                )
+        if was_in_flight and previous:  # look for it on the server first
+            return PreparedCreate(case.id, fields, attachments, None, previous)
+        marked = self._create_payload(fields, attachments)
+        self.mark_in_flight_within(s, change, marked)
+        return PreparedCreate(case.id, fields, attachments, marked, None)
+
+    def _push_create(self, change_id: int) -> None:
+        prepared = self._prepared.pop(change_id, None)
+        if prepared is None:
+            # What is read to send and the in-flight mark commit together, before the request.
+            with self.ws.transaction() as s:
+                change = s.get(PendingChange, change_id)
+                if change is None:
+                    return
+                docs = [doc for _, doc in s.execute(self._queued_uploads([change.case_id]))]
+                prepared = self._prepare_create(s, change, docs)
+            if prepared is None:
+                return
+        case_id, fields, attachments = prepared.case_id, prepared.fields, prepared.attachments
+        marked, previous = prepared.marked, prepared.previous
+
+        if previous is not None:
             remote = self._find_created(previous)
             if remote is not None:
                 self._adopt_created(change_id, case_id, previous, remote, files=None)
@@ -206,6 +316,8 @@ class MedMitraEngine(OutboxEngine):
         files: list[RemoteFile] | None,
     ) -> None:
         sent_docs: list[str] = list(payload.get("documents", []))
+        # The create's own answer lists every file the new case has: its file check is done.
+        checked = files is not None
         if files is None:
             # Adopted after an unknown outcome: find out which files arrived with it.
             files = list(self.call(lambda: self.client.list_files(
@@ -214,6 +326,10 @@ class MedMitraEngine(OutboxEngine):
         else:
             self.report.created += 1
         with self.ws.transaction() as s:
+            if checked and not files and not sent_docs and _link_plain_create(
+                    s, change_id, case_id, payload, remote):
+                log.info("case %s created on the server", case_id)
+                return
             case = s.get(Case, case_id)
             change = s.get(PendingChange, change_id)
             if case is None:
@@ -229,7 +345,10 @@ class MedMitraEngine(OutboxEngine):
             s.flush()
             if differing:
                 queue_update(s, case, differing)
-            match_files(s, case, files, candidates=sent_docs)
+            if files or sent_docs:
+                match_files(s, case, files, candidates=sent_docs)
+            if checked:
+                case.detail_stale, case.files_checked_at = False, utcnow()
             # The files that went inside the create are on the server now: uploaded.
             travelled = s.scalar(select(func.count()).select_from(Document).where(
                 Document.id.in_(sent_docs), Document.server_file_id.is_not(None))) if sent_docs else 0
@@ -377,21 +496,42 @@ class MedMitraEngine(OutboxEngine):
 
     # ------------------------------------------------------------ upload
 
-    def _push_upload(self, change_id: int) -> None:
-        # What is read to send and the in-flight mark commit together, before the request.
+    def _prepare_upload(self, s: Session, change_id: int) -> PreparedUpload | None:
+        """Read what an upload sends and mark it in flight, in the caller's transaction (the
+        request leaves only after it commits); None when there is nothing to send now."""
+        rows = self.upload_rows(s, change_id)
+        if rows is None:
+            return None
+        change, doc, case = rows
+        if case.server_id is None:
+            return None  # goes inside the case's create
+        path = self.ws.stored_bytes_for(doc.sha256)
+        marked = path is not None and not change.in_flight  # else: look on the server first
+        if marked:
+            self.mark_in_flight_within(s, change, {"name": doc.name, "size": doc.size})
+        return PreparedUpload(case.server_id, case.numeric_id, doc.id, doc.name, doc.size,
+                              doc.mime_type, path, change.in_flight and not marked, marked)
+
+    def _prepare_uploads(self, change_ids: list[int]) -> LaneKeys:
+        keys = self.case_lanes(change_ids)
         with self.ws.transaction() as s:
-            rows = self.upload_rows(s, change_id)
-            if rows is None:
+            for change_id in change_ids:
+                prepared = self._prepare_upload(s, change_id)
+                if prepared is not None:
+                    self._prepared_uploads[change_id] = prepared
+        return keys
+
+    def _push_upload(self, change_id: int) -> None:
+        prepared = self._prepared_uploads.pop(change_id, None)
+        if prepared is None:
+            # What is read to send and the in-flight mark commit together, before the request.
+            with self.ws.transaction() as s:
+                prepared = self._prepare_upload(s, change_id)
+            if prepared is None:
                 return
-            change, doc, case = rows
-            if case.server_id is None:
-                return  # goes inside the case's create
-            path = self.ws.stored_bytes_for(doc.sha256)
-            server_id, numeric_id = case.server_id, case.numeric_id
-            name, size, mime, doc_id = doc.name, doc.size, doc.mime_type, doc.id
-            was_in_flight = change.in_flight
-            if path is not None and not was_in_flight:  # else: look on the server first
-                self.mark_in_flight_within(s, change, {"name": name, "size": size})
+        server_id, numeric_id, path = prepared.server_id, prepared.numeric_id, prepared.path
+        name, size, mime, doc_id = prepared.name, prepared.size, prepared.mime, prepared.doc_id
+        was_in_flight = prepared.unsure
         if path is None:
             raise err.RejectedError(
                 f"The bytes of {name!r} are missing from the local store; attach the file again."
@@ -422,3 +562,53 @@ class MedMitraEngine(OutboxEngine):
             except err.ProtocolError as exc:
                 raise err.OutcomeUnknownError(str(exc)) from exc
         self.record_upload(change_id, doc_id, remote, adopted=adopted)
+
+
+# The statements of :func:`_link_plain_create`, built once (building them costs more than
+# running them).
+_CASES = Case.__table__
+_READ_SENT = select(*(_CASES.c[f] for f in EDITABLE_FIELDS), _CASES.c.sync_state).where(
+    _CASES.c.id == bindparam("case_id"))
+_LINK = _CASES.update().where(_CASES.c.id == bindparam("case_id")).values(
+    server_id=bindparam("server_id"), numeric_id=bindparam("numeric_id"),
+    server_created_at=bindparam("server_created_at"),
+    server_updated_at=bindparam("server_updated_at"), base=bindparam("base"),
+    detail_stale=False, files_checked_at=bindparam("checked_at"))
+# settle_sync_state in SQL: conflict, else error (a parked change), else pending, else synced.
+_SETTLE = (
+    "UPDATE cases SET sync_state = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL) THEN ?2"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6) THEN ?3"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1) THEN ?4 ELSE ?5 END,"
+    " sync_error = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL)"
+    "  OR EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6)"
+    " THEN sync_error ELSE NULL END"
+    " WHERE id = ?1")
+
+
+def _link_plain_create(
+    s: Session, change_id: int, case_id: str, payload: dict[str, Any], remote: RemoteCase
+) -> bool:
+    """The usual create's answer — a case without files, its values as sent — recorded in
+    four statements instead of the ORM's dozen: what :meth:`MedMitraEngine._adopt_created`
+    does (``link_case``, the change cleared, the files counted as checked,
+    ``settle_sync_state``). False, with nothing written, when it is not that case."""
+    row = s.execute(_READ_SENT, {"case_id": case_id}).first()
+    if row is None:
+        return False
+    sent = payload.get("fields", {})
+    if any(f in sent and not same_value(row._mapping[f], getattr(remote, f))
+           for f in EDITABLE_FIELDS):
+        return False  # edited meanwhile: an update is queued on the usual path
+    conn = s.connection()
+    conn.exec_driver_sql("DELETE FROM pending_changes WHERE id = ?", (change_id,))
+    conn.execute(_LINK, {
+        "case_id": case_id, "server_id": remote.server_id, "numeric_id": remote.numeric_id,
+        "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
+        "base": remote_fields(remote), "checked_at": utcnow()})
+    if row.sync_state != SyncState.REMOVED_REMOTELY:
+        conn.exec_driver_sql(_SETTLE, (case_id, SyncState.CONFLICT.value, SyncState.ERROR.value,
+                                       SyncState.PENDING.value, SyncState.SYNCED.value,
+                                       ChangeState.PARKED.value))
+    return True

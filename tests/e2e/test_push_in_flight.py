@@ -1,0 +1,299 @@
+"""Several requests in flight during a push: different cases side by side, each case's own
+changes in order, and exactly once through a 401, a 5xx, a lost answer, a Retry-After, a
+cancel and a kill -9 with several requests out at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from desktop.models.tables import PendingChange
+from desktop.sync import runner
+from desktop.workspace import Workspace
+from tests.signin import sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = "doctor-1"
+
+
+def synced_cases(h, count: int) -> list:
+    cases = [h.ws.create_case(f"Patient {n}", 30 + n, "female", "first visit")
+             for n in range(count)]
+    assert h.sync().ok
+    return [h.ws.get_case(c.id) for c in cases]
+
+
+def put_path(case) -> str:
+    return f"/cases/cases/{case.server_id}"
+
+
+def in_background(work):
+    """Run *work* on a thread; its result (or error) once joined."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def join():
+        thread.join(60)
+        assert not thread.is_alive(), "the sync did not finish"
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    return join
+
+
+def server_cases(h) -> list[dict]:
+    return h.server.cases(USER)
+
+
+def assert_each_case_once(h) -> None:
+    """Every local case stands for its own server case, and the server holds no other."""
+    local = h.ws.cases_by_id(h.ws.case_ids())
+    linked = [c.server_id for c in local.values()]
+    assert None not in linked
+    assert len(set(linked)) == len(linked)
+    assert sorted(linked) == sorted(c["case_id"] for c in server_cases(h))
+
+
+def test_updates_of_different_cases_are_in_flight_at_once(harness):
+    """Two cases' writes held by the server at the same moment: the second left before the
+    first was answered (one at a time, the second would never leave and this times out)."""
+    h = harness
+    first, y, z = synced_cases(h, 3)
+    for case in (first, y, z):
+        h.ws.edit_case(case.id, case_summary=f"edited {case.patient_name}")
+    hold_y = h.server.hold(path=put_path(y), method="PUT")
+    hold_z = h.server.hold(path=put_path(z), method="PUT")
+    join = in_background(h.sync)
+    try:
+        h.server.wait_held(hold_y)
+        h.server.wait_held(hold_z)
+    finally:
+        h.server.release(hold_y)
+        h.server.release(hold_z)
+    report = join()
+    assert report.ok and report.updated == 3, report
+    for case in (first, y, z):
+        assert h.server.case(case.server_id)["case"]["case_summary"] == \
+            f"edited {case.patient_name}"
+    assert h.ws.pending() == []
+
+
+def test_a_short_retry_after_holds_back_every_lane(harness):
+    """One case's write is answered 503 with Retry-After: 5 while others are out; a lane that
+    starts its next request after that waits the rest of those 5 seconds too (the harness
+    records waits instead of sleeping them)."""
+    h = harness
+    first, y, z1, z2, z3, w = synced_cases(h, 6)
+    for case in (first, y, z1, z2, z3, w):
+        h.ws.edit_case(case.id, case_summary="after the outage")
+    holds = [h.server.hold(path=put_path(c), method="PUT") for c in (z1, z2, z3)]
+    h.server.fail_next(1, status=503, retry_after=5, path=put_path(y), method="PUT")
+    join = in_background(h.sync)
+    try:
+        for hold in holds:  # three lanes out, held; the fourth (y) got its 503 and went on
+            h.server.wait_held(hold)
+        deadline = time.monotonic() + 30
+        while not any(r["method"] == "PUT" and r["path"] == put_path(w) and r["status"]
+                      for r in h.server.requests()):
+            assert time.monotonic() < deadline, "w's lane never started"
+            time.sleep(0.02)
+    finally:
+        for hold in holds:
+            h.server.release(hold)
+    report = join()
+    assert report.ok and report.updated == 6, report
+    assert 5 in h.sleeps  # y's own wait
+    held_back = [s for s in h.sleeps if s != 5]
+    assert held_back and all(0 < s <= 5 for s in held_back), h.sleeps  # w waited too
+
+
+def test_a_401_mid_batch_stops_sending_and_keeps_every_change(harness):
+    """The sign-in is refused for one case's write while others are out: what was answered
+    is recorded, nothing more leaves, and after signing in again each change goes once."""
+    h = harness
+    cases = synced_cases(h, 8)
+    for case in cases:
+        h.ws.edit_case(case.id, case_summary=f"new notes {case.patient_name}")
+    h.server.unauthorized_next(1, path=put_path(cases[2]), method="PUT")
+    report = h.sync()
+    assert report.auth_required, report
+    assert report.updated < 8
+    pending = {p.case_id for p in h.ws.pending()}
+    for case in cases:  # each either on the server or still queued, never neither
+        on_server = h.server.case(case.server_id)["case"]["case_summary"]
+        assert (on_server == f"new notes {case.patient_name}") != (case.id in pending)
+    assert cases[2].id in pending
+    again = h.sync()
+    assert again.ok and report.updated + again.updated == 8, again
+    assert h.ws.pending() == []
+    puts = [r for r in h.server.requests() if r["method"] == "PUT" and r["status"] == 200]
+    assert len(puts) == 8  # each write applied once
+
+
+def test_a_5xx_on_one_create_among_several_in_flight_gives_each_case_once(harness):
+    """The server stores two creates and answers 500 (the first while alone, the second
+    while others are out): both are found on the server before any re-send."""
+    h = harness
+    for n in range(12):
+        h.ws.create_case(f"Walk-in {n}", 20 + n, "male", "queued offline")
+    h.server.fail_next(2, status=500, after_work=True, path="/cases/create_case")
+    report = h.sync()
+    assert report.ok and report.created + report.adopted == 12, report
+    assert report.adopted == 2
+    assert_each_case_once(h)
+    assert len(server_cases(h)) == 12
+
+
+def test_lost_answers_among_several_in_flight_are_found_not_sent_again(harness):
+    h = harness
+    for n in range(12):
+        h.ws.create_case(f"Night shift {n}", 40 + n, "female", "queued offline")
+    h.server.drop_after_body(3, path="/cases/create_case")
+    report = h.sync()
+    assert report.ok and report.adopted == 3 and report.created == 9, report
+    assert_each_case_once(h)
+
+
+def test_alike_creates_never_take_each_others_case(harness):
+    """Two new cases with the same content, one answer lost: the one whose answer was lost
+    finds its own case, never its twin's (they share a lane, so they are never out at once)."""
+    h = harness
+    for _ in range(2):
+        h.ws.create_case("Twin Patient", 7, "female", "same notes")
+    for n in range(6):
+        h.ws.create_case(f"Other {n}", 50 + n, "male")
+    h.server.drop_after_body(2, path="/cases/create_case")
+    report = h.sync()
+    assert report.ok and report.created + report.adopted == 8, report
+    assert_each_case_once(h)
+    assert sum(c["patient_name"] == "Twin Patient" for c in server_cases(h)) == 2
+
+
+def test_a_cancel_during_a_batch_leaves_no_create_marked_unsent(harness):
+    """Creates are marked in flight a batch at a time; a cancel takes the mark back from
+    those never sent, so the next run sends them without looking for them first."""
+    h = harness
+    for n in range(10):
+        h.ws.create_case(f"Queued {n}", 60 + n, "female")
+    seen: list = []
+    engine = h.engine()
+    try:
+        report = engine.run(progress=seen.append,
+                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= 4)
+    finally:
+        engine.client.close()
+    assert report.cancelled, report
+    with h.ws.sessions() as s:
+        left = list(s.query(PendingChange))
+    assert left and not any(change.in_flight for change in left)
+    on_server = len(server_cases(h))
+    assert on_server == 10 - len(left)
+    lists = sum(r["path"] == "/cases/all_cases" for r in h.server.requests())
+    again = h.sync()
+    assert again.ok and again.created == len(left) and again.adopted == 0, again
+    # No look on the server before sending: only the pull after the push lists cases.
+    assert sum(r["path"] == "/cases/all_cases" for r in h.server.requests()) == lists + 1
+    assert_each_case_once(h)
+
+
+def test_created_cases_are_not_read_again_for_their_files_in_the_same_sync(harness):
+    """A create's answer lists every file of the new case: the sync after the push does not
+    read those cases again (before: 25 stale plus 25 watched reads after 30 creates)."""
+    h = harness
+    for n in range(30):
+        h.ws.create_case(f"Fresh {n}", 18 + n, "male")
+    h.server.clear_requests()
+    report = h.sync()
+    assert report.ok and report.created == 30, report
+    reads = [r for r in h.server.requests()
+             if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
+    assert reads == []
+    # The next sync looks at them in turn, as at any other sync.
+    h.server.clear_requests()
+    assert h.sync().ok
+    reads = [r for r in h.server.requests()
+             if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
+    assert len(reads) == 25
+
+
+def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
+        reference_server, memory_keyring, tmp_path):
+    """The server stores each create and stalls before answering; the client is killed with
+    several out. The next sync finds each stored case and sends only the rest."""
+    data = tmp_path / "d"
+    with Workspace.open(data) as ws:
+        sign_in(ws, reference_server.url, USER, "token-doctor-1")
+        for n in range(12):
+            ws.create_case(f"Admitted {n}", 30 + n, "female", "queued offline")
+    # The first create goes alone: refused at once (set aside), the run goes on side by side.
+    reference_server.fail_next(1, status=422, path="/cases/create_case")
+    reference_server.delay(60, path="/cases/create_case", after_work=True)
+    env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1")
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "--data-dir", str(data), "sync"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        # Several are stored at once, unanswered.
+        while len(reference_server.cases(USER)) < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    reference_server.clear_faults()
+    stored = len(reference_server.cases(USER))
+    assert stored >= 3
+    with Workspace.open(data) as ws:
+        report = runner.run_sync(ws)
+        assert report.adopted == stored, report
+        assert report.created == 11 - stored, report
+        local = ws.cases_by_id(ws.case_ids())
+        linked = sorted(c.server_id for c in local.values() if c.server_id)
+        [refused] = ws.pending()  # the one the server refused, set aside with its reason
+        assert refused.state == "parked"
+    assert len(linked) == 11
+    assert linked == sorted(c["case_id"] for c in reference_server.cases(USER))
+
+
+def test_a_cancel_during_a_batch_of_uploads_leaves_no_file_shown_uploading(harness):
+    """Files are marked in flight (shown uploading) a batch at a time; a cancel puts those
+    never sent back to waiting, and the next run sends each once."""
+    h = harness
+    cases = synced_cases(h, 10)
+    for n, case in enumerate(cases):
+        h.ws.attach(case.id, [h.file(f"note-{n}.pdf")])
+    seen: list = []
+    engine = h.engine()
+    try:
+        report = engine.run(progress=seen.append,
+                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= 3)
+    finally:
+        engine.client.close()
+    assert report.cancelled, report
+    with h.ws.sessions() as s:
+        left = list(s.query(PendingChange))
+    # Only a file cut off mid-body stays in flight (looked for before it is sent again): at
+    # most one per request out when the cancel came; those never sent are not.
+    unsure = sum(change.in_flight for change in left)
+    assert len(left) > unsure and unsure <= engine.in_flight
+    states = [d.state for case in cases for d in h.ws.documents(case.id)]
+    assert "uploading" not in states
+    again = h.sync()
+    assert again.ok and again.uploaded == len(left) and again.adopted == 0, again
+    for n, case in enumerate(cases):
+        assert [f["file_name"] for f in h.server.files(case.server_id)] == [f"note-{n}.pdf"]
