@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sqlalchemy import Table
@@ -52,6 +52,60 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
             "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases WHERE rowid > ?",
             (last,),
         )
+
+
+class CaseLoader:
+    """New case rows written batch by batch as a pull reads them (see :func:`case_loader`)."""
+
+    def __init__(self, session: Session, lifting: ExitStack) -> None:
+        self._session = session
+        self._lifting = lifting
+        self._last: int | None = None  # the highest rowid before the first batch
+        self._lifted: list[str] = []
+        self.count = 0
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        """Write *rows* (all with the same keys). The first batch of
+        :data:`BULK_THRESHOLD` rows or more lifts the search trigger (and, into a nearly empty
+        table, the list indexes) until the end; smaller batches before it go row by row."""
+        if not rows:
+            return
+        self.count += len(rows)
+        table = Case.__table__
+        if self._last is None and len(rows) < BULK_THRESHOLD:
+            self._session.execute(table.insert(), rows)
+            return
+        conn = self._session.connection()
+        if self._last is None:
+            last, count = conn.exec_driver_sql(
+                "SELECT coalesce(max(rowid), 0), count(*) FROM cases").one()
+            self._last = last
+            lifted = ["cases_search_insert"]
+            if count < len(rows):
+                lifted += conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases' "
+                    "AND sql IS NOT NULL").scalars()
+            self._lifted = self._lifting.enter_context(_schema_lifted(conn, lifted))
+        _insert_through_driver(conn, table, rows)
+
+    def finish(self) -> None:
+        """Put back what was lifted and index the new rows for search in one statement."""
+        self._lifting.close()
+        if "cases_search_insert" in self._lifted:
+            self._session.connection().exec_driver_sql(
+                "INSERT INTO cases_search(rowid, patient_name, case_summary) "
+                "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases "
+                "WHERE rowid > ?", (self._last,))
+        self._lifted = []
+
+
+@contextmanager
+def case_loader(session: Session) -> Iterator[CaseLoader]:
+    """A bulk load of new cases in batches, inside the caller's transaction: ends with
+    :meth:`CaseLoader.finish`; a failure on the way puts the lifted schema back (the caller's
+    transaction then rolls back the rows)."""
+    with ExitStack() as lifting:
+        yield CaseLoader(session, lifting)
 
 
 @contextmanager

@@ -14,8 +14,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from desktop.models.search import insert_cases, search_upkeep_batched
+from desktop.models.search import case_loader, search_upkeep_batched
 from desktop.models.tables import (
     CASE_FIELDS,
     EDITABLE_FIELDS,
@@ -54,10 +55,11 @@ MASS_REMOVAL_MIN = 10
 
 @dataclass(frozen=True)
 class Listing:
-    """A server kind's case list: fetch it unparsed, read a record's (id, updated_at) stamp
-    cheaply, and parse the records that are new or changed."""
+    """A server kind's case list: fetch its records unparsed (best as they arrive: an
+    iterator is read on a helper thread and written batch by batch), read a record's
+    (id, updated_at) stamp cheaply, and parse the records that are new or changed."""
 
-    fetch: Callable[[], list[Any]]
+    fetch: Callable[[], Iterable[Any]]
     stamp: Callable[[Any], tuple[str, str | None]]
     parse: Callable[[Any], RemoteCase]
 
@@ -97,27 +99,113 @@ def pull(engine: OutboxEngine, listing: Listing) -> None:
 
 
 def _pull_records(engine: OutboxEngine, listing: Listing) -> None:
-    # The list is fetched on a helper thread while this one reads what the cache knows, so
-    # the server's answer time hides the read. No transaction is open meanwhile: the write
-    # lock is taken once the answer is in, and if another connection committed since the
-    # read (an edit saved during the request), the read is done again under it.
-    with engine.ws.sessions.begin() as s, ThreadPoolExecutor(
-        1, thread_name_prefix="casedesk-pull"
-    ) as pool:
-        prefetch = pool.submit(listing.fetch)
+    # One attempt reads the list and applies it in one transaction; a failure part way (the
+    # connection broke, the answer was cut off or found bad) rolls back all of it, and a
+    # retry reads the list anew.
+    engine.call(lambda: _pull_once(engine, listing))
+
+
+def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
+    # The list is read on a helper thread, handed over in batches as its records arrive:
+    # this one reads what the cache knows meanwhile, then writes each batch while the next is
+    # read (SQLite works without the GIL). No transaction is open until the first records are
+    # in: the server's time to answer holds no lock; the write lock is then held while the
+    # rest arrives, and if another connection committed since the read (an edit saved during
+    # the request), the read is done again under it.
+    with engine.ws.sessions.begin() as s, _Prefetch(listing.fetch) as batches:
         db = s.connection().connection.dbapi_connection
         version = _data_version(db)
         known = _known_stamps(db)
-        records = engine.call(_first_from(prefetch, listing.fetch))
+        first = batches.first()
         engine.check_cancel()
         s.connection().exec_driver_sql("BEGIN IMMEDIATE")
         if _data_version(db) != version:
             known = _known_stamps(db)
-        _apply_listing(engine, s, listing, records, known)
+        with _page_cache(db, PULL_CACHE_KIB):
+            _apply_listing(engine, s, listing, batches.after(first), known)
+
+
+# Records handed from the reading thread to the writing one at a time, and batches read ahead
+# at most: what of the list is held at once (the rest is still on its way, or written).
+BATCH = 1000
+AHEAD = 4
+# SQLite's page cache while a pull writes (see _page_cache).
+PULL_CACHE_KIB = 8 * 1024
+# New rows written, and changed cases merged, this many at a time.
+WRITE_EVERY = 2000
+# Unreadable records of cases not here kept with their reasons; beyond this they are counted
+# only (a hostile list of millions of bad records must not hold a reason for each).
+SET_ASIDE_KEPT = 100
+
+
+class _Prefetch:
+    """A listing read on a helper thread and handed over in batches of raw records; an error
+    of the read is raised where the batches are taken."""
+
+    def __init__(self, fetch: Callable[[], Iterable[Any]]) -> None:
+        self._queue: queue.Queue[list[Any] | BaseException | None] = queue.Queue(AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(fetch,), daemon=True,
+                                        name="casedesk-pull")
+
+    def __enter__(self) -> _Prefetch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        # A reader waiting on a slow server notices at its next piece; the run need not wait.
+        self._thread.join(timeout=1.0)
+
+    def _read(self, fetch: Callable[[], Iterable[Any]]) -> None:
+        records: Iterable[Any] = ()
+        try:
+            records = fetch()
+            batch: list[Any] = []
+            for raw in records:
+                batch.append(raw)
+                if len(batch) >= BATCH:
+                    if not self._put(batch):
+                        return
+                    batch = []
+            if (not batch or self._put(batch)) and self._put(None):
+                return
+        except BaseException as exc:  # noqa: BLE001 - raised again on the taking thread
+            self._put(exc)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # a generator left part way: its answer is closed here
+
+    def _put(self, item: list[Any] | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _take(self) -> list[Any] | None:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def first(self) -> list[Any] | None:
+        """The first batch (None: the list is empty), waiting for it."""
+        return self._take()
+
+    def after(self, first: list[Any] | None) -> Iterator[list[Any]]:
+        batch = first
+        while batch is not None:
+            yield batch
+            batch = None  # let go of it before waiting for the next
+            batch = self._take()
 
 
 def _apply_listing(
-    engine: OutboxEngine, s: Session, listing: Listing, records: list[Any],
+    engine: OutboxEngine, s: Session, listing: Listing, batches: Iterable[list[Any]],
     known: dict[str, str | None],
 ) -> None:
     report = engine.report
@@ -135,40 +223,53 @@ def _apply_listing(
     seen: set[str] = set()
     now = utcnow()
     set_aside: list[UnreadableRecord] = []
-    droppable = isinstance(records, list)
-    # Most records are unchanged: only their (id, updated_at) stamp is read.
-    for count, raw in enumerate(records):
-        if count % PROGRESS_EVERY == 0:  # a pull of 100,000 cases takes seconds: show it
-            engine.emit(Phase.PULL, done=count, total=len(records))
-        # Let go of each record once read: the decoded answer and the rows made from it are
-        # then never both held in full (a first sync of 100,000 cases: peak 205 -> 173 MiB).
-        if droppable:
-            records[count] = None
-        try:
-            server_id, updated = listing.stamp(raw)
-            if server_id in seen:
-                continue  # listed twice by the server: the first (newest) wins
-            seen.add(server_id)
-            if server_id not in known:
-                remote = listing.parse(raw)
-                claim = _claim_unsure_create(remote, unsure_creates)
-                if claim is not None:
-                    unsure_creates.remove(claim)
-                    _adopt_in_pull(engine, s, claim, remote)
-                    continue
-                fresh.append(_new_case_row(remote, now))
-            elif known[server_id] != updated or server_id in marked_gone:
-                changed.append(listing.parse(raw))
-        except UnreadableRecord as exc:
-            # One bad record is set aside; the rest of the list (and the sync) goes on.
-            if exc.server_id is not None:
-                seen.add(exc.server_id)  # still listed: never taken for removed
-            set_aside.append(exc)
+    uncounted = 0  # set aside beyond SET_ASIDE_KEPT: counted, not kept
+    count = 0
+    with case_loader(s) as loader:
+        for batch in batches:
+            # Most records are unchanged: only their (id, updated_at) stamp is read.
+            for raw in batch:
+                if count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
+                    engine.emit(Phase.PULL, done=count)
+                count += 1
+                try:
+                    server_id, updated = listing.stamp(raw)
+                    if server_id in seen:
+                        continue  # listed twice by the server: the first (newest) wins
+                    seen.add(server_id)
+                    if server_id not in known:
+                        remote = listing.parse(raw)
+                        claim = _claim_unsure_create(remote, unsure_creates)
+                        if claim is not None:
+                            unsure_creates.remove(claim)
+                            _adopt_in_pull(engine, s, claim, remote)
+                            continue
+                        fresh.append(_new_case_row(remote, now))
+                    elif known[server_id] != updated or server_id in marked_gone:
+                        changed.append(listing.parse(raw))
+                except UnreadableRecord as exc:
+                    # One bad record is set aside; the rest of the list (and the sync) goes on.
+                    if exc.server_id is not None:
+                        seen.add(exc.server_id)  # still listed: never taken for removed
+                    if len(set_aside) < SET_ASIDE_KEPT or exc.server_id in known:
+                        set_aside.append(exc)
+                    else:
+                        uncounted += 1
+            # Written as they come: the list and the rows made from it are never held whole.
+            if len(fresh) >= WRITE_EVERY:
+                loader.add(fresh)
+                fresh = []
+            if len(changed) >= WRITE_EVERY:
+                _merge_pulled(engine, s, changed)
+                changed = []
+        loader.add(fresh)
+        loader.finish()
+    report.pulled_new += loader.count
     if set_aside:
         _set_aside(engine, s, set_aside, known)
-    if fresh:
-        insert_cases(s, fresh)
-        report.pulled_new += len(fresh)
+    if uncounted:
+        log.warning("pull: %d more records set aside", uncounted)
+        report.set_aside += uncounted
     if changed:
         _merge_pulled(engine, s, changed)
     missing = known.keys() - seen
@@ -456,22 +557,23 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _page_cache(db: Any, kib: int) -> Iterator[None]:
+    """SQLite's page cache of *db* held to *kib* for the block: a pull of 100,000 cases
+    writes ~80 MiB of pages, which the cache of an encrypted file (64 MiB, kept for the
+    list's searches) would otherwise hold as they were written. Pages past it go to the
+    write-ahead log before the commit, as they would at the commit."""
+    (previous,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 def _data_version(db: Any) -> int:
     """SQLite's count of commits by other connections, as this connection has seen them."""
     return int(db.execute("PRAGMA data_version").fetchone()[0])
-
-
-def _first_from(prefetched: Future[T], op: Callable[[], T]) -> Callable[[], T]:
-    """*op* whose first call takes the answer of a request already under way; retries (by
-    ``OutboxEngine.call``) send anew."""
-    pending = [prefetched]
-
-    def call() -> T:
-        if pending:
-            return pending.pop().result()
-        return op()
-
-    return call
 
 
 def _known_stamps(db: Any) -> dict[str, str | None]:

@@ -21,5 +21,6 @@ def test_a_pull_reports_its_progress_through_the_listing(
     finally:
         engine.client.close()
     assert report.ok and report.pulled_new == 35
-    counted = [(p.done, p.total) for p in seen if p.phase is Phase.PULL and p.total]
-    assert counted == [(0, 35), (10, 35), (20, 35), (30, 35)]
+    # Counted as the records arrive: how many there are is known only at the end.
+    counted = [p.done for p in seen if p.phase is Phase.PULL]
+    assert counted == [0, 0, 10, 20, 30]
