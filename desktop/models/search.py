@@ -54,43 +54,56 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
         )
 
 
+# A bulk load builds the list indexes after its rows only for this many rows: building one
+# sorts all its keys in memory (temp_store=MEMORY; 100,000 cases: +15 MiB), so past it they
+# are put back and kept up row by row.
+INDEXES_LIFTED_FOR = 20000
+# A second listing of a server id already written is left out (the first stays).
+_FIRST_WINS = "ON CONFLICT (server_id) DO NOTHING"
+
+
 class CaseLoader:
     """New case rows written batch by batch as a pull reads them (see :func:`case_loader`)."""
 
-    def __init__(self, session: Session, lifting: ExitStack) -> None:
+    def __init__(self, session: Session, trigger: ExitStack, indexes: ExitStack) -> None:
         self._session = session
-        self._lifting = lifting
-        self._last: int | None = None  # the highest rowid before the first batch
+        self._trigger = trigger
+        self._indexes = indexes
+        self._last: int | None = None  # the highest rowid before the first bulk batch
         self._lifted: list[str] = []
-        self.count = 0
+        self._loaded = 0  # rows written while the list indexes were lifted
+        self.count = 0  # rows written (a server id listed twice counts once)
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        """Write *rows* (all with the same keys). The first batch of
-        :data:`BULK_THRESHOLD` rows or more lifts the search trigger (and, into a nearly empty
-        table, the list indexes) until the end; smaller batches before it go row by row."""
+        """Write *rows* (all with the same keys; a row whose server id is already in the table
+        is left out). The first batch of :data:`BULK_THRESHOLD` rows or more lifts the search
+        trigger until the end and, into a nearly empty table, the list indexes for the first
+        :data:`INDEXES_LIFTED_FOR` rows; smaller batches before it go row by row."""
         if not rows:
             return
-        self.count += len(rows)
-        table = Case.__table__
-        if self._last is None and len(rows) < BULK_THRESHOLD:
-            self._session.execute(table.insert(), rows)
-            return
         conn = self._session.connection()
-        if self._last is None:
+        if self._last is None and len(rows) >= BULK_THRESHOLD:
             last, count = conn.exec_driver_sql(
                 "SELECT coalesce(max(rowid), 0), count(*) FROM cases").one()
             self._last = last
-            lifted = ["cases_search_insert"]
+            self._lifted = self._trigger.enter_context(
+                _schema_lifted(conn, ["cases_search_insert"]))
             if count < len(rows):
-                lifted += conn.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases' "
-                    "AND sql IS NOT NULL").scalars()
-            self._lifted = self._lifting.enter_context(_schema_lifted(conn, lifted))
-        _insert_through_driver(conn, table, rows)
+                self._lifted += self._indexes.enter_context(_schema_lifted(conn, list(
+                    conn.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                        "tbl_name = 'cases' AND sql IS NOT NULL").scalars())))
+        self.count += _insert_through_driver(conn, Case.__table__, rows, _FIRST_WINS)
+        if len(self._lifted) > 1:
+            self._loaded += len(rows)
+            if self._loaded >= INDEXES_LIFTED_FOR:
+                self._indexes.close()  # built now, from the rows so far; kept up from here
+                self._lifted = self._lifted[:1]
 
     def finish(self) -> None:
         """Put back what was lifted and index the new rows for search in one statement."""
-        self._lifting.close()
+        self._indexes.close()
+        self._trigger.close()
         if "cases_search_insert" in self._lifted:
             self._session.connection().exec_driver_sql(
                 "INSERT INTO cases_search(rowid, patient_name, case_summary) "
@@ -104,8 +117,8 @@ def case_loader(session: Session) -> Iterator[CaseLoader]:
     """A bulk load of new cases in batches, inside the caller's transaction: ends with
     :meth:`CaseLoader.finish`; a failure on the way puts the lifted schema back (the caller's
     transaction then rolls back the rows)."""
-    with ExitStack() as lifting:
-        yield CaseLoader(session, lifting)
+    with ExitStack() as trigger, ExitStack() as indexes:
+        yield CaseLoader(session, trigger, indexes)
 
 
 @contextmanager
@@ -148,10 +161,12 @@ def _schema_lifted(conn: Connection, names: list[str]) -> Iterator[list[str]]:
             conn.exec_driver_sql(sql)
 
 
-def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                           tail: str = "") -> int:
     """``table.insert()`` for many rows of the same keys, with each column's bind processing
     done once per distinct value object: a pull stamps every row with the same datetimes and
-    the same empty JSON, and converting those 10,000 times was a third of a first sync."""
+    the same empty JSON, and converting those 10,000 times was a third of a first sync.
+    *tail* ends the statement (a conflict clause); returns the rows written."""
     columns = list(rows[0])
     processed = [
         (index, process)
@@ -172,5 +187,7 @@ def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, 
         params.append(tuple(values))
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {tail}", params)
+    return int(result.rowcount)
 

@@ -127,12 +127,12 @@ def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
 
 # Records handed from the reading thread to the writing one at a time, and batches read ahead
 # at most: what of the list is held at once (the rest is still on its way, or written).
-BATCH = 1000
-AHEAD = 4
+BATCH = 500
+AHEAD = 2
 # SQLite's page cache while a pull writes (see _page_cache).
 PULL_CACHE_KIB = 8 * 1024
 # New rows written, and changed cases merged, this many at a time.
-WRITE_EVERY = 2000
+WRITE_EVERY = 1000
 # Unreadable records of cases not here kept with their reasons; beyond this they are counted
 # only (a hostile list of millions of bad records must not hold a reason for each).
 SET_ASIDE_KEPT = 100
@@ -220,7 +220,11 @@ def _apply_listing(
     ]
     fresh: list[dict[str, Any]] = []
     changed: list[RemoteCase] = []
+    # Cases here that the list still holds. The ids of new cases are not kept (100,000 of
+    # them: 13 MiB): a second listing of one is left out when written, the first wins. Only
+    # while a create sent earlier may be among them are they kept, to claim it once.
     seen: set[str] = set()
+    new_ids: set[str] | None = set() if unsure_creates else None
     now = utcnow()
     set_aside: list[UnreadableRecord] = []
     uncounted = 0  # set aside beyond SET_ASIDE_KEPT: counted, not kept
@@ -234,10 +238,11 @@ def _apply_listing(
                 count += 1
                 try:
                     server_id, updated = listing.stamp(raw)
-                    if server_id in seen:
-                        continue  # listed twice by the server: the first (newest) wins
-                    seen.add(server_id)
                     if server_id not in known:
+                        if new_ids is not None:
+                            if server_id in new_ids:
+                                continue  # listed twice by the server: the first wins
+                            new_ids.add(server_id)
                         remote = listing.parse(raw)
                         claim = _claim_unsure_create(remote, unsure_creates)
                         if claim is not None:
@@ -245,11 +250,15 @@ def _apply_listing(
                             _adopt_in_pull(engine, s, claim, remote)
                             continue
                         fresh.append(_new_case_row(remote, now))
-                    elif known[server_id] != updated or server_id in marked_gone:
+                        continue
+                    if server_id in seen:
+                        continue  # listed twice by the server: the first (newest) wins
+                    seen.add(server_id)
+                    if known[server_id] != updated or server_id in marked_gone:
                         changed.append(listing.parse(raw))
                 except UnreadableRecord as exc:
                     # One bad record is set aside; the rest of the list (and the sync) goes on.
-                    if exc.server_id is not None:
+                    if exc.server_id in known:
                         seen.add(exc.server_id)  # still listed: never taken for removed
                     if len(set_aside) < SET_ASIDE_KEPT or exc.server_id in known:
                         set_aside.append(exc)
