@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -58,15 +59,50 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
 # sorts all its keys in memory (temp_store=MEMORY; 100,000 cases: +15 MiB), so past it they
 # are put back and kept up row by row.
 INDEXES_LIFTED_FOR = 20000
-# A second listing of a server id already written is left out (the first stays).
-_FIRST_WINS = "ON CONFLICT (server_id) DO NOTHING"
+# What CaseLoader.add takes of each case first seen in a pull, in this order.
+NEW_CASE_FIELDS = ("id", "server_id", "numeric_id", "patient_name", "patient_age",
+                   "patient_gender", "case_summary", "status", "server_created_at",
+                   "server_updated_at")
+# One row per tuple, made by SQLite: the columns' defaults for absent values and the merge
+# base (the server's values as listed) as JSON built in C, where converting each row through
+# the table's types cost more than SQLite's own writing. A second listing of a server id
+# already written is left out (the first stays).
+_NEW_CASE_SQL = (
+    "INSERT INTO cases (id, server_id, numeric_id, patient_name, patient_age, patient_gender, "
+    "case_summary, status, created_at, updated_at, server_created_at, server_updated_at, "
+    "base, sync_state, sync_error, ai_insights, detail_stale) "
+    "VALUES (?1, ?2, ?3, coalesce(?4, ''), coalesce(?5, 0), coalesce(?6, ''), ?7, "
+    "coalesce(nullif(?8, ''), 'pending'), {now}, {now}, ?9, ?10, "
+    "json_object('patient_name', ?4, 'patient_age', ?5, 'patient_gender', ?6, "
+    "'case_summary', ?7, 'status', ?8), {synced}, NULL, NULL, {stale}) "
+    "ON CONFLICT (server_id) DO NOTHING"
+)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class CaseLoader:
     """New case rows written batch by batch as a pull reads them (see :func:`case_loader`)."""
 
-    def __init__(self, session: Session, trigger: ExitStack, indexes: ExitStack) -> None:
+    def __init__(self, session: Session, trigger: ExitStack, indexes: ExitStack,
+                 now: datetime) -> None:
         self._session = session
+        dialect = session.get_bind().dialect
+        columns = Case.__table__.c
+
+        def stored(column: Any, value: object) -> str:
+            process = column.type.bind_processor(dialect)
+            return _literal(process(value) if process is not None else value)
+
+        self._sql = _NEW_CASE_SQL.format(
+            now=stored(columns.created_at, now), synced=stored(columns.sync_state, "synced"),
+            stale=stored(columns.detail_stale, True))
         self._trigger = trigger
         self._indexes = indexes
         self._last: int | None = None  # the highest rowid before the first bulk batch
@@ -74,9 +110,9 @@ class CaseLoader:
         self._loaded = 0  # rows written while the list indexes were lifted
         self.count = 0  # rows written (a server id listed twice counts once)
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        """Write *rows* (all with the same keys; a row whose server id is already in the table
-        is left out). The first batch of :data:`BULK_THRESHOLD` rows or more lifts the search
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write *rows* (tuples of :data:`NEW_CASE_FIELDS`; a row whose server id is already
+        in the table is left out), synced as the server listed them, their files unchecked. The first batch of :data:`BULK_THRESHOLD` rows or more lifts the search
         trigger until the end and, into a nearly empty table, the list indexes for the first
         :data:`INDEXES_LIFTED_FOR` rows; smaller batches before it go row by row."""
         if not rows:
@@ -93,7 +129,7 @@ class CaseLoader:
                     conn.exec_driver_sql(
                         "SELECT name FROM sqlite_master WHERE type = 'index' AND "
                         "tbl_name = 'cases' AND sql IS NOT NULL").scalars())))
-        self.count += _insert_through_driver(conn, Case.__table__, rows, _FIRST_WINS)
+        self.count += int(conn.exec_driver_sql(self._sql, rows).rowcount)
         if len(self._lifted) > 1:
             self._loaded += len(rows)
             if self._loaded >= INDEXES_LIFTED_FOR:
@@ -113,12 +149,12 @@ class CaseLoader:
 
 
 @contextmanager
-def case_loader(session: Session) -> Iterator[CaseLoader]:
-    """A bulk load of new cases in batches, inside the caller's transaction: ends with
-    :meth:`CaseLoader.finish`; a failure on the way puts the lifted schema back (the caller's
-    transaction then rolls back the rows)."""
+def case_loader(session: Session, now: datetime) -> Iterator[CaseLoader]:
+    """A bulk load of new cases in batches, inside the caller's transaction, stamped *now*:
+    ends with :meth:`CaseLoader.finish`; a failure on the way puts the lifted schema back (the
+    caller's transaction then rolls back the rows)."""
     with ExitStack() as trigger, ExitStack() as indexes:
-        yield CaseLoader(session, trigger, indexes)
+        yield CaseLoader(session, trigger, indexes, now)
 
 
 @contextmanager
@@ -161,12 +197,10 @@ def _schema_lifted(conn: Connection, names: list[str]) -> Iterator[list[str]]:
             conn.exec_driver_sql(sql)
 
 
-def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, Any]],
-                           tail: str = "") -> int:
+def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """``table.insert()`` for many rows of the same keys, with each column's bind processing
     done once per distinct value object: a pull stamps every row with the same datetimes and
-    the same empty JSON, and converting those 10,000 times was a third of a first sync.
-    *tail* ends the statement (a conflict clause); returns the rows written."""
+    the same empty JSON, and converting those 10,000 times was a third of a first sync."""
     columns = list(rows[0])
     processed = [
         (index, process)
@@ -187,7 +221,5 @@ def _insert_through_driver(conn: Connection, table: Table, rows: list[dict[str, 
         params.append(tuple(values))
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
-    result = conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {tail}", params)
-    return int(result.rowcount)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", params)
 

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
@@ -112,10 +111,11 @@ def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
     # in: the server's time to answer holds no lock; the write lock is then held while the
     # rest arrives, and if another connection committed since the read (an edit saved during
     # the request), the read is done again under it.
-    with engine.ws.sessions.begin() as s, _Prefetch(listing.fetch) as batches:
+    with engine.ws.sessions.begin() as s, _Prefetch(listing) as batches:
         db = s.connection().connection.dbapi_connection
         version = _data_version(db)
         known = _known_stamps(db)
+        batches.prepare_with(known)
         first = batches.first()
         engine.check_cancel()
         s.connection().exec_driver_sql("BEGIN IMMEDIATE")
@@ -138,15 +138,36 @@ WRITE_EVERY = 1000
 SET_ASIDE_KEPT = 100
 
 
-class _Prefetch:
-    """A listing read on a helper thread and handed over in batches of raw records; an error
-    of the read is raised where the batches are taken."""
+@dataclass(slots=True)
+class _Read:
+    """A record of the list as the reading thread prepared it: its stamp, and parsed (or found
+    unreadable) when the cache's stamps then said it was new or changed, with its new row."""
 
-    def __init__(self, fetch: Callable[[], Iterable[Any]]) -> None:
-        self._queue: queue.Queue[list[Any] | BaseException | None] = queue.Queue(AHEAD)
+    raw: Any
+    server_id: str | None = None
+    updated: str | None = None
+    parsed: RemoteCase | UnreadableRecord | None = None
+    row: tuple[Any, ...] | None = None
+
+    def remote(self, listing: Listing) -> RemoteCase:
+        """The parsed record (parsed here if the reading thread did not)."""
+        if isinstance(self.parsed, UnreadableRecord):
+            raise self.parsed
+        return self.parsed if self.parsed is not None else listing.parse(self.raw)
+
+
+class _Prefetch:
+    """A listing read on a helper thread and handed over in batches: the records are stamped,
+    and the new and changed ones parsed, on that thread too (it runs while this one waits on
+    SQLite). An error of the read is raised where the batches are taken."""
+
+    def __init__(self, listing: Listing) -> None:
+        self._listing = listing
+        self._queue: queue.Queue[list[_Read] | BaseException | None] = queue.Queue(AHEAD)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(fetch,), daemon=True,
-                                        name="casedesk-pull")
+        self._known: dict[str, str | None] | None = None
+        self._known_set = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True, name="casedesk-pull")
 
     def __enter__(self) -> _Prefetch:
         self._thread.start()
@@ -154,21 +175,28 @@ class _Prefetch:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._known_set.set()
         # A reader waiting on a slow server notices at its next piece; the run need not wait.
         self._thread.join(timeout=1.0)
 
-    def _read(self, fetch: Callable[[], Iterable[Any]]) -> None:
+    def prepare_with(self, known: dict[str, str | None]) -> None:
+        """The cache's stamps, read meanwhile: which records to parse ahead. Only a hint (the
+        writing thread decides again under the write lock)."""
+        self._known = known
+        self._known_set.set()
+
+    def _read(self) -> None:
         records: Iterable[Any] = ()
         try:
-            records = fetch()
+            records = self._listing.fetch()
             batch: list[Any] = []
             for raw in records:
                 batch.append(raw)
                 if len(batch) >= BATCH:
-                    if not self._put(batch):
+                    if not self._put(self._prepared(batch)):
                         return
                     batch = []
-            if (not batch or self._put(batch)) and self._put(None):
+            if (not batch or self._put(self._prepared(batch))) and self._put(None):
                 return
         except BaseException as exc:  # noqa: BLE001 - raised again on the taking thread
             self._put(exc)
@@ -177,7 +205,31 @@ class _Prefetch:
             if close is not None:
                 close()  # a generator left part way: its answer is closed here
 
-    def _put(self, item: list[Any] | BaseException | None) -> bool:
+    def _prepared(self, batch: list[Any]) -> list[_Read]:
+        self._known_set.wait()
+        known = self._known or {}
+        stamp, parse = self._listing.stamp, self._listing.parse
+        prepared = []
+        for raw in batch:
+            read = _Read(raw)
+            prepared.append(read)
+            try:
+                read.server_id, read.updated = stamp(raw)
+            except UnreadableRecord as exc:
+                read.parsed = exc
+                continue
+            new = read.server_id not in known
+            if new or known[read.server_id] != read.updated:
+                try:
+                    read.parsed = remote = parse(raw)
+                except UnreadableRecord as exc:
+                    read.parsed = exc
+                    continue
+                if new:
+                    read.row = _new_case_row(remote)
+        return prepared
+
+    def _put(self, item: list[_Read] | BaseException | None) -> bool:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
@@ -186,17 +238,17 @@ class _Prefetch:
                 continue
         return False
 
-    def _take(self) -> list[Any] | None:
+    def _take(self) -> list[_Read] | None:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
         return item
 
-    def first(self) -> list[Any] | None:
+    def first(self) -> list[_Read] | None:
         """The first batch (None: the list is empty), waiting for it."""
         return self._take()
 
-    def after(self, first: list[Any] | None) -> Iterator[list[Any]]:
+    def after(self, first: list[_Read] | None) -> Iterator[list[_Read]]:
         batch = first
         while batch is not None:
             yield batch
@@ -205,7 +257,7 @@ class _Prefetch:
 
 
 def _apply_listing(
-    engine: OutboxEngine, s: Session, listing: Listing, batches: Iterable[list[Any]],
+    engine: OutboxEngine, s: Session, listing: Listing, batches: Iterable[list[_Read]],
     known: dict[str, str | None],
 ) -> None:
     report = engine.report
@@ -218,7 +270,7 @@ def _apply_listing(
             PendingChange.kind == ChangeKind.CREATE_CASE,
             PendingChange.in_flight.is_(True)))
     ]
-    fresh: list[dict[str, Any]] = []
+    fresh: list[tuple[Any, ...]] = []
     changed: list[RemoteCase] = []
     # Cases here that the list still holds. The ids of new cases are not kept (100,000 of
     # them: 13 MiB): a second listing of one is left out when written, the first wins. Only
@@ -229,33 +281,37 @@ def _apply_listing(
     set_aside: list[UnreadableRecord] = []
     uncounted = 0  # set aside beyond SET_ASIDE_KEPT: counted, not kept
     count = 0
-    with case_loader(s) as loader:
+    with case_loader(s, now) as loader:
         for batch in batches:
             # Most records are unchanged: only their (id, updated_at) stamp is read.
-            for raw in batch:
+            for read in batch:
                 if count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
                     engine.emit(Phase.PULL, done=count)
                 count += 1
                 try:
-                    server_id, updated = listing.stamp(raw)
+                    server_id = read.server_id
+                    if server_id is None:  # its stamp could not be read
+                        assert isinstance(read.parsed, UnreadableRecord)
+                        raise read.parsed
                     if server_id not in known:
                         if new_ids is not None:
                             if server_id in new_ids:
                                 continue  # listed twice by the server: the first wins
                             new_ids.add(server_id)
-                        remote = listing.parse(raw)
-                        claim = _claim_unsure_create(remote, unsure_creates)
-                        if claim is not None:
-                            unsure_creates.remove(claim)
-                            _adopt_in_pull(engine, s, claim, remote)
-                            continue
-                        fresh.append(_new_case_row(remote, now))
+                        remote = read.remote(listing)
+                        if unsure_creates:
+                            claim = _claim_unsure_create(remote, unsure_creates)
+                            if claim is not None:
+                                unsure_creates.remove(claim)
+                                _adopt_in_pull(engine, s, claim, remote)
+                                continue
+                        fresh.append(read.row or _new_case_row(remote))
                         continue
                     if server_id in seen:
                         continue  # listed twice by the server: the first (newest) wins
                     seen.add(server_id)
-                    if known[server_id] != updated or server_id in marked_gone:
-                        changed.append(listing.parse(raw))
+                    if known[server_id] != read.updated or server_id in marked_gone:
+                        changed.append(read.remote(listing))
                 except UnreadableRecord as exc:
                     # One bad record is set aside; the rest of the list (and the sync) goes on.
                     if exc.server_id in known:
@@ -313,25 +369,12 @@ def _set_aside(
                                "it was set aside and this computer's copy kept.")
 
 
-def _new_case_row(remote: RemoteCase, now: datetime) -> dict[str, Any]:
-    """The cache row of a case first seen in a pull (spelled out: it runs once per case of a
-    first sync, 10,000 times and more)."""
-    name, age, gender = remote.patient_name, remote.patient_age, remote.patient_gender
-    summary, status = remote.case_summary, remote.status
-    return {
-        "id": new_id(), "server_id": remote.server_id, "numeric_id": remote.numeric_id,
-        "patient_name": "" if name is None else name,
-        "patient_age": 0 if age is None else age,
-        "patient_gender": "" if gender is None else gender,
-        "case_summary": summary,
-        "status": status or "pending",
-        "created_at": now, "updated_at": now,
-        "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
-        "base": {"patient_name": name, "patient_age": age, "patient_gender": gender,
-                 "case_summary": summary, "status": status},
-        "sync_state": SyncState.SYNCED, "sync_error": None,
-        "ai_insights": None, "detail_stale": True,
-    }
+def _new_case_row(remote: RemoteCase) -> tuple[Any, ...]:
+    """A case first seen in a pull, as :class:`~desktop.models.search.CaseLoader` writes it
+    (:data:`~desktop.models.search.NEW_CASE_FIELDS`)."""
+    return (new_id(), remote.server_id, remote.numeric_id, remote.patient_name,
+            remote.patient_age, remote.patient_gender, remote.case_summary, remote.status,
+            remote.created_at, remote.updated_at)
 
 
 def _claim_unsure_create(
