@@ -213,17 +213,19 @@ class _Prefetch:
         for raw in batch:
             read = _Read(raw)
             prepared.append(read)
+            # An error kept without its traceback: that would hold this frame, and with it
+            # the batch, in a cycle that nothing frees while the pull keeps the collector off.
             try:
                 read.server_id, read.updated = stamp(raw)
             except UnreadableRecord as exc:
-                read.parsed = exc
+                read.parsed = exc.with_traceback(None)
                 continue
             new = read.server_id not in known
             if new or known[read.server_id] != read.updated:
                 try:
                     read.parsed = remote = parse(raw)
                 except UnreadableRecord as exc:
-                    read.parsed = exc
+                    read.parsed = exc.with_traceback(None)
                     continue
                 if new:
                     read.row = _new_case_row(remote)
@@ -314,6 +316,7 @@ def _apply_listing(
                         changed.append(read.remote(listing))
                 except UnreadableRecord as exc:
                     # One bad record is set aside; the rest of the list (and the sync) goes on.
+                    exc.with_traceback(None)  # (see _Prefetch._prepared)
                     if exc.server_id in known:
                         seen.add(exc.server_id)  # still listed: never taken for removed
                     if len(set_aside) < SET_ASIDE_KEPT or exc.server_id in known:
