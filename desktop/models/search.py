@@ -55,10 +55,12 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
         )
 
 
-# A bulk load builds the list indexes after its rows only for this many rows: building one
-# sorts all its keys in memory (temp_store=MEMORY; 100,000 cases: +15 MiB), so past it they
-# are put back and kept up row by row.
-INDEXES_LIFTED_FOR = 20000
+# A bulk load into a nearly empty table builds the list indexes after its rows. Building one
+# sorts all its keys in memory (temp_store=MEMORY keeps decrypted keys out of temp files;
+# 100,000 cases: ~12 MiB), so SQLite's page cache is held to this meanwhile: the rows are
+# read through it once, in order. Kept up row by row instead, the indexes of 100,000 cases
+# outgrow a small cache and each insert reads and decrypts index pages again.
+INDEX_BUILD_CACHE_KIB = 2048
 # What CaseLoader.add takes of each case first seen in a pull, in this order.
 NEW_CASE_FIELDS = ("id", "server_id", "numeric_id", "patient_name", "patient_age",
                    "patient_gender", "case_summary", "status", "server_created_at",
@@ -107,14 +109,13 @@ class CaseLoader:
         self._indexes = indexes
         self._last: int | None = None  # the highest rowid before the first bulk batch
         self._lifted: list[str] = []
-        self._loaded = 0  # rows written while the list indexes were lifted
         self.count = 0  # rows written (a server id listed twice counts once)
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         """Write *rows* (tuples of :data:`NEW_CASE_FIELDS`; a row whose server id is already
         in the table is left out), synced as the server listed them, their files unchecked. The first batch of :data:`BULK_THRESHOLD` rows or more lifts the search
-        trigger until the end and, into a nearly empty table, the list indexes for the first
-        :data:`INDEXES_LIFTED_FOR` rows; smaller batches before it go row by row."""
+        trigger until the end and, into a nearly empty table, the list indexes; smaller
+        batches before it go row by row."""
         if not rows:
             return
         conn = self._session.connection()
@@ -130,15 +131,17 @@ class CaseLoader:
                         "SELECT name FROM sqlite_master WHERE type = 'index' AND "
                         "tbl_name = 'cases' AND sql IS NOT NULL").scalars())))
         self.count += int(conn.exec_driver_sql(self._sql, rows).rowcount)
-        if len(self._lifted) > 1:
-            self._loaded += len(rows)
-            if self._loaded >= INDEXES_LIFTED_FOR:
-                self._indexes.close()  # built now, from the rows so far; kept up from here
-                self._lifted = self._lifted[:1]
 
     def finish(self) -> None:
         """Put back what was lifted and index the new rows for search in one statement."""
-        self._indexes.close()
+        if len(self._lifted) > 1:
+            db = self._session.connection().connection.dbapi_connection
+            (previous,) = db.execute("PRAGMA cache_size").fetchone()
+            db.execute(f"PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}")
+            try:
+                self._indexes.close()
+            finally:
+                db.execute(f"PRAGMA cache_size = {int(previous)}")
         self._trigger.close()
         if "cases_search_insert" in self._lifted:
             self._session.connection().exec_driver_sql(
