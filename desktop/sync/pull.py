@@ -14,11 +14,13 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import marshal
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
@@ -105,12 +107,15 @@ def _pull_records(engine: OutboxEngine, listing: Listing) -> None:
 
 
 def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
-    # The list is read on a helper thread, handed over in batches as its records arrive:
-    # this one reads what the cache knows meanwhile, then writes each batch while the next is
-    # read (SQLite works without the GIL). No transaction is open until the first records are
-    # in: the server's time to answer holds no lock; the write lock is then held while the
-    # rest arrives, and if another connection committed since the read (an edit saved during
-    # the request), the read is done again under it.
+    # The whole list is read first, with no lock held: over a slow line 100,000 cases take
+    # tens of seconds to arrive, and a save in the window must not wait for them (it would
+    # give up after SQLite's busy timeout). It is held packed small meanwhile (_HeldList).
+    # Then, under the write lock, a helper thread unpacks, stamps and parses it batch by
+    # batch while this one writes (SQLite works without the GIL); if another connection
+    # committed since the cache's stamps were read (an edit saved meanwhile), they are read
+    # again under the lock.
+    held = _HeldList.read(engine, listing.fetch)
+    listing = replace(listing, fetch=held.records)
     with engine.ws.sessions.begin() as s, _Prefetch(listing) as batches:
         db = s.connection().connection.dbapi_connection
         version = _data_version(db)
@@ -122,7 +127,56 @@ def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
         if _data_version(db) != version:
             known = _known_stamps(db)
         with _page_cache(db, PULL_CACHE_KIB):
-            _apply_listing(engine, s, listing, batches.after(first), known)
+            _apply_listing(engine, s, listing, batches.after(first), known, held.count)
+
+
+class _HeldList:
+    """A case list read whole before it is applied, held as compressed batches: ~6 MiB for
+    the ~30 MiB answer of 100,000 cases, where the records as Python objects take ~200 MiB.
+    The records are the decoder's plain values (dicts, lists, strings, numbers), which
+    ``marshal`` packs in C; a batch holding anything else (a record set aside as too deep)
+    is kept as it is."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | list[Any]] = []
+        self.count = 0
+
+    @classmethod
+    def read(cls, engine: OutboxEngine, fetch: Callable[[], Iterable[Any]]) -> _HeldList:
+        held = cls()
+        batch: list[Any] = []
+        records = fetch()
+        try:
+            for raw in records:
+                batch.append(raw)
+                held.count += 1
+                if held.count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
+                    engine.emit(Phase.PULL, done=held.count)
+                    engine.check_cancel()
+                if len(batch) >= BATCH:
+                    held.chunks.append(_pack(batch))
+                    batch = []
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # a generator left part way: its answer is closed here
+        if batch:
+            held.chunks.append(_pack(batch))
+        return held
+
+    def records(self) -> Iterator[Any]:
+        """The records in the order listed, each batch unpacked when reached and let go."""
+        self.chunks.reverse()
+        while self.chunks:
+            chunk = self.chunks.pop()
+            yield from marshal.loads(zlib.decompress(chunk)) if isinstance(chunk, bytes) else chunk
+
+
+def _pack(batch: list[Any]) -> bytes | list[Any]:
+    try:
+        return zlib.compress(marshal.dumps(batch), 1)
+    except ValueError:  # not plain values: kept as they are (rare, and set aside anyway)
+        return batch
 
 
 # Records handed from the reading thread to the writing one at a time, and batches read ahead
@@ -260,7 +314,7 @@ class _Prefetch:
 
 def _apply_listing(
     engine: OutboxEngine, s: Session, listing: Listing, batches: Iterable[list[_Read]],
-    known: dict[str, str | None],
+    known: dict[str, str | None], total: int,
 ) -> None:
     report = engine.report
     marked_gone = {server_id for (server_id,) in s.connection().exec_driver_sql(
@@ -288,7 +342,7 @@ def _apply_listing(
             # Most records are unchanged: only their (id, updated_at) stamp is read.
             for read in batch:
                 if count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
-                    engine.emit(Phase.PULL, done=count)
+                    engine.emit(Phase.PULL, done=count, total=total)
                 count += 1
                 try:
                     server_id = read.server_id

@@ -96,3 +96,29 @@ def test_a_list_of_many_unreadable_records_keeps_a_bounded_account(harness: Harn
     assert report.ok and report.pulled_new == 5
     assert report.set_aside == 5000
     assert len(report.problems) <= 100 and len(report.set_aside_reasons) <= 100
+
+
+def test_a_save_in_the_window_does_not_wait_for_the_list_to_arrive(harness: Harness) -> None:
+    """The list is read whole before the pull takes the write lock: over a slow line, a save
+    meanwhile goes through at once (it used to wait for the rest of the list, and past
+    SQLite's busy timeout it failed)."""
+    import threading
+    import time
+
+    harness.server.seed_cases("doctor-1", 3000)  # type: ignore[attr-defined]
+    assert harness.sync().ok
+    case_id = harness.ws.case_ids()[0]
+    harness.server.hostile("stall", path="/cases/all_cases",  # type: ignore[attr-defined]
+                           seconds=6.0)
+    reports = []
+    syncing = threading.Thread(target=lambda: reports.append(harness.sync()))
+    syncing.start()
+    time.sleep(1.5)  # the list's first half (1,500 records) is in; the rest is 4.5 s away
+    started = time.monotonic()
+    harness.ws.edit_case(case_id, case_summary="typed while the list came")
+    waited = time.monotonic() - started
+    still_pulling = syncing.is_alive()
+    syncing.join(60)
+    assert still_pulling and waited < 2.0, f"the save waited {waited:.1f} s for the pull"
+    assert reports and reports[0].ok
+    assert harness.ws.get_case(case_id).case_summary == "typed while the list came"
