@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -52,6 +53,111 @@ def insert_cases(session: Session, rows: list[dict[str, Any]]) -> None:
             "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases WHERE rowid > ?",
             (last,),
         )
+
+
+# A bulk load into a nearly empty table builds the list indexes after its rows. Building one
+# sorts all its keys in memory (temp_store=MEMORY keeps decrypted keys out of temp files;
+# 100,000 cases: ~12 MiB), so SQLite's page cache is held to this meanwhile: the rows are
+# read through it once, in order. Kept up row by row instead, the indexes of 100,000 cases
+# outgrow a small cache and each insert reads and decrypts index pages again.
+INDEX_BUILD_CACHE_KIB = 2048
+# What CaseLoader.add takes of each case first seen in a pull, in this order.
+NEW_CASE_FIELDS = ("id", "server_id", "numeric_id", "patient_name", "patient_age",
+                   "patient_gender", "case_summary", "status", "server_created_at",
+                   "server_updated_at")
+# One row per tuple, made by SQLite: the columns' defaults for absent values and the merge
+# base (the server's values as listed) as JSON built in C, where converting each row through
+# the table's types cost more than SQLite's own writing. A second listing of a server id
+# already written is left out (the first stays).
+_NEW_CASE_SQL = (
+    "INSERT INTO cases (id, server_id, numeric_id, patient_name, patient_age, patient_gender, "
+    "case_summary, status, created_at, updated_at, server_created_at, server_updated_at, "
+    "base, sync_state, sync_error, ai_insights, detail_stale) "
+    "VALUES (?1, ?2, ?3, coalesce(?4, ''), coalesce(?5, 0), coalesce(?6, ''), ?7, "
+    "coalesce(nullif(?8, ''), 'pending'), {now}, {now}, ?9, ?10, "
+    "json_object('patient_name', ?4, 'patient_age', ?5, 'patient_gender', ?6, "
+    "'case_summary', ?7, 'status', ?8), {synced}, NULL, NULL, {stale}) "
+    "ON CONFLICT (server_id) DO NOTHING"
+)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class CaseLoader:
+    """New case rows written batch by batch as a pull reads them (see :func:`case_loader`)."""
+
+    def __init__(self, session: Session, trigger: ExitStack, indexes: ExitStack,
+                 now: datetime) -> None:
+        self._session = session
+        dialect = session.get_bind().dialect
+        columns = Case.__table__.c
+
+        def stored(column: Any, value: object) -> str:
+            process = column.type.bind_processor(dialect)
+            return _literal(process(value) if process is not None else value)
+
+        self._sql = _NEW_CASE_SQL.format(
+            now=stored(columns.created_at, now), synced=stored(columns.sync_state, "synced"),
+            stale=stored(columns.detail_stale, True))
+        self._trigger = trigger
+        self._indexes = indexes
+        self._last: int | None = None  # the highest rowid before the first bulk batch
+        self._lifted: list[str] = []
+        self.count = 0  # rows written (a server id listed twice counts once)
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write *rows* (tuples of :data:`NEW_CASE_FIELDS`; a row whose server id is already
+        in the table is left out), synced as the server listed them, their files unchecked. The first batch of :data:`BULK_THRESHOLD` rows or more lifts the search
+        trigger until the end and, into a nearly empty table, the list indexes; smaller
+        batches before it go row by row."""
+        if not rows:
+            return
+        conn = self._session.connection()
+        if self._last is None and len(rows) >= BULK_THRESHOLD:
+            last, count = conn.exec_driver_sql(
+                "SELECT coalesce(max(rowid), 0), count(*) FROM cases").one()
+            self._last = last
+            self._lifted = self._trigger.enter_context(
+                _schema_lifted(conn, ["cases_search_insert"]))
+            if count < len(rows):
+                self._lifted += self._indexes.enter_context(_schema_lifted(conn, list(
+                    conn.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                        "tbl_name = 'cases' AND sql IS NOT NULL").scalars())))
+        self.count += int(conn.exec_driver_sql(self._sql, rows).rowcount)
+
+    def finish(self) -> None:
+        """Put back what was lifted and index the new rows for search in one statement."""
+        if len(self._lifted) > 1:
+            db = self._session.connection().connection.dbapi_connection
+            (previous,) = db.execute("PRAGMA cache_size").fetchone()
+            db.execute(f"PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}")
+            try:
+                self._indexes.close()
+            finally:
+                db.execute(f"PRAGMA cache_size = {int(previous)}")
+        self._trigger.close()
+        if "cases_search_insert" in self._lifted:
+            self._session.connection().exec_driver_sql(
+                "INSERT INTO cases_search(rowid, patient_name, case_summary) "
+                "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases "
+                "WHERE rowid > ?", (self._last,))
+        self._lifted = []
+
+
+@contextmanager
+def case_loader(session: Session, now: datetime) -> Iterator[CaseLoader]:
+    """A bulk load of new cases in batches, inside the caller's transaction, stamped *now*:
+    ends with :meth:`CaseLoader.finish`; a failure on the way puts the lifted schema back (the
+    caller's transaction then rolls back the rows)."""
+    with ExitStack() as trigger, ExitStack() as indexes:
+        yield CaseLoader(session, trigger, indexes, now)
 
 
 @contextmanager

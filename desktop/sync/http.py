@@ -612,6 +612,37 @@ def _no_limit() -> Iterator[None]:
     yield
 
 
+@dataclass
+class StreamedAnswer:
+    """A successful answer whose body is read as it arrives: ``pieces`` is the decoded body,
+    within its cap, the rate floor and the request's deadline."""
+
+    status_code: int
+    headers: httpx.Headers
+    pieces: Iterator[bytes]
+
+
+@contextmanager
+def open_bounded(
+    client: httpx.Client, method: str, url: str, *, cap: int, seconds: float, **kwargs: Any,
+) -> Iterator[Answer | StreamedAnswer]:
+    """:func:`send_bounded` for an answer read piece by piece: a success is a
+    :class:`StreamedAnswer` to read inside the block (the deadline holds until it ends), a
+    failure an :class:`Answer` read for its explanation. For a request without a body."""
+    with deadline(seconds):
+        request = client.build_request(method, url, **kwargs)
+        with deadline(min(seconds, HEADERS_WITHIN)):
+            response = client.send(request, stream=True)
+        try:
+            if response.is_success:
+                yield StreamedAnswer(response.status_code, response.headers,
+                                     iter_bounded(response, cap))
+            else:
+                yield error_answer(response)
+        finally:
+            response.close()
+
+
 def error_answer(response: httpx.Response) -> Answer:
     """A streamed error answer read for its explanation only: at most :data:`ERROR_LIMIT`
     bytes are kept, the rest is not read."""

@@ -14,17 +14,19 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import marshal
+import queue
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from desktop.models.search import insert_cases, search_upkeep_batched
+from desktop.models.search import case_loader, search_upkeep_batched
 from desktop.models.tables import (
     CASE_FIELDS,
     EDITABLE_FIELDS,
@@ -54,10 +56,11 @@ MASS_REMOVAL_MIN = 10
 
 @dataclass(frozen=True)
 class Listing:
-    """A server kind's case list: fetch it unparsed, read a record's (id, updated_at) stamp
-    cheaply, and parse the records that are new or changed."""
+    """A server kind's case list: fetch its records unparsed (best as they arrive: an
+    iterator is read on a helper thread and written batch by batch), read a record's
+    (id, updated_at) stamp cheaply, and parse the records that are new or changed."""
 
-    fetch: Callable[[], list[Any]]
+    fetch: Callable[[], Iterable[Any]]
     stamp: Callable[[Any], tuple[str, str | None]]
     parse: Callable[[Any], RemoteCase]
 
@@ -97,28 +100,221 @@ def pull(engine: OutboxEngine, listing: Listing) -> None:
 
 
 def _pull_records(engine: OutboxEngine, listing: Listing) -> None:
-    # The list is fetched on a helper thread while this one reads what the cache knows, so
-    # the server's answer time hides the read. No transaction is open meanwhile: the write
-    # lock is taken once the answer is in, and if another connection committed since the
-    # read (an edit saved during the request), the read is done again under it.
-    with engine.ws.sessions.begin() as s, ThreadPoolExecutor(
-        1, thread_name_prefix="casedesk-pull"
-    ) as pool:
-        prefetch = pool.submit(listing.fetch)
+    # One attempt reads the list and applies it in one transaction; a failure part way (the
+    # connection broke, the answer was cut off or found bad) rolls back all of it, and a
+    # retry reads the list anew.
+    engine.call(lambda: _pull_once(engine, listing))
+
+
+def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
+    # The whole list is read first, with no lock held: over a slow line 100,000 cases take
+    # tens of seconds to arrive, and a save in the window must not wait for them (it would
+    # give up after SQLite's busy timeout). It is held packed small meanwhile (_HeldList).
+    # Then, under the write lock, a helper thread unpacks, stamps and parses it batch by
+    # batch while this one writes (SQLite works without the GIL); if another connection
+    # committed since the cache's stamps were read (an edit saved meanwhile), they are read
+    # again under the lock.
+    held = _HeldList.read(engine, listing.fetch)
+    listing = replace(listing, fetch=held.records)
+    with engine.ws.sessions.begin() as s, _Prefetch(listing) as batches:
         db = s.connection().connection.dbapi_connection
         version = _data_version(db)
         known = _known_stamps(db)
-        records = engine.call(_first_from(prefetch, listing.fetch))
+        batches.prepare_with(known)
+        first = batches.first()
         engine.check_cancel()
         s.connection().exec_driver_sql("BEGIN IMMEDIATE")
         if _data_version(db) != version:
             known = _known_stamps(db)
-        _apply_listing(engine, s, listing, records, known)
+        with _page_cache(db, PULL_CACHE_KIB):
+            _apply_listing(engine, s, listing, batches.after(first), known, held.count)
+
+
+class _HeldList:
+    """A case list read whole before it is applied, held as compressed batches: ~6 MiB for
+    the ~30 MiB answer of 100,000 cases, where the records as Python objects take ~200 MiB.
+    The records are the decoder's plain values (dicts, lists, strings, numbers), which
+    ``marshal`` packs in C; a batch holding anything else (a record set aside as too deep)
+    is kept as it is."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | list[Any]] = []
+        self.count = 0
+
+    @classmethod
+    def read(cls, engine: OutboxEngine, fetch: Callable[[], Iterable[Any]]) -> _HeldList:
+        held = cls()
+        batch: list[Any] = []
+        records = fetch()
+        try:
+            for raw in records:
+                batch.append(raw)
+                held.count += 1
+                if held.count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
+                    engine.emit(Phase.PULL, done=held.count)
+                    engine.check_cancel()
+                if len(batch) >= BATCH:
+                    held.chunks.append(_pack(batch))
+                    batch = []
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # a generator left part way: its answer is closed here
+        if batch:
+            held.chunks.append(_pack(batch))
+        return held
+
+    def records(self) -> Iterator[Any]:
+        """The records in the order listed, each batch unpacked when reached and let go."""
+        self.chunks.reverse()
+        while self.chunks:
+            chunk = self.chunks.pop()
+            yield from marshal.loads(zlib.decompress(chunk)) if isinstance(chunk, bytes) else chunk
+
+
+def _pack(batch: list[Any]) -> bytes | list[Any]:
+    try:
+        return zlib.compress(marshal.dumps(batch), 1)
+    except ValueError:  # not plain values: kept as they are (rare, and set aside anyway)
+        return batch
+
+
+# Records handed from the reading thread to the writing one at a time, and batches read ahead
+# at most: what of the list is held at once (the rest is still on its way, or written).
+BATCH = 500
+AHEAD = 2
+# SQLite's page cache while a pull writes (see _page_cache).
+PULL_CACHE_KIB = 8 * 1024
+# New rows written, and changed cases merged, this many at a time.
+WRITE_EVERY = 1000
+# Unreadable records of cases not here kept with their reasons; beyond this they are counted
+# only (a hostile list of millions of bad records must not hold a reason for each).
+SET_ASIDE_KEPT = 100
+
+
+@dataclass(slots=True)
+class _Read:
+    """A record of the list as the reading thread prepared it: its stamp, and parsed (or found
+    unreadable) when the cache's stamps then said it was new or changed, with its new row."""
+
+    raw: Any
+    server_id: str | None = None
+    updated: str | None = None
+    parsed: RemoteCase | UnreadableRecord | None = None
+    row: tuple[Any, ...] | None = None
+
+    def remote(self, listing: Listing) -> RemoteCase:
+        """The parsed record (parsed here if the reading thread did not)."""
+        if isinstance(self.parsed, UnreadableRecord):
+            raise self.parsed
+        return self.parsed if self.parsed is not None else listing.parse(self.raw)
+
+
+class _Prefetch:
+    """A listing read on a helper thread and handed over in batches: the records are stamped,
+    and the new and changed ones parsed, on that thread too (it runs while this one waits on
+    SQLite). An error of the read is raised where the batches are taken."""
+
+    def __init__(self, listing: Listing) -> None:
+        self._listing = listing
+        self._queue: queue.Queue[list[_Read] | BaseException | None] = queue.Queue(AHEAD)
+        self._stop = threading.Event()
+        self._known: dict[str, str | None] | None = None
+        self._known_set = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True, name="casedesk-pull")
+
+    def __enter__(self) -> _Prefetch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._known_set.set()
+        # A reader waiting on a slow server notices at its next piece; the run need not wait.
+        self._thread.join(timeout=1.0)
+
+    def prepare_with(self, known: dict[str, str | None]) -> None:
+        """The cache's stamps, read meanwhile: which records to parse ahead. Only a hint (the
+        writing thread decides again under the write lock)."""
+        self._known = known
+        self._known_set.set()
+
+    def _read(self) -> None:
+        records: Iterable[Any] = ()
+        try:
+            records = self._listing.fetch()
+            batch: list[Any] = []
+            for raw in records:
+                batch.append(raw)
+                if len(batch) >= BATCH:
+                    if not self._put(self._prepared(batch)):
+                        return
+                    batch = []
+            if (not batch or self._put(self._prepared(batch))) and self._put(None):
+                return
+        except BaseException as exc:  # noqa: BLE001 - raised again on the taking thread
+            self._put(exc)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # a generator left part way: its answer is closed here
+
+    def _prepared(self, batch: list[Any]) -> list[_Read]:
+        self._known_set.wait()
+        known = self._known or {}
+        stamp, parse = self._listing.stamp, self._listing.parse
+        prepared = []
+        for raw in batch:
+            read = _Read(raw)
+            prepared.append(read)
+            # An error kept without its traceback: that would hold this frame, and with it
+            # the batch, in a cycle that nothing frees while the pull keeps the collector off.
+            try:
+                read.server_id, read.updated = stamp(raw)
+            except UnreadableRecord as exc:
+                read.parsed = exc.with_traceback(None)
+                continue
+            new = read.server_id not in known
+            if new or known[read.server_id] != read.updated:
+                try:
+                    read.parsed = remote = parse(raw)
+                except UnreadableRecord as exc:
+                    read.parsed = exc.with_traceback(None)
+                    continue
+                if new:
+                    read.row = _new_case_row(remote)
+        return prepared
+
+    def _put(self, item: list[_Read] | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _take(self) -> list[_Read] | None:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def first(self) -> list[_Read] | None:
+        """The first batch (None: the list is empty), waiting for it."""
+        return self._take()
+
+    def after(self, first: list[_Read] | None) -> Iterator[list[_Read]]:
+        batch = first
+        while batch is not None:
+            yield batch
+            batch = None  # let go of it before waiting for the next
+            batch = self._take()
 
 
 def _apply_listing(
-    engine: OutboxEngine, s: Session, listing: Listing, records: list[Any],
-    known: dict[str, str | None],
+    engine: OutboxEngine, s: Session, listing: Listing, batches: Iterable[list[_Read]],
+    known: dict[str, str | None], total: int,
 ) -> None:
     report = engine.report
     marked_gone = {server_id for (server_id,) in s.connection().exec_driver_sql(
@@ -130,45 +326,72 @@ def _apply_listing(
             PendingChange.kind == ChangeKind.CREATE_CASE,
             PendingChange.in_flight.is_(True)))
     ]
-    fresh: list[dict[str, Any]] = []
+    fresh: list[tuple[Any, ...]] = []
     changed: list[RemoteCase] = []
+    # Cases here that the list still holds. The ids of new cases are not kept (100,000 of
+    # them: 13 MiB): a second listing of one is left out when written, the first wins. Only
+    # while a create sent earlier may be among them are they kept, to claim it once.
     seen: set[str] = set()
+    new_ids: set[str] | None = set() if unsure_creates else None
     now = utcnow()
     set_aside: list[UnreadableRecord] = []
-    droppable = isinstance(records, list)
-    # Most records are unchanged: only their (id, updated_at) stamp is read.
-    for count, raw in enumerate(records):
-        if count % PROGRESS_EVERY == 0:  # a pull of 100,000 cases takes seconds: show it
-            engine.emit(Phase.PULL, done=count, total=len(records))
-        # Let go of each record once read: the decoded answer and the rows made from it are
-        # then never both held in full (a first sync of 100,000 cases: peak 205 -> 173 MiB).
-        if droppable:
-            records[count] = None
-        try:
-            server_id, updated = listing.stamp(raw)
-            if server_id in seen:
-                continue  # listed twice by the server: the first (newest) wins
-            seen.add(server_id)
-            if server_id not in known:
-                remote = listing.parse(raw)
-                claim = _claim_unsure_create(remote, unsure_creates)
-                if claim is not None:
-                    unsure_creates.remove(claim)
-                    _adopt_in_pull(engine, s, claim, remote)
-                    continue
-                fresh.append(_new_case_row(remote, now))
-            elif known[server_id] != updated or server_id in marked_gone:
-                changed.append(listing.parse(raw))
-        except UnreadableRecord as exc:
-            # One bad record is set aside; the rest of the list (and the sync) goes on.
-            if exc.server_id is not None:
-                seen.add(exc.server_id)  # still listed: never taken for removed
-            set_aside.append(exc)
+    uncounted = 0  # set aside beyond SET_ASIDE_KEPT: counted, not kept
+    count = 0
+    with case_loader(s, now) as loader:
+        for batch in batches:
+            # Most records are unchanged: only their (id, updated_at) stamp is read.
+            for read in batch:
+                if count % PROGRESS_EVERY == 0:  # 100,000 cases take seconds: show it
+                    engine.emit(Phase.PULL, done=count, total=total)
+                count += 1
+                try:
+                    server_id = read.server_id
+                    if server_id is None:  # its stamp could not be read
+                        assert isinstance(read.parsed, UnreadableRecord)
+                        raise read.parsed
+                    if server_id not in known:
+                        if new_ids is not None:
+                            if server_id in new_ids:
+                                continue  # listed twice by the server: the first wins
+                            new_ids.add(server_id)
+                        remote = read.remote(listing)
+                        if unsure_creates:
+                            claim = _claim_unsure_create(remote, unsure_creates)
+                            if claim is not None:
+                                unsure_creates.remove(claim)
+                                _adopt_in_pull(engine, s, claim, remote)
+                                continue
+                        fresh.append(read.row or _new_case_row(remote))
+                        continue
+                    if server_id in seen:
+                        continue  # listed twice by the server: the first (newest) wins
+                    seen.add(server_id)
+                    if known[server_id] != read.updated or server_id in marked_gone:
+                        changed.append(read.remote(listing))
+                except UnreadableRecord as exc:
+                    # One bad record is set aside; the rest of the list (and the sync) goes on.
+                    exc.with_traceback(None)  # (see _Prefetch._prepared)
+                    if exc.server_id in known:
+                        seen.add(exc.server_id)  # still listed: never taken for removed
+                    if len(set_aside) < SET_ASIDE_KEPT or exc.server_id in known:
+                        set_aside.append(exc)
+                    else:
+                        uncounted += 1
+            # Written as they come: the list and the rows made from it are never held whole.
+            if len(fresh) >= WRITE_EVERY:
+                loader.add(fresh)
+                fresh = []
+            if len(changed) >= WRITE_EVERY:
+                _merge_pulled(engine, s, changed)
+                changed = []
+        loader.add(fresh)
+        loader.finish()
+    report.pulled_new += loader.count
     if set_aside:
         _set_aside(engine, s, set_aside, known)
-    if fresh:
-        insert_cases(s, fresh)
-        report.pulled_new += len(fresh)
+    if uncounted:
+        log.warning("pull: %d more records set aside", uncounted)
+        report.set_aside += uncounted
     if changed:
         _merge_pulled(engine, s, changed)
     missing = known.keys() - seen
@@ -203,25 +426,12 @@ def _set_aside(
                                "it was set aside and this computer's copy kept.")
 
 
-def _new_case_row(remote: RemoteCase, now: datetime) -> dict[str, Any]:
-    """The cache row of a case first seen in a pull (spelled out: it runs once per case of a
-    first sync, 10,000 times and more)."""
-    name, age, gender = remote.patient_name, remote.patient_age, remote.patient_gender
-    summary, status = remote.case_summary, remote.status
-    return {
-        "id": new_id(), "server_id": remote.server_id, "numeric_id": remote.numeric_id,
-        "patient_name": "" if name is None else name,
-        "patient_age": 0 if age is None else age,
-        "patient_gender": "" if gender is None else gender,
-        "case_summary": summary,
-        "status": status or "pending",
-        "created_at": now, "updated_at": now,
-        "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
-        "base": {"patient_name": name, "patient_age": age, "patient_gender": gender,
-                 "case_summary": summary, "status": status},
-        "sync_state": SyncState.SYNCED, "sync_error": None,
-        "ai_insights": None, "detail_stale": True,
-    }
+def _new_case_row(remote: RemoteCase) -> tuple[Any, ...]:
+    """A case first seen in a pull, as :class:`~desktop.models.search.CaseLoader` writes it
+    (:data:`~desktop.models.search.NEW_CASE_FIELDS`)."""
+    return (new_id(), remote.server_id, remote.numeric_id, remote.patient_name,
+            remote.patient_age, remote.patient_gender, remote.case_summary, remote.status,
+            remote.created_at, remote.updated_at)
 
 
 def _claim_unsure_create(
@@ -456,22 +666,23 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _page_cache(db: Any, kib: int) -> Iterator[None]:
+    """SQLite's page cache of *db* held to *kib* for the block: a pull of 100,000 cases
+    writes ~80 MiB of pages, which the cache of an encrypted file (64 MiB, kept for the
+    list's searches) would otherwise hold as they were written. Pages past it go to the
+    write-ahead log before the commit, as they would at the commit."""
+    (previous,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 def _data_version(db: Any) -> int:
     """SQLite's count of commits by other connections, as this connection has seen them."""
     return int(db.execute("PRAGMA data_version").fetchone()[0])
-
-
-def _first_from(prefetched: Future[T], op: Callable[[], T]) -> Callable[[], T]:
-    """*op* whose first call takes the answer of a request already under way; retries (by
-    ``OutboxEngine.call``) send anew."""
-    pending = [prefetched]
-
-    def call() -> T:
-        if pending:
-            return pending.pop().result()
-        return op()
-
-    return call
 
 
 def _known_stamps(db: Any) -> dict[str, str | None]:

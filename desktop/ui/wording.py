@@ -110,6 +110,10 @@ def progress_text(progress: SyncProgress) -> str:
     if progress.phase is Phase.UPLOAD:
         return f"Uploading {progress.name}" if progress.name else "Sending a new case with its files"
     if progress.phase is Phase.PULL:
+        if progress.total:  # the whole list is in: storing it
+            return f"Storing the server's cases ({progress.done:,} of {progress.total:,})"
+        if progress.done:  # counted as they arrive: how many come is known at the end only
+            return f"Fetching the server's cases ({progress.done:,} read)"
         return "Fetching the server's cases"
     if progress.phase is Phase.FILES:
         return "Refreshing documents"

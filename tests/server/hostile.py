@@ -12,6 +12,7 @@ caps; the full-size figures in the report use the issue's sizes.
 | `huge_body` | 200, `size` bytes of an endless JSON list |
 | `dense_body` | 200, a valid case list of `size` bytes of empty records: `{},{},…` |
 | `drip` | 200 with a plausible length, then one byte every `seconds` |
+| `stall` | the real answer, its first half at once, the rest after `seconds` (a slow line) |
 | `record` | the real answer with one poisoned record (`record`: see RECORDS, or `text`) first in its list |
 | `oversize_download` | a file's bytes: a PDF head then `size` bytes, whatever was declared |
 | `gzip_download` | a file's bytes as a gzip bomb of `size` decompressed bytes |
@@ -39,7 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MODES = ("gzip_bomb", "huge_body", "dense_body", "drip", "record", "oversize_download", "gzip_download",
-         "program_download")
+         "program_download", "stall")
 DEEP = 200_000
 
 
@@ -155,6 +156,9 @@ class HostileMiddleware:
         if rule.mode == "record":
             text = rule.text if rule.text is not None else RECORDS[rule.record or ""]()
             await _poisoned(self.app, scope, receive, send, text)
+            return
+        if rule.mode == "stall":
+            await _stalled(self.app, scope, receive, send, rule.seconds)
             return
         await _drain(receive)
         if rule.mode == "drip":
@@ -272,3 +276,21 @@ async def _poisoned(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
     headers.append((b"content-length", str(len(out)).encode()))
     await send({"type": "http.response.start", "status": start["status"], "headers": headers})
     await send({"type": "http.response.body", "body": out, "more_body": False})
+
+
+async def _stalled(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
+                   seconds: float) -> None:
+    """The real answer, its second half held back ``seconds`` after the first."""
+    captured: list[Message] = []
+
+    async def capture(message: Message) -> None:
+        captured.append(dict(message))
+
+    await app(scope, receive, capture)
+    start = next(m for m in captured if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+    await send(start)
+    half = len(body) // 2
+    await send({"type": "http.response.body", "body": body[:half], "more_body": True})
+    await asyncio.sleep(seconds)
+    await send({"type": "http.response.body", "body": body[half:], "more_body": False})

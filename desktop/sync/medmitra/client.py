@@ -42,6 +42,7 @@ from desktop.sync.http import (
     limit,
     log_answer,
     new_http_client,
+    open_bounded,
     open_progress_file,
     origin,
     parse_retry_after,
@@ -55,6 +56,7 @@ from desktop.sync.http import (
     unreadable_answer,
 )
 from desktop.sync.json_answer import TooDense, decode_json
+from desktop.sync.json_stream import NotAList, NotAnObject, array_items
 from desktop.sync.medmitra.records import (
     bad_shape,
     detail_of,
@@ -135,10 +137,42 @@ class MedMitraClient:
     def list_case_records(self) -> list[Any]:
         """The same list unparsed: a pull reads :func:`case_stamp` of each and parses only
         the new and changed ones (10,000 records parse in ~50 ms; most are unchanged)."""
-        payload = self._json("GET", "/cases/all_cases", "/cases/all_cases",
-                             params={"user_id": self.user_id},
-                             cap=int(limit("list", LIST_LIMIT)), seconds=LIST_DEADLINE)
-        return list_of(payload, "cases")
+        return list(self.iter_case_records())
+
+    def iter_case_records(self) -> Iterator[Any]:
+        """The list's records unparsed, one by one as the answer arrives (never the whole
+        answer in memory: 100,000 cases are ~30 MiB of JSON). An answer found bad part way
+        raises its typed error then, after the records before it: a caller applies nothing
+        of them until the end (the pull's one transaction)."""
+        route = "/cases/all_cases"
+        started = time.monotonic()
+        try:
+            with open_bounded(self._http, "GET", route, cap=int(limit("list", LIST_LIMIT)),
+                              seconds=LIST_DEADLINE, params={"user_id": self.user_id},
+                              headers={"Authorization": f"Bearer {self._token}"}) as answer:
+                if isinstance(answer, Answer):
+                    log_answer(log, "GET", route, answer.status_code, started)
+                    raise self._status_error(answer, "GET", route, creates=False)
+                try:
+                    yield from array_items(answer.pieces, "cases")
+                except (NotAnObject, NotAList) as exc:
+                    error = bad_shape(str(exc))
+                    error.route = route
+                    raise error from None
+                except TooDense:
+                    log.info("GET %s: answer refused unparsed (too dense)", route)
+                    raise _too_dense(answer.status_code, route, creates=False) from None
+                except (ValueError, UnicodeDecodeError):
+                    log.info("GET %s: unreadable JSON answer", route)
+                    raise err.ProtocolError(unreadable_answer(False), status=answer.status_code,
+                                            route=route) from None
+            log_answer(log, "GET", route, answer.status_code, started)
+        except TooLarge as exc:
+            log.info("GET %s: answer over %d bytes", route, exc.cap)
+            raise too_large(exc, creates=False, route=route) from None
+        except httpx.HTTPError as exc:
+            log.info("GET %s failed: %s", route, type(exc).__name__)
+            raise self._transport_error(exc, "GET", route, creates=False) from None
 
     def case_detail(self, server_id: str, numeric_id: str | None = None) -> CaseDetail:
         """One case with its files and AI insights (None when the server has none yet)."""
@@ -466,12 +500,7 @@ class MedMitraClient:
             payload = decode_json(response.content)
         except TooDense:
             log.info("%s %s: answer refused unparsed (too dense)", method, route)
-            raise err.ProtocolError(
-                "The server's answer was built of far more empty records than any real answer "
-                "holds, so it was not read." + (" It may have saved this; Case Desk checks the "
-                "server before sending it again." if creates else " Nothing was applied here."),
-                status=response.status_code, route=route, retryable=False,
-                outcome_unknown=creates) from None
+            raise _too_dense(response.status_code, route, creates) from None
         except (ValueError, UnicodeDecodeError):
             log.info("%s %s: unreadable JSON answer", method, route)
             raise err.ProtocolError(
@@ -543,6 +572,14 @@ class MedMitraClient:
         self, exc: httpx.HTTPError, method: str, route: str, creates: bool
     ) -> err.SyncError:
         return transport_error(exc, route=route, repeatable=method == "GET", creates=creates)
+
+
+def _too_dense(status: int, route: str, creates: bool) -> err.ProtocolError:
+    return err.ProtocolError(
+        "The server's answer was built of far more empty records than any real answer "
+        "holds, so it was not read." + (" It may have saved this; Case Desk checks the "
+        "server before sending it again." if creates else " Nothing was applied here."),
+        status=status, route=route, retryable=False, outcome_unknown=creates)
 
 
 def _log_set_aside(set_aside: list[UnreadableRecord]) -> None:

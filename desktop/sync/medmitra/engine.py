@@ -124,7 +124,7 @@ class MedMitraEngine(OutboxEngine):
 
     def after_push(self) -> None:
         """Pull and merge the case list, then refresh files and insights of changed cases."""
-        pull(self, Listing(self.client.list_case_records, case_stamp, parse_case))
+        pull(self, Listing(self.client.iter_case_records, case_stamp, parse_case))
         self.check_cancel()
         refresh_details(self)
 

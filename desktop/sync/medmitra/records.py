@@ -62,6 +62,10 @@ def _case_id(raw: Any) -> str:
 def parse_case(raw: Any) -> RemoteCase:
     """A case record in either spelling; :class:`UnreadableRecord` when it has no usable id
     or a value that cannot be taken (an age out of range, nesting too deep)."""
+    if type(raw) is dict:
+        usual = _usual_case(raw)
+        if usual is not None:
+            return usual
     server_id = _case_id(raw)
     numeric_id = id_of(raw.get("id")) if "case_id" in raw else None
     if numeric_id is not None and not numeric_id.lstrip("-").isdigit():
@@ -84,6 +88,39 @@ def parse_case(raw: Any) -> RemoteCase:
         updated_at=text_of(raw.get("updated_at")),
         raw=dict(raw),
     )
+
+
+_TEXT_FIELDS = ("patient_name", "patient_gender", "case_summary", "status", "created_at",
+                "updated_at")
+
+
+def _plain_id(value: Any) -> bool:
+    return (type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
+            and value.strip() == value and value.isprintable())
+
+
+def _usual_case(raw: dict[str, Any]) -> RemoteCase | None:
+    """The record of the usual shape read without the general conversions (a first sync
+    parses every record): exactly what :func:`parse_case` makes of it, or None to take that
+    path (any other type or spelling, a value to convert or refuse)."""
+    server_id, numeric, user_id = raw.get("case_id"), raw.get("id"), raw.get("user_id")
+    if user_id is None:
+        user_id = raw.get("doctor_id")
+    age = raw.get("patient_age")
+    if not (_plain_id(server_id) and (numeric is None or (
+            type(numeric) is int and abs(numeric) <= 2**63))
+            and (user_id is None or _plain_id(user_id))
+            and (age is None or (type(age) is int and AGE_RANGE[0] <= age <= AGE_RANGE[1]))):
+        return None
+    name, gender, summary, status, created, updated = (raw.get(f) for f in _TEXT_FIELDS)
+    for value in (name, gender, summary, status, created, updated):
+        if value is not None and type(value) is not str:
+            return None
+    return RemoteCase(server_id=server_id,
+                      numeric_id=None if numeric is None else str(numeric),
+                      user_id=user_id, patient_name=name, patient_age=age,
+                      patient_gender=gender, case_summary=summary, status=status,
+                      created_at=created, updated_at=updated, raw=raw)
 
 
 def resolve_url(base_url: str, url: str | None) -> str | None:

@@ -51,7 +51,8 @@ def sign_in(
     if verify:
         with MedMitraClient(url, token, user_id, transport=transport) as client:
             try:
-                client.list_case_records()
+                for _record in client.iter_case_records():  # read whole, none kept
+                    pass
                 verified = True
             except err.OfflineError:
                 verified = False

@@ -310,6 +310,8 @@ class SyncPanel(QObject):
         elif p.total:
             self.progress.setRange(0, p.total)
             self.progress.setValue(p.done)
+        elif p.done:
+            self.progress.setRange(0, 0)  # a count without an end: the busy bar
         text = progress_text(p)
         self.progress.setToolTip(text)
         if p.phase is not Phase.DONE:

@@ -163,3 +163,16 @@ def test_the_open_case_says_when_its_file_list_was_last_checked(
     qtbot.waitUntil(lambda: "files checked" in window.case_view.sync_label.text(),
                     timeout=10000)
     qtbot.waitUntil(lambda: window.case_view.documents.model.rowCount() == 1, timeout=10000)
+
+
+def test_a_pull_counted_as_it_arrives_shows_a_busy_bar_and_the_count(
+    qtbot, window: MainWindow
+) -> None:
+    from desktop.sync.report import Phase, SyncProgress
+
+    messages: list[str] = []
+    window.sync_panel.message.connect(lambda text, _timeout: messages.append(text))
+    window.sync_panel._progress(SyncProgress(Phase.PULL, done=5000))
+    bar = window.sync_panel.progress
+    assert (bar.minimum(), bar.maximum()) == (0, 0)  # no end known: busy, not a stuck 0%
+    assert messages[-1] == "Fetching the server's cases (5,000 read)"
