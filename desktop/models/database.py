@@ -88,6 +88,10 @@ def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
         # Error messages otherwise quote the statement's values (patient names, notes), and
         # errors reach the log file.
         hide_parameters=True,
+        # The connection used last is handed out next: its page cache holds what the last
+        # reads decrypted, so the list's next search or page finds its index pages there
+        # instead of decrypting them again on whichever connection waited longest.
+        pool_use_lifo=True,
     )
     event.listen(engine, "connect", _on_connect)
 

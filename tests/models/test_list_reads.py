@@ -1,0 +1,30 @@
+"""Reads for the case list, on the encrypted cache: every page read from the file is decrypted
+and checked, so the list's reads should find what earlier reads decrypted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+
+from desktop.workspace import CaseQuery, Workspace
+
+
+def test_reads_one_after_another_use_the_connection_used_last(tmp_path: Path) -> None:
+    # Several connections exist once reads overlapped (a search while a page is read, a
+    # sync); a read afterwards should get the one whose page cache was used last, not the one
+    # that waited longest (with its own cold cache, decrypting the same pages again).
+    with Workspace.open(tmp_path / "d") as ws:
+        ws.create_case("Amara Okafor", 47, "female", "cough")
+        held = [ws.engine.connect() for _ in range(3)]
+        for connection in held:
+            connection.exec_driver_sql("SELECT 1")
+        for connection in held:
+            connection.close()
+        used: list[int] = []
+        event.listen(ws.engine, "checkout",
+                     lambda dbapi_connection, _record, _proxy: used.append(id(dbapi_connection)))
+        for _ in range(3):
+            ws.case_ids(CaseQuery(search="oka"), limit=256)
+            ws.cases_by_id(ws.case_ids(CaseQuery()))
+        assert len(set(used)) == 1
