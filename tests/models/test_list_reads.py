@@ -28,3 +28,15 @@ def test_reads_one_after_another_use_the_connection_used_last(tmp_path: Path) ->
             ws.case_ids(CaseQuery(search="oka"), limit=256)
             ws.cases_by_id(ws.case_ids(CaseQuery()))
         assert len(set(used)) == 1
+
+
+def test_decrypted_pages_are_kept_within_one_budget_for_all_connections(tmp_path: Path) -> None:
+    # Each connection may keep a large page cache (a search at 100,000 cases finds its index
+    # pages there), but the process as a whole keeps at most SQLITE_HEAP_LIMIT_KIB: several
+    # connections each filling theirs made the window ~450 MiB at a million cases.
+    from desktop.models.cache_file import SQLITE_HEAP_LIMIT_KIB
+
+    with Workspace.open(tmp_path / "d") as ws:
+        with ws.engine.connect() as connection:
+            limit = connection.exec_driver_sql("PRAGMA soft_heap_limit").scalar()
+        assert limit == SQLITE_HEAP_LIMIT_KIB * 1024
