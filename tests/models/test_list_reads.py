@@ -40,3 +40,26 @@ def test_decrypted_pages_are_kept_within_one_budget_for_all_connections(tmp_path
         with ws.engine.connect() as connection:
             limit = connection.exec_driver_sql("PRAGMA soft_heap_limit").scalar()
         assert limit == SQLITE_HEAP_LIMIT_KIB * 1024
+
+
+def test_a_block_of_list_rows_reads_as_the_cases_themselves(tmp_path: Path) -> None:
+    # The list's block read goes straight through the driver; every field must come back as
+    # the ORM gives it (aware UTC times, parsed insights, None where nothing is stored).
+    from datetime import UTC, datetime
+
+    from desktop.models.tables import Case
+
+    with Workspace.open(tmp_path / "d") as ws:
+        plain = ws.create_case("Amara Okafor", 47, "female", "cough")
+        rich = ws.create_case("Bruno Berger", 60, "male", None)
+        with ws.transaction() as session:
+            case = session.get(Case, rich.id)
+            assert case is not None
+            case.ai_insights = {"primary_diagnosis": "Pneumonia", "scores": [0.8, 0.9]}
+            case.files_checked_at = datetime(2026, 11, 20, 14, 5, 7, 120000, tzinfo=UTC)
+        found = ws.cases_by_id([plain.id, rich.id, "no-such-case"])
+        assert found == {plain.id: ws.get_case(plain.id), rich.id: ws.get_case(rich.id)}
+        assert found[rich.id].ai_insights == {"primary_diagnosis": "Pneumonia",
+                                              "scores": [0.8, 0.9]}
+        assert found[rich.id].updated_at.tzinfo is UTC
+        assert ws.cases_by_id([]) == {}
