@@ -63,3 +63,28 @@ def test_a_block_of_list_rows_reads_as_the_cases_themselves(tmp_path: Path) -> N
                                               "scores": [0.8, 0.9]}
         assert found[rich.id].updated_at.tzinfo is UTC
         assert ws.cases_by_id([]) == {}
+
+
+def test_the_whole_file_check_reads_through_a_small_cache(tmp_path: Path, monkeypatch) -> None:
+    # The window checks every page in the background once it is up. Each page is read once,
+    # so a large cache only takes the shared budget from the list's reads (at a million
+    # cases: ~850 MB decrypted); the connection gets its own cache size back afterwards.
+    from desktop.models import cache_health
+    from desktop.workspace import CHECK_CACHE_KIB
+
+    seen: list[int] = []
+    real = cache_health.quick_check
+
+    def watched(conn, tables=cache_health.STARTUP_TABLES):  # noqa: ANN001, ANN202
+        seen.append(conn.execute("PRAGMA cache_size").fetchone()[0])
+        return real(conn, tables)
+
+    with Workspace.open(tmp_path / "d") as ws:
+        ws.create_case("Amara Okafor", 47, "female", "cough")
+        with ws.engine.connect() as connection:
+            before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        monkeypatch.setattr(cache_health, "quick_check", watched)
+        assert ws.check_pages() is None
+        assert seen == [-CHECK_CACHE_KIB]
+        with ws.engine.connect() as connection:  # the same connection (used last)
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
