@@ -138,6 +138,11 @@ def bench_window(data: Path, keystrokes: int, pages: int) -> None:
         _run_until(lambda: refreshed["n"] >= 1, window.model.refreshed)
         listed = time.perf_counter() - start
         rows = window.model.rowCount()
+        # Paging and searching are measured once the window's start-up work in the
+        # background (the whole-file check, seconds here) is done: the steady state.
+        checked = time.perf_counter()
+        _run_until(lambda: window.runner.running == 0)
+        checked = time.perf_counter() - checked
         rss_listed = _rss_kib()
 
         # Paging: a page down at spread positions through the whole list.
@@ -162,7 +167,8 @@ def bench_window(data: Path, keystrokes: int, pages: int) -> None:
         window.runner.shutdown()
         ws.close()
     ms = 1000.0
-    print(f"the window over {rows:,} cases: full list in {listed * ms:.0f} ms after show")
+    print(f"the window over {rows:,} cases: full list in {listed * ms:.0f} ms after show; "
+          f"its start-up work in the background done {checked * ms:.0f} ms later")
     print(f"  page down (rows read + drawn), {pages} pages spread through the list: p50 "
           f"{statistics.median(timings) * ms:.1f} ms   p95 {pct(timings, .95) * ms:.1f} ms   "
           f"max {max(timings) * ms:.1f} ms   (target p95 <= 16 ms)")
