@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -355,7 +355,7 @@ _RECORDS_BY_ID = (
 )
 
 
-@cache
+@lru_cache(maxsize=4)
 def _record_processors(dialect: Any) -> list[Callable[[Any], Any] | None]:
     """How SQLAlchemy turns each stored value of a CaseRecord column into Python (dates,
     JSON), taken from the column types once."""
