@@ -2,6 +2,9 @@
 
 The cache is generated once (a few minutes) into a folder that is kept between runs
 (``--dir``, default ``$TMPDIR/casedesk-bench-million``) and reused while its case count holds.
+It is encrypted, as the app always runs: the folder's key lives in a keychain file kept beside
+it (the tests' own backend; the real keychain is never touched). A folder an earlier version of
+this bench left unencrypted is converted on its first use here, as the app converts one.
 
 1. Cold start: a bare PySide6 window against Case Desk's first paint with the case list and
    its full window, fresh processes alternating (the instrument of ``bench.gui``).
@@ -54,6 +57,9 @@ def million_cache(folder: Path, count: int) -> Path:
     data = folder / "data"
     stamp = folder / f"cases-{count}"
     if stamp.exists() and data.exists():
+        with Workspace.open(data) as ws:  # converts an unencrypted one left by an older bench
+            if not ws.unlock_secret_set():
+                ws.set_unlock_secret("20262026")  # else the window opens asking for one
         return data
     if data.exists():
         import shutil
@@ -70,6 +76,7 @@ def million_cache(folder: Path, count: int) -> Path:
             with ws.transaction() as s:
                 for at in range(0, len(rows), 5000):
                     s.execute(insert(Case.__table__), rows[at : at + 5000])
+        ws.set_unlock_secret("20262026")
     stamp.write_text(f"generated in {time.perf_counter() - start:.0f} s\n")
     return data
 
@@ -132,19 +139,27 @@ def bench_window(data: Path, keystrokes: int, pages: int) -> None:
         _run_until(lambda: refreshed["n"] >= 1, window.model.refreshed)
         listed = time.perf_counter() - start
         rows = window.model.rowCount()
+        # Paging and searching are measured once the window's start-up work in the
+        # background (the whole-file check, seconds here) is done: the steady state.
+        checked = time.perf_counter()
+        _run_until(lambda: window.runner.running == 0)
+        checked = time.perf_counter() - checked
         rss_listed = _rss_kib()
 
         # Paging: a page down at spread positions through the whole list.
         table = window.table
         bar = table.verticalScrollBar()
         timings: list[float] = []
+        cpu: list[float] = []
         for n in range(pages):
             bar.setValue(int(bar.maximum() * n / max(1, pages - 1)))
             app.processEvents()
+            cpu_begin = time.process_time()
             begin = time.perf_counter()
             bar.setValue(bar.value() + bar.pageStep())
             table.viewport().repaint()
             timings.append(time.perf_counter() - begin)
+            cpu.append(time.process_time() - cpu_begin)
         rss_paged = _rss_kib()
         filters = filter_figures(app, window, ws, keystrokes)
         rss_end = _rss_kib()
@@ -153,10 +168,13 @@ def bench_window(data: Path, keystrokes: int, pages: int) -> None:
         window.runner.shutdown()
         ws.close()
     ms = 1000.0
-    print(f"the window over {rows:,} cases: full list in {listed * ms:.0f} ms after show")
+    print(f"the window over {rows:,} cases: full list in {listed * ms:.0f} ms after show; "
+          f"its start-up work in the background done {checked * ms:.0f} ms later")
     print(f"  page down (rows read + drawn), {pages} pages spread through the list: p50 "
           f"{statistics.median(timings) * ms:.1f} ms   p95 {pct(timings, .95) * ms:.1f} ms   "
           f"max {max(timings) * ms:.1f} ms   (target p95 <= 16 ms)")
+    print(f"    CPU time of this process per page: p50 {statistics.median(cpu) * ms:.1f} ms   "
+          f"p95 {pct(cpu, .95) * ms:.1f} ms   (other programs' load does not inflate it)")
     for line in filters:
         print(line.replace("(target p95 <= 25 ms at 100,000;", "(target p95 <= 50 ms at 1M;"))
     print(f"  resident memory: {rss_listed / 1024:.0f} MiB with the list in, "
@@ -234,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     only = set(args.only or ["start", "window", "pull"])
     if only & {"start", "window"}:
+        from bench.gui import _file_keychain
+
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        _file_keychain(Path(args.dir))  # kept with the cache: its key must outlive the run
         start = time.perf_counter()
         data = million_cache(Path(args.dir), args.cases)
         print(f"{args.cases:,} cases in {data} ({time.perf_counter() - start:.0f} s to have it); "

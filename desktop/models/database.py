@@ -68,6 +68,25 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _shed_written_pages(dbapi_connection: Any, record: Any) -> None:
+    """A connection back from writing gives up its decrypted pages: all connections share one
+    budget for them (``cache_file.SQLITE_HEAP_LIMIT_KIB``), and a sync that wrote 100,000 rows
+    would otherwise hold all of it, leaving the list's reads to decrypt every page again.
+    Reads keep theirs (the list's next search finds its index pages there)."""
+    if dbapi_connection is None:
+        return
+    try:
+        changes = dbapi_connection.total_changes
+    except Exception:  # noqa: BLE001 - a closed connection: nothing to give up
+        return
+    if changes != record.info.get("changes_seen", 0):
+        record.info["changes_seen"] = changes
+        try:
+            dbapi_connection.execute("PRAGMA shrink_memory")
+        except Exception:  # noqa: BLE001 - only memory; the pool's own reset follows
+            log.debug("shrink_memory failed", exc_info=True)
+
+
 def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
                         key: bytes | None = None) -> Engine:
     """An engine on the cache file (encrypted with *key*, when given). *read_only* (why: the
@@ -88,8 +107,14 @@ def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
         # Error messages otherwise quote the statement's values (patient names, notes), and
         # errors reach the log file.
         hide_parameters=True,
+        # The connection used last is handed out next: its page cache holds what the last
+        # reads decrypted, so the list's next search or page finds its index pages there
+        # instead of decrypting them again on whichever connection waited longest.
+        pool_use_lifo=True,
     )
     event.listen(engine, "connect", _on_connect)
+    if key is not None:
+        event.listen(engine, "checkin", _shed_written_pages)
 
     def named_failure(context: ExceptionContext) -> CacheError | None:
         # Disk full, read-only, damaged pages: one typed error naming the file.

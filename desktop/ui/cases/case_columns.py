@@ -8,7 +8,8 @@ reason in the tooltip; the time of day for today's changes, the date otherwise).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 
 from desktop.ui.icons import SYNC_SHORT
 
@@ -44,21 +45,29 @@ def when_text(moment: datetime, now: datetime | None = None) -> str:
     local = moment.astimezone()
     today = (now or datetime.now()).astimezone().date()
     if local.date() == today:
-        return local.strftime("%H:%M")
-    if local.year == today.year:
-        return local.strftime("%d %b")
-    return local.strftime("%b %Y")
+        return f"{local.hour:02d}:{local.minute:02d}"  # "%H:%M" in every locale
+    return _day_text(local.year, local.month, local.day, local.year == today.year)
+
+
+@lru_cache(maxsize=2048)
+def _day_text(year: int, month: int, day: int, this_year: bool) -> str:
+    """A day as the list shows it, in the person's locale (the month's name). Each day is
+    formatted once: ``strftime`` was half of formatting a block of rows (it imports ``time``
+    on every call, through PySide6's import hook), and a screenful shares a few days."""
+    return date(year, month, day).strftime("%d %b" if this_year else "%b %Y")
 
 
 def row_texts(
-    name: str, age: int, gender: str, status: str, updated_at: datetime, sync_state: str
+    name: str, age: int, gender: str, status: str, updated_at: datetime, sync_state: str,
+    now: datetime | None = None,
 ) -> tuple[str, ...]:
-    """A row's display texts, in column order (``updated_at`` aware, shown in local time)."""
+    """A row's display texts, in column order (``updated_at`` aware, shown in local time;
+    ``now``: the moment "today" is judged from, read once for a block of rows)."""
     return (
         name,
         str(age),
         gender,
         status,
-        when_text(updated_at),
+        when_text(updated_at, now),
         SYNC_SHORT.get(sync_state, sync_state),
     )

@@ -21,6 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -51,7 +52,8 @@ from desktop.workspace import CaseQuery, CaseRecord, Workspace
 
 log = logging.getLogger(__name__)
 
-BLOCK = 64  # rows fetched per lazy read: two screenfuls, ~1.5 ms
+BLOCK = 64  # rows fetched per lazy read, from the first one missed: two screenfuls, ~1.5 ms
+BLOCK_ABOVE = 16  # and this many above it, for a view scrolled upwards
 CACHE_LIMIT = 4096  # records kept; the rest are re-read when scrolled back into view
 MAX_INCREMENTAL = 64  # more changed rows than this and a reset is cheaper than row moves
 FIRST_PAGE = 256  # ids read first after a query change: several screenfuls, a few ms of SQL
@@ -372,26 +374,32 @@ class CaseListModel(QAbstractTableModel):
         return record
 
     def _fetch_block(self, row: int) -> None:
-        """Read the block of rows around ``row``: one primary-key query, a few ms."""
-        start = row - row % BLOCK
-        wanted = [i for i in self._ids[start : start + BLOCK] if i not in self._cache]
+        """Read the rows around ``row`` not cached yet: one primary-key query, a few ms.
+
+        A view paints top to bottom, so the first row it misses starts what it is about to
+        ask for: the block runs from there down (a page down is one read, not two when the
+        new page straddles two fixed blocks), with a few rows above it for a view scrolled
+        upwards."""
+        start = max(0, row - BLOCK_ABOVE)
+        wanted = [i for i in self._ids[start : row + BLOCK] if i not in self._cache]
         try:
             found = self._ws.cases_by_id(wanted)
         except Exception:  # noqa: BLE001 - a row shows empty rather than break painting
             log.exception("reading a block of cases failed")
             return
+        now = datetime.now().astimezone()  # "today" for the whole block, read once
         for case_id in wanted:
             if case_id in found:
-                self._remember(found[case_id])
+                self._remember(found[case_id], now)
 
-    def _remember(self, record: CaseRecord) -> None:
+    def _remember(self, record: CaseRecord, now: datetime | None = None) -> None:
         self._cache[record.id] = record
         self._cache.move_to_end(record.id)
         # An analysis asked for here and not started on the server yet says so in Status.
         status = "requested" if record.analysis == "requested" else record.status
         self._texts[record.id] = row_texts(  # formatted once, not on every paint of every cell
             record.patient_name, record.patient_age, record.patient_gender, status,
-            record.updated_at, record.sync_state,
+            record.updated_at, record.sync_state, now,
         )
         while len(self._cache) > CACHE_LIMIT:
             old, _record = self._cache.popitem(last=False)

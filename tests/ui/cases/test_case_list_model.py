@@ -114,6 +114,27 @@ def test_rows_are_fetched_lazily_in_blocks(qtbot, ws: Workspace) -> None:
         assert len(model._cache) <= CACHE_LIMIT  # bounded
 
 
+def test_a_page_anywhere_in_the_list_is_one_read(qtbot, ws: Workspace, monkeypatch) -> None:
+    """A view paints a page top to bottom: the rows it has not seen are read in one query
+    wherever the page starts (fixed blocks split a page that straddled two of them), and a
+    view scrolled upwards finds the rows just above already read."""
+    bulk_insert(ws, 600)
+    reads: list[int] = []
+    real = ws.cases_by_id
+    monkeypatch.setattr(ws, "cases_by_id", lambda ids: reads.append(len(ids)) or real(ids))
+    with make_model(qtbot, ws) as (model, runner):
+        for top in (50, 120, 333, 470):  # pages of 30 rows, most across a multiple of 64
+            reads.clear()
+            for row in range(top, top + 30):
+                for column in range(model.columnCount()):
+                    assert model.data(model.index(row, column)) is not None
+            assert len(reads) == 1, (top, reads)
+        reads.clear()
+        for row in range(460, 470):  # scrolled up a few rows from the last page
+            model.data(model.index(row, COL_NAME))
+        assert reads == []
+
+
 def test_stale_query_results_are_discarded(qtbot, ws: Workspace) -> None:
     bulk_insert(ws, 300)
     ws.create_case("Zzyzx Unique", 40, "other")
