@@ -21,6 +21,7 @@ the upload alone. Targets: client/curl throughput >= 0.8, RSS growth <= 64 MiB.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -46,6 +47,7 @@ from desktop.cli import sync_summary
 from desktop.models.tables import CASE_FIELDS
 from desktop.sync.medmitra.client import MedMitraClient
 from desktop.sync.medmitra.engine import MedMitraEngine
+from desktop.sync.outbox import OutboxEngine
 from desktop.sync.report import SyncReport
 from desktop.workspace import Workspace
 from tests.server.control import REPO_ROOT, ReferenceServer
@@ -53,8 +55,10 @@ from tests.server.control import REPO_ROOT, ReferenceServer
 TOKEN = "token-doctor-1"
 USER = "doctor-1"
 EDITED_SHARE = 0.01
-DEFAULT_DETAIL_LIMIT: int = MedMitraEngine.__init__.__kwdefaults__["detail_limit"]
-DEFAULT_WATCH_LIMIT: int = MedMitraEngine.__init__.__kwdefaults__["watch_limit"]
+# The engine's own defaults (declared by the shared engine every server kind builds on).
+_ENGINE_DEFAULTS = inspect.signature(OutboxEngine.__init__).parameters
+DEFAULT_DETAIL_LIMIT: int = _ENGINE_DEFAULTS["detail_limit"].default
+DEFAULT_WATCH_LIMIT: int = _ENGINE_DEFAULTS["watch_limit"].default
 
 
 # ---------------------------------------------------------------- shared

@@ -130,9 +130,15 @@ def _pull_once(engine: OutboxEngine, listing: Listing) -> None:
             _apply_listing(engine, s, listing, batches.after(first), known, held.count)
 
 
+# A list of up to this many records is held as it is (it was decoded whole anyway, see
+# json_stream.WHOLE_BELOW, and packing costs ~1 ms per 1,000 records); a longer one packed.
+PACKED_FROM = 12_000
+
+
 class _HeldList:
-    """A case list read whole before it is applied, held as compressed batches: ~6 MiB for
-    the ~30 MiB answer of 100,000 cases, where the records as Python objects take ~200 MiB.
+    """A case list read whole before it is applied, held as compressed batches once it is
+    long: ~6 MiB for the ~30 MiB answer of 100,000 cases, where the records as Python objects
+    take ~200 MiB.
     The records are the decoder's plain values (dicts, lists, strings, numbers), which
     ``marshal`` packs in C; a batch holding anything else (a record set aside as too deep)
     is kept as it is."""
@@ -154,15 +160,23 @@ class _HeldList:
                     engine.emit(Phase.PULL, done=held.count)
                     engine.check_cancel()
                 if len(batch) >= BATCH:
-                    held.chunks.append(_pack(batch))
+                    held.add(batch)
                     batch = []
         finally:
             close = getattr(records, "close", None)
             if close is not None:
                 close()  # a generator left part way: its answer is closed here
         if batch:
-            held.chunks.append(_pack(batch))
+            held.add(batch)
         return held
+
+    def add(self, batch: list[Any]) -> None:
+        self.chunks.append(batch)
+        if self.count > PACKED_FROM:  # a long list: what is held so far packed, and the rest
+            for index in range(len(self.chunks) - 1, -1, -1):
+                if not isinstance(self.chunks[index], list):
+                    break
+                self.chunks[index] = _pack(self.chunks[index])
 
     def records(self) -> Iterator[Any]:
         """The records in the order listed, each batch unpacked when reached and let go."""

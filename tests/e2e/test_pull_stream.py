@@ -27,7 +27,15 @@ def schema(harness: Harness) -> list[str]:
             "SELECT name FROM sqlite_master WHERE tbl_name = 'cases'").scalars())
 
 
-def test_a_first_sync_holds_less_than_the_servers_answer(harness: Harness) -> None:
+def test_a_first_sync_holds_less_than_the_servers_answer(harness: Harness,
+                                                          monkeypatch) -> None:
+    # A long list (100,000 cases, 29 MiB) streams and is held packed; a list below the
+    # thresholds is decoded whole and held as it is (at most ~30 MiB). Scaled down here so
+    # that 20,000 cases count as a long list.
+    from desktop.sync import json_stream, pull
+
+    monkeypatch.setattr(json_stream, "WHOLE_BELOW", 256 * 1024)
+    monkeypatch.setattr(pull, "PACKED_FROM", 1000)
     harness.server.seed_cases("doctor-1", 20_000)  # type: ignore[attr-defined]
     size = list_size(harness)
     engine = MedMitraEngine(harness.ws, registry.open_client(harness.ws), detail_limit=0,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from desktop.sync import json_stream
 from desktop.sync.json_answer import TooDense, is_too_deep
 from desktop.sync.json_stream import NotAList, NotAnObject, array_items
 
@@ -18,6 +19,15 @@ RECORDS = [
      "updated_at": "2026-01-01T00:00:00Z"}
     for i in range(300)
 ]
+
+
+@pytest.fixture(autouse=True, params=["streamed", "whole"])
+def decoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test on both paths: record by record as the bytes arrive, and (an answer below
+    ``WHOLE_BELOW``) decoded whole — the same records, the same errors."""
+    if request.param == "streamed":
+        monkeypatch.setattr(json_stream, "WHOLE_BELOW", 0)
+    return str(request.param)
 
 
 def pieces(body: bytes, size: int) -> Iterator[bytes]:
