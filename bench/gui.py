@@ -59,13 +59,18 @@ def _run_until(done: Callable[[], bool], *signals: object) -> None:
 
 
 def _child_bare() -> None:
-    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
     app = QApplication([sys.argv[0]])
     window = QMainWindow()
     window.setCentralWidget(QLabel("hello"))
     window.resize(1280, 800)
+    _show_until_painted(app, window, window)
+
+
+def _show_until_painted(app: Any, window: Any, watched: Any) -> None:
+    """Show *window*, print "painted" at *watched*'s first paint and quit."""
+    from PySide6.QtCore import QEvent, QObject
 
     painted: list[bool] = []
 
@@ -77,10 +82,10 @@ def _child_bare() -> None:
                 app.quit()
             return False
 
-    # The same instrument as the Case Desk child: a filter on the window only (an application-
-    # wide one would run Python for every event and add tens of ms to both).
+    # The same instrument as the Case Desk child: a filter on the watched widget only (an
+    # application-wide one would run Python for every event and add tens of ms to both).
     watcher = Painted()
-    window.installEventFilter(watcher)
+    watched.installEventFilter(watcher)
     window.show()
     # Painted at once, as Case Desk's start does (it forces its first paints before the slow
     # work): without this the bare window waits for the event loop and looks slower.
@@ -155,25 +160,7 @@ def _child_floor_table(data_dir: str) -> None:
     table.setModel(model)
     window.setCentralWidget(table)
     window.resize(1280, 800)
-    painted: list[bool] = []
-
-    from PySide6.QtCore import QEvent, QObject
-
-    class Painted(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-            if event.type() == QEvent.Type.Paint and not painted:
-                painted.append(True)
-                print("painted", flush=True)
-                app.quit()
-            return False
-
-    watcher = Painted()
-    table.viewport().installEventFilter(watcher)
-    window.show()
-    app.processEvents()
-    window.repaint()
-    if not painted:
-        app.exec()
+    _show_until_painted(app, window, table.viewport())
 
 
 def _plain_workspaces(data_dir: str) -> None:
