@@ -557,9 +557,9 @@ _CASE_UPDATE = update(_CASES).where(_CASES.c.id == bindparam("_id"))
 _OUTBOX_UPDATE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("_id"))
 
 
-# What an edit reads of its case: the record it hands back and what the rules look at (not
-# the merge base, a JSON document of its own).
-_EDITED = select(*(_CASES.c[f.name] for f in fields(CaseRecord)), _CASES.c.status_before_archive)
+# What an edit reads of its case: the record it hands back, which holds all the rules look at
+# (not the merge base, a JSON document of its own).
+_EDITED = select(*_RECORD_COLUMNS)
 
 
 def _record_of(values: dict[str, Any]) -> CaseRecord:

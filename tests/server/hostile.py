@@ -252,9 +252,9 @@ def _pdf_filler(size: int) -> Iterator[bytes]:
         sent += len(block)
 
 
-async def _poisoned(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
-                    record: str) -> None:
-    """The real answer, with ``record`` first in its ``cases`` or ``files`` list."""
+async def _real_answer(app: ASGIApp, scope: Scope,
+                       receive: Receive) -> tuple[Message, bytes]:
+    """What the server itself answers: its start message and its whole body."""
     captured: list[Message] = []
 
     async def capture(message: Message) -> None:
@@ -263,6 +263,13 @@ async def _poisoned(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
     await app(scope, receive, capture)
     start = next(m for m in captured if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+    return start, body
+
+
+async def _poisoned(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
+                    record: str) -> None:
+    """The real answer, with ``record`` first in its ``cases`` or ``files`` list."""
+    start, body = await _real_answer(app, scope, receive)
     text = body.decode()
     for key in ('"cases": [', '"files": [', '"cases":[', '"files":['):
         at = text.find(key)
@@ -281,14 +288,7 @@ async def _poisoned(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
 async def _stalled(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
                    seconds: float) -> None:
     """The real answer, its second half held back ``seconds`` after the first."""
-    captured: list[Message] = []
-
-    async def capture(message: Message) -> None:
-        captured.append(dict(message))
-
-    await app(scope, receive, capture)
-    start = next(m for m in captured if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+    start, body = await _real_answer(app, scope, receive)
     await send(start)
     half = len(body) // 2
     await send({"type": "http.response.body", "body": body[:half], "more_body": True})
