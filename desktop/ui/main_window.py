@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSizePolicy,
     QSplitter,
-    QStyle,
     QWidget,
 )
 
@@ -31,7 +30,7 @@ from desktop import __version__
 from desktop.errors import CaseDeskError
 from desktop.ui.cases.analysis_watch import AnalysisWatcher
 from desktop.ui.cases.case_actions import CaseActions
-from desktop.ui.cases.case_columns import HEADER_KEY
+from desktop.ui.cases.case_columns import COLUMNS, HEADER_KEY, SORT_KEY, sort_setting
 from desktop.ui.cases.case_list import CaseListPanel
 from desktop.ui.cases.case_view import CaseView
 from desktop.ui.cases.history_view import CaseHistory
@@ -42,14 +41,13 @@ from desktop.ui.documents.case_documents import CaseDocuments
 from desktop.ui.documents.document_actions import DocumentActions
 from desktop.ui.documents.drop import DropController, DropTarget
 from desktop.ui.documents.preview import PreviewWidget
-from desktop.ui.icons import app_icon
+from desktop.ui.icons import app_icon, toolbar_icon
 from desktop.ui.lock import LOCK_KEYS, LockController
 from desktop.ui.menus import (
     ADD_FILES,
     ARCHIVE,
     NEW_CASE,
     SAVE_CASE,
-    ShortcutsDialog,
     build_menu_bar,
     first_size,
     new_toolbar,
@@ -57,6 +55,7 @@ from desktop.ui.menus import (
 )
 from desktop.ui.operations import OperationRunner, user_message
 from desktop.ui.settings import app_settings
+from desktop.ui.shortcuts import ShortcutsDialog
 from desktop.ui.sync.sync_panel import SyncPanel
 from desktop.ui.undo import UndoLast
 from desktop.ui.wording import NO_SERVER, SIGN_IN, saved_text
@@ -157,15 +156,14 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ building
 
     def _build_actions(self) -> None:
-        style = self.style()
         self.toolbar = new_toolbar(self)
 
-        def action(text: str, icon: QStyle.StandardPixmap | None,
+        def action(text: str, icon: str | None,
                    keys: QKeySequence | QKeySequence.StandardKey | str | None,
                    slot: Callable[[], Any], tip: str) -> QAction:
             act = QAction(text, self)
             if icon is not None:
-                act.setIcon(style.standardIcon(icon))
+                act.setIcon(toolbar_icon(icon))
             if keys is not None:
                 act.setShortcut(QKeySequence(keys))
             act.setToolTip(tip)
@@ -332,7 +330,12 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/splitter", self.splitter.saveState())
         settings.setValue("window/documentsSplitter", self.case_view.documents.splitter.saveState())
-        settings.setValue(HEADER_KEY, self.table.horizontalHeader().saveState())
+        header = self.table.horizontalHeader()
+        settings.setValue(HEADER_KEY, header.saveState())
+        section = header.sortIndicatorSection()
+        if 0 <= section < len(COLUMNS):
+            descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+            settings.setValue(SORT_KEY, sort_setting(COLUMNS[section][1], descending))
         settings.sync()
 
     # ------------------------------------------------------------ the open case

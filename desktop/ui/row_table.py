@@ -4,10 +4,13 @@ the first row current on arrival, and the first Down would then skip it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+
+if TYPE_CHECKING:  # only named here: the start window paints before Qt's namespace is made
+    from PySide6.QtCore import Qt
 
 _Move = QAbstractItemView.CursorAction
 

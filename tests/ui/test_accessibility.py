@@ -18,8 +18,8 @@ from desktop.ui.cases.new_case_dialog import NewCaseDialog
 from desktop.ui.dialogs import ask_discard
 from desktop.ui.documents.attach_results import AttachResultsDialog
 from desktop.ui.main_window import MainWindow
-from desktop.ui.menus import ShortcutsDialog
 from desktop.ui.sample_files import write_dicom, write_pdf, write_png
+from desktop.ui.shortcuts import ShortcutsDialog
 from desktop.ui.sync.conflicts_dialog import ConflictsDialog
 from desktop.ui.sync.merge_dialog import MergeDialog
 from desktop.ui.sync.sign_in_dialog import SignInDialog

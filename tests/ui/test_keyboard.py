@@ -10,8 +10,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 from desktop.ui.main_window import MainWindow
-from desktop.ui.menus import MENU_TITLES, menu_actions, plain
+from desktop.ui.menus import MENU_TITLES
 from desktop.ui.sample_files import write_pdf
+from desktop.ui.shortcuts import menu_actions, plain
 from desktop.workspace import Workspace
 
 from .conftest import select_case, settle
@@ -167,7 +168,7 @@ def test_every_sort_order_is_reachable_from_the_keys(qtbot, window: MainWindow,
 
 def test_shortcuts_dialog_lists_the_menus(qtbot, window: MainWindow) -> None:
     window.shortcuts_action.trigger()
-    from desktop.ui.menus import ShortcutsDialog
+    from desktop.ui.shortcuts import ShortcutsDialog
 
     dialog = next(w for w in QApplication.topLevelWidgets()
                   if isinstance(w, ShortcutsDialog) and w.isVisible())

@@ -37,6 +37,24 @@ MIN_NAME_WIDTH = 120  # px: a name is always readable, even in a narrow panel
 # Where the list's column layout and sort are kept (a layout saved before the columns fitted
 # the panel is left behind under its old key).
 HEADER_KEY = "window/caseListColumns"
+# The list's sort as "<sort key> asc|desc", saved beside the header's state: the start window
+# reads it as text, where asking the header for its order would cost a Qt enum namespace
+# (see start_window).
+SORT_KEY = "window/caseListSort"
+
+
+def sort_setting(key: str, descending: bool) -> str:
+    return f"{key} {'desc' if descending else 'asc'}"
+
+
+def read_sort_setting(value: object) -> tuple[str, bool] | None:
+    """(sort key, descending) from a saved sort setting; None if absent or not one."""
+    if not isinstance(value, str):
+        return None
+    key, _, order = value.partition(" ")
+    if key not in {k for _label, k in COLUMNS} or order not in ("asc", "desc"):
+        return None
+    return key, order == "desc"
 
 
 def when_text(moment: datetime, now: datetime | None = None) -> str:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.cases.case_columns import COLUMNS
+from desktop.ui.cases.case_columns import COL_UPDATED, COLUMNS
 from desktop.ui.cases.case_list_model import CaseListModel
 from desktop.ui.cases.case_table import CaseTable
 from desktop.ui.operations import OperationRunner
@@ -82,6 +82,7 @@ class CaseListPanel(QWidget):
         self.table.setAccessibleName("Cases")
         self.table.setModel(self.model)
         self.table.apply_list_look()
+        self.table.horizontalHeader().setSortIndicator(COL_UPDATED, Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)
         # Opening follows the selection, not the "current" cell: Tab into the list marks its
         # first row current without opening that patient.

@@ -8,14 +8,17 @@ sight sideways.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtCore import QModelIndex, QRect
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
 
-from desktop.ui.cases.case_columns import COL_NAME, COL_SYNC, COL_UPDATED, MIN_NAME_WIDTH, WIDEST
+from desktop.ui.cases.case_columns import COL_NAME, COL_SYNC, COLUMNS, MIN_NAME_WIDTH, WIDEST
 from desktop.ui.row_table import RowTable
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 ACCENT = QColor("#1565c0")
 _Move = QAbstractItemView.CursorAction
@@ -29,7 +32,9 @@ class CaseTable(RowTable):
         self._drop_row = -1
 
     def apply_list_look(self) -> None:
-        """Rows, header and widths of the case list (the start window's preview shares them)."""
+        """Rows, header and widths of the case list (the start window's preview shares them).
+        Runs before the start window's first paint, so it touches no ``Qt`` enum (see
+        start_window); the full list sets its default sort itself."""
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -45,7 +50,6 @@ class CaseTable(RowTable):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(32)
-        header.setSortIndicator(COL_UPDATED, Qt.SortOrder.DescendingOrder)
         header.setHighlightSections(False)
         self.fit_columns()
 
@@ -58,19 +62,14 @@ class CaseTable(RowTable):
         fixed = 0
         for column, texts in WIDEST.items():
             width = max(max(metrics.horizontalAdvance(t) for t in texts) + 14,
-                        metrics.horizontalAdvance(self._header_text(column)) + 26)
+                        metrics.horizontalAdvance(COLUMNS[column][0]) + 26)
             if column == COL_SYNC:
                 width += icon + 4
             header.resizeSection(column, width)
             fixed += width
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scrollbar = self.verticalScrollBar().sizeHint().width()  # the style's scroll bar extent
         self.setMinimumWidth(fixed + MIN_NAME_WIDTH + scrollbar + 2 * self.frameWidth() + 2)
-
-    def _header_text(self, column: int) -> str:
-        model = self.model()
-        text = model.headerData(column, Qt.Orientation.Horizontal) if model is not None else ""
-        return str(text or "")
 
     def moveCursor(self, action: _Move, modifiers: Qt.KeyboardModifier) -> QModelIndex:  # noqa: N802 - Qt API
         """Rows only: Home/End go to the first/last case, Left/Right stay on the name."""
