@@ -179,73 +179,83 @@ def _plain_workspaces(data_dir: str) -> None:
 
 
 def _child_casedesk(data_dir: str, plain: bool = False) -> None:
-    """The app's own start path (desktop.ui.app.start): start window, Workspace, main window.
+    """The app's own start path: `casedesk --data-dir DIR` as desktop.__main__ runs it (the
+    key helper first, the folder checked, then the window: start window, Workspace, main
+    window), with the window's part (desktop.ui.app.start) watched.
 
     Paints are seen by filters on the windows and the list views only, as in the bare child.
     """
-    # As desktop.__main__.open_window does: the key helper starts before Qt is imported.
-    from desktop import key_prefetch
+    import desktop.__main__ as entry
 
-    prefetch = key_prefetch.start(Path(data_dir))
+    def watched_window(root: str, profile: str | None, prefetch: Any = None) -> int:
+        if prefetch is None:  # as open_window does when not given one (releases before this)
+            from desktop import key_prefetch
 
-    from PySide6.QtCore import QEvent, QObject, QSettings
-    from PySide6.QtWidgets import QApplication
+            prefetch = key_prefetch.start(Path(root))
+        from PySide6.QtCore import QEvent, QObject, QSettings
+        from PySide6.QtWidgets import QApplication
 
-    from desktop.ui.app import make_application, start
+        from desktop.ui.app import make_application, start
 
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                      str(Path(data_dir) / "settings"))
-    if plain:
-        _plain_workspaces(data_dir)
-    app = make_application([sys.argv[0]])
-    assert isinstance(app, QApplication)
-    # Imported where the app imports it (after make_application, which tells PySide6 to
-    # skip its source scan of later imports): imported before, the scan cost ~25 ms here.
-    import desktop.ui.start_window as start_window
-    seen: set[str] = set()
-    names: dict[int, str] = {}
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          str(Path(data_dir) / "settings"))
+        if plain:
+            _plain_workspaces(data_dir)
+        app = make_application([sys.argv[0]])
+        assert isinstance(app, QApplication)
+        # Imported where the app imports it (after make_application, which tells PySide6 to
+        # skip its source scan of later imports): imported before, the scan cost ~25 ms here.
+        import desktop.ui.start_window as start_window
+        seen: set[str] = set()
+        names: dict[int, str] = {}
 
-    def mark(name: str) -> None:
-        if name not in seen:
-            seen.add(name)
-            print(name, flush=True)
+        def mark(name: str) -> None:
+            if name not in seen:
+                seen.add(name)
+                print(name, flush=True)
 
-    class Painted(QObject):
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-            if event.type() == QEvent.Type.Paint:
-                mark("painted")
-                name = names.get(id(obj))
-                if name is not None:
-                    mark(name)
-                    if name == "ready":
-                        app.quit()
-            return False
+        class Painted(QObject):
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+                if event.type() == QEvent.Type.Paint:
+                    mark("painted")
+                    name = names.get(id(obj))
+                    if name is not None:
+                        mark(name)
+                        if name == "ready":
+                            app.quit()
+                return False
 
-    watcher = Painted()
+        watcher = Painted()
 
-    def watch(obj: QObject, name: str) -> None:
-        names[id(obj)] = name
-        obj.installEventFilter(watcher)
+        def watch(obj: QObject, name: str) -> None:
+            names[id(obj)] = name
+            obj.installEventFilter(watcher)
 
-    class Watched(start_window.StartWindow):
-        def __init__(self, cache: Path | None, prefetch: Any = None) -> None:
-            super().__init__(cache, prefetch)
-            watch(self, "painted")
+        class Watched(start_window.StartWindow):
+            def __init__(self, cache: Path | None, prefetch: Any = None) -> None:
+                super().__init__(cache, prefetch)
+                watch(self, "painted")
 
-        def show_cases(self) -> bool:
-            shown = super().show_cases()
-            if self.table is not None:
-                watch(self.table.viewport(), "listed")  # the first list of cases on screen
-            return shown
+            def show_cases(self) -> bool:
+                shown = super().show_cases()
+                if self.table is not None:
+                    watch(self.table.viewport(), "listed")  # the first list of cases on screen
+                return shown
 
-    start_window.StartWindow = Watched  # type: ignore[misc]
-    window, ws = start(data_dir, prefetch=prefetch)
-    watch(window, "main")  # type: ignore[arg-type]
-    watch(window.table.viewport(), "ready")  # type: ignore[attr-defined]
-    app.exec()
-    window._close_confirmed = True  # type: ignore[attr-defined]
-    window.runner.shutdown()  # type: ignore[attr-defined]
-    ws.close()  # type: ignore[attr-defined]
+        start_window.StartWindow = Watched  # type: ignore[misc]
+        window, ws = start(root, profile, prefetch=prefetch)
+        watch(window, "main")  # type: ignore[arg-type]
+        watch(window.table.viewport(), "ready")  # type: ignore[attr-defined]
+        app.exec()
+        window._close_confirmed = True  # type: ignore[attr-defined]
+        window.runner.shutdown()  # type: ignore[attr-defined]
+        ws.close()  # type: ignore[attr-defined]
+        return 0
+
+    entry.open_window = watched_window  # type: ignore[assignment]
+    options = entry.window_options(["--data-dir", data_dir])
+    assert options is not None
+    entry.start_window(*options)
 
 
 def _measure_start(args: list[str], pycache: Path) -> dict[str, float]:

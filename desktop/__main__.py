@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop.key_prefetch import KeyPrefetch
 
 SELF_TEST_FLAGS = ("--self-test", "--self-test-server")
 KEY_HELPER_FLAG = "--fetch-folder-key"  # key_prefetch.FLAG, without importing it first
@@ -38,6 +41,8 @@ def window_options(argv: list[str]) -> tuple[str | None, str | None, bool] | Non
     """
     if any(arg in ("-h", "--help", "--version") for arg in argv):
         return None
+    import argparse  # here: the key helper, which starts this same program, does without it
+
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data-dir")
     parser.add_argument("--profile")
@@ -65,40 +70,60 @@ def display_missing() -> bool:
 
 
 def start_window(data_dir: str | None, profile: str | None, verbose: bool) -> int:
-    from desktop import datafolder
-    from desktop import logs as applogs
-    from desktop.errors import CaseDeskError
-
     if display_missing():
         sys.stderr.write(NO_DISPLAY)
         return 1
+    from desktop import key_prefetch
+
+    # First of all: the helper reads the folder's key while this process loads everything
+    # else (it resolves the folder from the same options). The key goes only to this
+    # process, which checks the folder below and throws the key away if it is refused.
+    prefetch = key_prefetch.start_for(data_dir, profile)
+    try:
+        root = prepare_folder(data_dir, profile, verbose)
+        if root is None:
+            return 1
+        return open_window(root, None, prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+
+
+def prepare_folder(data_dir: str | None, profile: str | None, verbose: bool) -> str | None:
+    """The data folder, made and checked, with its log; None (said on stderr) if unusable."""
+    from desktop import datafolder
+    from desktop import logs as applogs
+    from desktop.errors import CaseDeskError
 
     try:
         folder = datafolder.prepare(datafolder.resolve(data_dir, profile))
     except CaseDeskError as exc:
         sys.stderr.write(f"casedesk: error: {exc}\n")
-        return 1
+        return None
     applogs.configure(folder.logs, verbose=verbose)
-    return open_window(str(folder.root), None)
+    return str(folder.root)
 
 
-def open_window(data_dir: str | None, profile: str | None) -> int:
+def open_window(data_dir: str | None, profile: str | None,
+                prefetch: KeyPrefetch | None = None) -> int:
     """`casedesk` with no command: the window (imported only then, so the CLI starts fast).
 
-    The folder's key is fetched by a helper process from here on, while Qt loads."""
+    *prefetch*: the helper reading the folder's key (one is started here if not given)."""
     from desktop import datafolder, key_prefetch
     from desktop.errors import CaseDeskError
 
-    try:
-        prefetch = key_prefetch.start(datafolder.resolve(data_dir, profile))
-    except CaseDeskError:
-        prefetch = None  # the window's start-up says what is wrong with the folder
+    own = prefetch is None
+    if own:
+        try:
+            prefetch = key_prefetch.start(datafolder.resolve(data_dir, profile))
+        except CaseDeskError:
+            prefetch = None  # the window's start-up says what is wrong with the folder
     try:
         from desktop.ui.app import run
 
         return run(data_dir=data_dir, profile=profile, prefetch=prefetch)
     finally:
-        if prefetch is not None:
+        if own and prefetch is not None:
             prefetch.close()
 
 

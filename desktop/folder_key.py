@@ -25,14 +25,12 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from desktop.errors import DataFolderError, ValidationError
-from desktop.models.cache_file import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +177,8 @@ def save_record(root: Path, record: KeyRecord) -> None:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        from desktop.models.cache_file import fsync_dir  # SQLCipher: not for a key read
+
         fsync_dir(path.parent)
     except OSError as exc:
         raise _not_saved(path, exc) from None
@@ -373,6 +373,8 @@ def unlock_from_keychain(root: Path, record: KeyRecord) -> FolderKeys:
 def _create(root: Path, passphrase: str | None, blobs_sealed: bool = True) -> FolderKeys:
     key = os.urandom(KEY_BYTES)
     keys = FolderKeys.derive(key)
+    import uuid
+
     folder_id = str(uuid.uuid4())
     kept, wrapped = None, None
     keychain = _keychain()

@@ -13,7 +13,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from desktop import datafolder, folder_key, key_prefetch
+from desktop import datafolder, first_glance, folder_key, key_prefetch
 from desktop.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,10 @@ def test_the_helper_process_hands_over_the_folders_keys(keychain_folder: Path) -
     assert encrypted and keys is not None
     assert (keys.data, keys.cache) == (expected.data, expected.cache)
     assert "AAAA" not in repr(keys) and repr(keys) == "FetchedKeys(…)"
+    # With the keys, the list's first rows, as the start window would read them itself.
+    assert keys.rows is not None and [r[0] for r in keys.rows] == ["Ada Prefetch"]
+    assert keys.rows == first_glance.read_first_rows(
+        datafolder.DataFolder(keychain_folder).cache, keys.cache)
 
 
 def test_no_helper_for_a_new_folder(tmp_path: Path) -> None:
@@ -104,3 +108,48 @@ def test_keys_that_do_not_match_the_record_are_never_used(keychain_folder: Path)
 def test_an_answer_that_is_not_keys_is_refused(keychain_folder: Path) -> None:
     assert key_prefetch._parse(b"not json") is None
     assert key_prefetch._parse(b'{"data": "AAAA"}') is None
+
+
+def test_the_helper_finds_the_folder_from_the_windows_own_options(keychain_folder: Path,
+                                                                  monkeypatch) -> None:
+    """Started before the window has resolved its folder, the helper resolves it from the
+    same options and environment (here $CASEDESK_DATA_DIR), as the window then does."""
+    monkeypatch.setenv(datafolder.ENV_DATA_DIR, str(keychain_folder))
+    prefetch = key_prefetch.start_for(None, None)
+    assert prefetch is not None
+    encrypted, keys = prefetch.result(timeout=60)
+    assert encrypted and keys is not None
+    assert keys.data == folder_key.open_keys(keychain_folder).data
+    monkeypatch.delenv(datafolder.ENV_DATA_DIR)
+    out = io.BytesIO()  # a profile name the folder rules refuse: no key, no traceback
+    assert key_prefetch.helper_main(["", "no/such profile"], out) == key_prefetch.NOT_AT_HAND
+
+
+def test_a_window_start_asks_for_the_key_before_it_loads_anything_else(
+        keychain_folder: Path) -> None:
+    """`casedesk --data-dir DIR`: the helper is started before the data folder's code, the
+    logging set-up or Qt are even imported, so its answer is in before the list is wanted."""
+    code = (
+        "import subprocess, sys\n"
+        "import desktop.__main__ as entry\n"
+        "seen = []\n"
+        "real = subprocess.Popen\n"
+        "class Spy(real):\n"
+        "    def __init__(self, *a, **k):\n"
+        "        seen.append(sorted(m for m in ('desktop.datafolder', 'desktop.logs', 'PySide6',"
+        " 'argparse') if m in sys.modules))\n"
+        "        super().__init__(*a, **k)\n"
+        "subprocess.Popen = Spy\n"
+        "def opened(root, profile, prefetch=None):\n"
+        "    print('helper', prefetch is not None and prefetch.result(60)[1] is not None)\n"
+        "    return 0\n"
+        "entry.open_window = opened\n"
+        f"entry.start_window({str(keychain_folder)!r}, None, False)\n"
+        "print('loaded at spawn', seen[0])\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=env, check=False)
+    lines = done.stdout.splitlines()
+    assert "helper True" in lines, done.stdout + done.stderr
+    assert "loaded at spawn []" in lines, done.stdout + done.stderr

@@ -10,6 +10,12 @@ replaces this one in place when it is ready.
 Nothing here writes: the file is opened read-only and only if it already exists at the schema
 revision this release understands. A missing, older or unreadable cache shows the plain
 "Opening your cases…" line instead, and the full start-up deals with it.
+
+Nothing before the first paint touches PySide6's ``Qt`` namespace: the first use of it makes
+its ~90 enum classes, ~20 ms, a seventh of a bare window's start. So the preview's rows are a
+QStandardItemModel (no Python ``headerData`` receiving a ``Qt.Orientation``), enum-typed
+properties are set by name, and the list's sort order comes from a setting of its own rather
+than from the header's ``sortIndicatorOrder()``. A test holds this (test_start_window).
 """
 
 from __future__ import annotations
@@ -18,16 +24,10 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QByteArray,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QColor, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -39,31 +39,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.schema_version import HEAD_REVISION
-from desktop.ui.cases.case_columns import COL_AGE, COL_SYNC, COLUMNS, HEADER_KEY, row_texts
+from desktop.first_glance import (
+    DEFAULT_SORT,
+    PREVIEW_ROWS,
+    StoredRow,
+    read_first_rows,
+)
+from desktop.ui.cases.case_columns import (
+    COL_AGE,
+    COL_SYNC,
+    COLUMNS,
+    HEADER_KEY,
+    SORT_KEY,
+    read_sort_setting,
+    row_texts,
+)
 from desktop.ui.icons import sync_icon
 from desktop.ui.menus import first_size, placeholder_chrome
 from desktop.ui.settings import app_settings
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QHeaderView
+
     from desktop.key_prefetch import KeyPrefetch
     from desktop.ui.cases.case_table import CaseTable
 
 log = logging.getLogger(__name__)
 
-PREVIEW_ROWS = 64  # more than a tall screen shows
-# CaseQuery sort key → column of the cases table (tests keep it equal to Workspace's SORT_KEYS).
-SORT_COLUMNS = {
-    "name": "patient_name",
-    "age": "patient_age",
-    "gender": "patient_gender",
-    "status": "status",
-    "updated": "updated_at",
-    "created": "created_at",
-    "sync": "sync_state",
-}
 
 Row = tuple[tuple[str, ...], str]  # display texts, sync state
+
+# Qt.ItemDataRole.TextAlignmentRole and Qt.AlignmentFlag.AlignRight | AlignVCenter, as the
+# numbers a QStandardItem takes (tests hold them equal to the enums).
+ALIGNMENT_ROLE = 7
+RIGHT_ALIGNED = 0x82
 
 
 class KeyFetch(threading.Thread):
@@ -76,12 +85,14 @@ class KeyFetch(threading.Thread):
         self.root = root
         self.prefetch = prefetch
         self.result: tuple[bool, bytes | None] = (True, None)
+        self._rows: list[StoredRow] | None = None  # the default list's, read by the helper
         self.start()
 
     def run(self) -> None:
         if self.prefetch is not None:  # read by the helper process, only waited for here
             encrypted, keys = self.prefetch.result(KEY_WAIT_S)
             self.result = (encrypted, keys.cache if keys is not None else None)
+            self._rows = keys.rows if keys is not None else None
             return
         from desktop.folder_key import cache_key_at_hand
 
@@ -93,6 +104,11 @@ class KeyFetch(threading.Thread):
     def key(self) -> tuple[bool, bytes | None]:
         self.join(KEY_WAIT_S)
         return (True, None) if self.is_alive() else self.result
+
+    @property
+    def rows(self) -> list[StoredRow] | None:
+        """The default list's first rows, if the key helper read them with the key."""
+        return None if self.is_alive() else self._rows
 
     def at_hand(self, within: float) -> bool:
         """Whether the answer (a key, or none needed) is in within *within* seconds."""
@@ -106,50 +122,24 @@ KEY_WAIT_S = 2.0
 def first_rows(cache: Path, sort: str = "updated", descending: bool = True,
                limit: int = PREVIEW_ROWS, key_fetch: KeyFetch | None = None
                ) -> list[Row] | None:
-    """The first rows of the default list (archived hidden), or None if the cache cannot be
-    read as it is: not there yet, at another schema revision, locked or damaged."""
-    import sqlcipher3.dbapi2 as sqlite3
-
-    from desktop.models.cache_file import apply_key
-
-    if sort not in SORT_COLUMNS or not cache.is_file() or cache.stat().st_size == 0:
-        # Zero bytes: SQLite would delete the write-ahead log beside it on opening, and the
-        # full start-up must see it to refuse the cache (see models.cache_health).
-        return None
-    direction = "DESC" if descending else "ASC"
-    # No write-ahead log beside the file (the app closed cleanly, nothing else has it open):
-    # the file is all there is, and "immutable" reads it without creating -wal/-shm files.
-    # Otherwise read-only through the log, which then holds the newest commits.
-    wal = cache.with_name(cache.name + "-wal").exists()
-    mode = "mode=ro" if wal else "mode=ro&immutable=1"
-    encrypted, key = (key_fetch or KeyFetch(cache.parent)).key()
+    """The first rows of the default list (archived hidden), formatted; None if the cache
+    cannot be read as it is (see first_glance). Read by the key helper where it has read
+    them ahead (the default sort), else here."""
+    fetch = key_fetch or KeyFetch(cache.parent)
+    encrypted, key = fetch.key()
     if encrypted and key is None:
         return None  # a passphrase first: the full start-up asks for it
-    try:
-        conn = sqlite3.connect(f"{cache.absolute().as_uri()}?{mode}", uri=True, timeout=0.2)
-    except sqlite3.Error:
+    stored = fetch.rows if (sort, descending) == DEFAULT_SORT and limit == PREVIEW_ROWS else None
+    if stored is None:
+        stored = read_first_rows(cache, key, sort, descending, limit)
+    if stored is None:
         return None
     try:
-        if key is not None:
-            apply_key(conn, key)
-        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        if revision is None or revision[0] != HEAD_REVISION:
-            return None
-        rows = conn.execute(
-            "SELECT patient_name, patient_age, patient_gender, status, updated_at, sync_state "
-            "FROM cases WHERE status != 'archived' AND removed_at IS NULL "
-            f"ORDER BY {SORT_COLUMNS[sort]} {direction}, id {direction} LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [
-            (row_texts(name, age, gender, status, _utc(updated), state), state)
-            for name, age, gender, status, updated, state in rows
-        ]
-    except (sqlite3.Error, ValueError, TypeError) as exc:
+        return [(row_texts(name, age, gender, status, _utc(updated), state), state)
+                for name, age, gender, status, updated, state in stored]
+    except (ValueError, TypeError) as exc:
         log.info("start window: no preview of the cache (%s)", type(exc).__name__)
         return None
-    finally:
-        conn.close()
 
 
 def _utc(stored: str) -> datetime:
@@ -157,36 +147,31 @@ def _utc(stored: str) -> datetime:
     return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
-class PreviewModel(QAbstractTableModel):
-    """A fixed handful of rows, already formatted: nothing to fetch while painting."""
+def preview_model(rows: list[Row], parent: QWidget | None = None) -> QStandardItemModel:
+    """The rows as a plain item model: painting it runs no Python."""
+    model = QStandardItemModel(0, len(COLUMNS), parent)
+    model.setHorizontalHeaderLabels([label for label, _key in COLUMNS])
+    for texts, state in rows:
+        items = [QStandardItem(text) for text in texts]
+        items[COL_SYNC].setIcon(sync_icon(state))
+        items[COL_AGE].setData(RIGHT_ALIGNED, ALIGNMENT_ROLE)
+        model.appendRow(items)
+    return model
 
-    def __init__(self, rows: list[Row], parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows = rows
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
+def saved_sort(settings: QSettings, header: QHeaderView) -> tuple[str, bool]:
+    """The list's sort (key, descending) as the full window will restore it: from the sort
+    setting the window keeps beside the header's state, if that names the header's sorted
+    column; else asked of the header itself (the first start after an upgrade)."""
+    section = header.sortIndicatorSection()
+    saved = read_sort_setting(settings.value(SORT_KEY))
+    if saved is not None and 0 <= section < len(COLUMNS) and COLUMNS[section][1] == saved[0]:
+        return saved
+    if not 0 <= section < len(COLUMNS):
+        return "updated", True
+    from PySide6.QtCore import Qt  # ~20 ms, once: the next close saves the setting
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][0]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        texts, state = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return texts[index.column()]
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == COL_SYNC:
-            return sync_icon(state)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_AGE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+    return COLUMNS[section][1], header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
 
 class StartWindow(QMainWindow):
@@ -200,9 +185,9 @@ class StartWindow(QMainWindow):
         self.setWindowTitle("Case Desk")
         self.resize(first_size(self))
         self.table: CaseTable | None = None
-        self.model: PreviewModel | None = None
+        self.model: QStandardItemModel | None = None
         self.opening = QLabel("Opening your cases…")
-        self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.opening.setProperty("alignment", "AlignCenter")  # by name: see the module's note
         font = self.opening.font()  # a palette and a font, not a style sheet: ~5 ms less to show
         font.setPointSizeF(13)
         self.opening.setFont(font)
@@ -232,20 +217,20 @@ class StartWindow(QMainWindow):
         # The table first: the saved header state says which column the list sorts by.
         table = CaseTable()
         table.setAccessibleName("Cases (opening)")
-        table.setModel(PreviewModel([], table))  # the columns exist before they are sized
+        # A preview takes no keys (the full window's list does), and taking focus would run
+        # the list's Python moveCursor with a Qt.KeyboardModifier before the first paint.
+        table.setProperty("focusPolicy", "NoFocus")
+        table.setModel(preview_model([], table))  # the columns exist before they are sized
         table.apply_list_look()
         header = table.horizontalHeader()
         state = settings.value(HEADER_KEY)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            header.restoreState(state)
-        section = header.sortIndicatorSection()
-        sort = COLUMNS[section][1] if 0 <= section < len(COLUMNS) else "updated"
-        descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        restored = isinstance(state, QByteArray) and not state.isEmpty() and header.restoreState(state)
+        sort, descending = saved_sort(settings, header) if restored else ("updated", True)
         rows = first_rows(self.cache, sort, descending, key_fetch=self.key_fetch)
         if not rows:
             table.deleteLater()
             return False
-        self.table, self.model = table, PreviewModel(rows, table)
+        self.table, self.model = table, preview_model(rows, table)
         table.setModel(self.model)
         panel = QWidget()
         search = QLineEdit(panel)
@@ -263,7 +248,7 @@ class StartWindow(QMainWindow):
         layout.addLayout(top)
         layout.addWidget(table, 1)
         layout.addWidget(QLabel("Loading…", panel))  # where the full list counts its cases
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = QSplitter()  # side by side, as the full window's
         splitter.addWidget(panel)
         splitter.addWidget(self.opening)
         splitter.setSizes([640, 720])
