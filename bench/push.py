@@ -11,7 +11,10 @@ shared machine hits both alike:
   requests (an edit is a read and a write, as the engine's is). The issue's target is >= 5x
   the rate before its work (measured with this bench on the base commit, same sitting).
 
-Both talk real HTTP to the reference server in its own process.
+Both talk real HTTP to the reference server in its own process, each on an account of its
+own, fresh for each pair: a sync then pulls only what it pushed itself, as the sync of one
+workstation's queued work does, not the other contender's (or an earlier pair's) hundreds of
+new cases, which it would have to take in and look at the files of.
 """
 
 from __future__ import annotations
@@ -31,9 +34,31 @@ from pathlib import Path
 from desktop.workspace import Workspace
 from tests.server.control import REPO_ROOT, ReferenceServer
 
-TOKEN = "token-doctor-1"
-USER = "doctor-1"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+@dataclass(frozen=True)
+class Account:
+    token: str
+    user: str
+
+
+def _account(server: ReferenceServer, name: str) -> Account:
+    account = Account(f"token-{name}", name)
+    server.add_user(account.token, account.user)
+    return account
+
+
+
+def _pdf(path: Path, title: str) -> Path:
+    """A small, well-formed PDF (one blank page), unique by its title: intake refuses a PDF
+    whose structure cannot be read, and a refused file is never queued for upload."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    with path.open("wb") as f:
+        writer.write(f)
+    return path
 
 # The bare loop: one process, httpx imported, the same requests one at a time. Its requests
 # are described on standard input, one a line: "create", "edit <id>", "upload <id> <path>".
@@ -104,14 +129,16 @@ def _casedesk(data: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "desktop", "--data-dir", str(data), *args]
 
 
-def _sign_in(data: Path, url: str) -> None:
-    subprocess.run(_casedesk(data, "login", "--server", url, "--user-id", USER, "--no-verify"),
-                   input=(TOKEN + "\n").encode(), capture_output=True, env=_env(data),
+def _sign_in(data: Path, url: str, account: Account) -> None:
+    subprocess.run(_casedesk(data, "login", "--server", url, "--user-id", account.user,
+                             "--no-verify"),
+                   input=(account.token + "\n").encode(), capture_output=True, env=_env(data),
                    cwd=REPO_ROOT, check=True)  # the token goes to the (file) keychain
 
 
-def _bare(url: str, data: Path, jobs: list[str]) -> float:
-    return _run([sys.executable, "-c", BARE, url, TOKEN, USER], data, "\n".join(jobs) + "\n")
+def _bare(url: str, data: Path, jobs: list[str], account: Account) -> float:
+    return _run([sys.executable, "-c", BARE, url, account.token, account.user], data,
+                "\n".join(jobs) + "\n")
 
 
 def _queue(data: Path, creates: int, edits: list[str], uploads: list[tuple[str, Path]]) -> None:
@@ -122,7 +149,10 @@ def _queue(data: Path, creates: int, edits: list[str], uploads: list[tuple[str, 
         for n, case_id in enumerate(edits):
             ws.edit_case(case_id, case_summary=f"edited offline {n}")
         for case_id, path in uploads:
-            ws.attach(case_id, [path], category="lab")
+            results = ws.attach(case_id, [path], category="lab")
+            refused = [r.reason for r in results if r.document is None]
+            if refused:  # the figure would count uploads that never happen
+                raise RuntimeError(f"{path.name} was not taken in: {refused}")
 
 
 @dataclass
@@ -140,12 +170,13 @@ def measure(root: Path, creates: int, mix: int, pairs: int) -> PushFigures:
     with ReferenceServer.start_process(root / "server") as server:
         for p in range(pairs):
             data = root / f"creates-{p}"
-            _sign_in(data, server.url)
+            mine, theirs = _account(server, f"creates-{p}"), _account(server, f"bare-{p}")
+            _sign_in(data, server.url, mine)
             _queue(data, creates, [], [])
-            bare = _bare(server.url, root, ["create"] * creates)
+            bare = _bare(server.url, root, ["create"] * creates, theirs)
             figures.creates.append((bare, _run(_casedesk(data, "sync"), data)))
             figures.idle_sync.append(_run(_casedesk(data, "sync"), data))
-            figures.bare_start.append(_bare(server.url, root, []))
+            figures.bare_start.append(_bare(server.url, root, [], theirs))
             shutil.rmtree(data)
 
         # The mix: 40% creates, 40% edits of cases on the server, 20% small uploads to them.
@@ -153,25 +184,25 @@ def measure(root: Path, creates: int, mix: int, pairs: int) -> PushFigures:
         n_upload = mix - n_create - n_edit
         for p in range(pairs):
             data = root / f"mix-{p}"
-            _sign_in(data, server.url)
-            server.seed_cases(USER, n_edit + n_upload)
+            mine, theirs = _account(server, f"mix-{p}"), _account(server, f"mix-bare-{p}")
+            _sign_in(data, server.url, mine)
+            server.seed_cases(mine.user, n_edit + n_upload)
+            theirs_seeded = server.seed_cases(theirs.user, n_edit + n_upload)
             _run(_casedesk(data, "sync"), data)  # the seeded cases arrive, not timed
             with Workspace.open(data) as ws:
                 records = ws.cases_by_id(ws.case_ids()).values()
                 on_server = [(c.id, c.server_id) for c in records
                              if c.server_id][: n_edit + n_upload]
-            note = root / "note.pdf"
-            note.write_bytes(PDF)
+            note = _pdf(root / "note.pdf", "bare note")
             files = []
             for n, (case_id, _) in enumerate(on_server[n_edit:]):
-                path = root / f"mix-{p}-files" / f"note-{n}.pdf"
-                path.parent.mkdir(exist_ok=True)
-                path.write_bytes(PDF + f"% {p} {n}\n".encode())
-                files.append((case_id, path))
+                folder = root / f"mix-{p}-files"
+                folder.mkdir(exist_ok=True)
+                files.append((case_id, _pdf(folder / f"note-{n}.pdf", f"note {p} {n}")))
             _queue(data, n_create, [c for c, _ in on_server[:n_edit]], files)
-            jobs = (["create"] * n_create + [f"edit {sid}" for _, sid in on_server[:n_edit]]
-                    + [f"upload {sid} {note}" for _, sid in on_server[n_edit:]])
-            bare = _bare(server.url, root, jobs)
+            jobs = (["create"] * n_create + [f"edit {sid}" for sid in theirs_seeded[:n_edit]]
+                    + [f"upload {sid} {note}" for sid in theirs_seeded[n_edit:]])
+            bare = _bare(server.url, root, jobs, theirs)
             figures.mix.append((bare, _run(_casedesk(data, "sync"), data)))
             shutil.rmtree(data)
             shutil.rmtree(root / f"mix-{p}-files")
