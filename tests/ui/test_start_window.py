@@ -31,6 +31,16 @@ def texts(model, rows: int) -> list[list[str]]:
             for r in range(rows)]
 
 
+def _keyed_folder(root: Path, cases: int = 1) -> Path:
+    """A data folder whose key is in the (test) keychain, with *cases* cases and the PIN set
+    (else the window opens asking for one)."""
+    with Workspace.open(root) as ws:
+        for n in range(cases):
+            ws.create_case(f"Patient {n:02d}", 30 + n % 50, "female")
+        ws.set_unlock_secret("482913")
+    return root
+
+
 @pytest.fixture
 def cases(ws: Workspace) -> Workspace:
     for n in range(80):
@@ -194,12 +204,8 @@ def test_the_first_paint_never_makes_the_qt_enum_namespace(tmp_path: Path) -> No
     window's start; the start window paints its list without it, and with the window's
     saved sort and header, as on every start after the first. The rows come with the key
     from the key helper, so this process does not even load SQLCipher before it paints."""
-    root = tmp_path / "data"
+    root = _keyed_folder(tmp_path / "data", cases=70)
     settings = tmp_path / "settings"
-    with Workspace.open(root) as ws:
-        for n in range(70):
-            ws.create_case(f"Patient {n:02d}", 30, "female")
-        ws.set_unlock_secret("482913")
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -325,10 +331,7 @@ def test_with_the_key_at_hand_the_first_paint_is_the_list(qtbot, monkeypatch,
     frame first and the list a paint later."""
     from desktop import key_prefetch
 
-    root = tmp_path / "data"
-    with Workspace.open(root) as ws:
-        ws.create_case("Ada First", 40, "female")
-        ws.set_unlock_secret("482913")
+    root = _keyed_folder(tmp_path / "data")
     prefetch = key_prefetch.start(root)
     assert prefetch is not None and prefetch.wait(60)
     paints: list[bool] = []
@@ -347,10 +350,7 @@ def test_a_slow_keychain_gets_the_frame_first_then_the_list(qtbot, monkeypatch,
 
     from tests.keychain import SharedKeyring
 
-    root = tmp_path / "data"
-    with Workspace.open(root) as ws:
-        ws.create_case("Ada Slow", 40, "female")
-        ws.set_unlock_secret("482913")
+    root = _keyed_folder(tmp_path / "data")
 
     class SlowKeychain(SharedKeyring):
         def get_password(self, service: str, username: str) -> str | None:
