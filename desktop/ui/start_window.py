@@ -1,15 +1,13 @@
 """The first window a person sees: their cases, read straight from the cache file.
 
 The data layer (SQLAlchemy, the schema check, the sync client) takes about half a second to
-load; the first screenful of the case list needs only SQLCipher (the cache's key from the
-keychain, read by ``key_prefetch``'s helper process while Qt loads) and a few milliseconds.
-Where the key needs a passphrase, there is no preview. So a double-click answers at once with
-the clinician's own list, in the layout the full window will have, and the full window
-replaces this one in place when it is ready.
-
-Nothing here writes: the file is opened read-only and only if it already exists at the schema
-revision this release understands. A missing, older or unreadable cache shows the plain
-"Opening your cases…" line instead, and the full start-up deals with it.
+load; the first screenful of the case list needs only the cache's key and one read-only query
+(``first_glance``), which ``key_prefetch``'s helper process does while Qt loads here (this
+window reads the rows itself for a sort other than the default). Where the key needs a
+passphrase, there is no preview. So a double-click answers at once with the clinician's own
+list, in the layout the full window will have, and the full window replaces this one in place
+when it is ready. A missing, older or unreadable cache shows the plain "Opening your cases…"
+line instead, and the full start-up deals with it.
 
 Nothing before the first paint touches PySide6's ``Qt`` namespace: the first use of it makes
 its ~90 enum classes, ~20 ms, a seventh of a bare window's start. So the preview's rows are a
