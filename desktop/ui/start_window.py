@@ -47,6 +47,8 @@ from desktop.ui.cases.case_columns import (
     COL_AGE,
     COL_SYNC,
     COLUMNS,
+    FILTER_ALL_ACTIVE,
+    FILTER_EVERYTHING,
     HEADER_KEY,
     SORT_KEY,
     read_sort_setting,
@@ -235,7 +237,7 @@ class StartWindow(QMainWindow):
         search.setPlaceholderText("Search names and notes (Ctrl+F)")
         search.setEnabled(False)
         shown = QComboBox(panel)  # the list panel's filter row, as the full window has it
-        shown.addItem("All active")
+        shown.addItems([FILTER_ALL_ACTIVE, FILTER_EVERYTHING])  # as wide as the full one's
         shown.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(search, 3)

@@ -271,7 +271,7 @@ def test_nothing_moves_when_the_full_window_takes_its_place(qtbot, cases: Worksp
                                                           make_window) -> None:
     """The start window has the full window's menus and toolbar: the list does not jump."""
     from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QLineEdit
 
     window = make_window()
     window.resize(1200, 760)
@@ -289,6 +289,9 @@ def test_nothing_moves_when_the_full_window_takes_its_place(qtbot, cases: Worksp
     assert start.table.size() == window.table.size()
     assert start.table.horizontalHeader().sectionSize(0) == \
         window.table.horizontalHeader().sectionSize(0)
+    # The filter row above it too: the search field keeps its width.
+    search = start.findChild(QLineEdit)
+    assert search is not None and search.geometry() == window.list_panel.search.geometry()
     start.close()
 
 

@@ -34,6 +34,10 @@ WIDEST: dict[int, tuple[str, ...]] = {
     COL_SYNC: tuple(SYNC_SHORT.values()),
 }
 MIN_NAME_WIDTH = 120  # px: a name is always readable, even in a narrow panel
+# The status filter's first and widest entries (the list panel has them all; the start
+# window's stand-in has these two, so it is as wide, and the search field beside it too).
+FILTER_ALL_ACTIVE = "All active"
+FILTER_EVERYTHING = "All, including archived"
 # Where the list's column layout and sort are kept (a layout saved before the columns fitted
 # the panel is left behind under its old key).
 HEADER_KEY = "window/caseListColumns"

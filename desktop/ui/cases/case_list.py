@@ -24,7 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.cases.case_columns import COL_UPDATED, COLUMNS
+from desktop.ui.cases.case_columns import (
+    COL_UPDATED,
+    COLUMNS,
+    FILTER_ALL_ACTIVE,
+    FILTER_EVERYTHING,
+)
 from desktop.ui.cases.case_list_model import CaseListModel
 from desktop.ui.cases.case_table import CaseTable
 from desktop.ui.operations import OperationRunner
@@ -35,10 +40,10 @@ SEARCH_DEBOUNCE_MS = 200
 
 # Status filter entries: label → (status, include_archived)
 STATUS_FILTERS: list[tuple[str, str | None, bool]] = [
-    ("All active", None, False),
+    (FILTER_ALL_ACTIVE, None, False),
     *[(s.capitalize(), s, False) for s in KNOWN_STATUSES if s != "archived"],
     ("Archived", "archived", True),
-    ("All, including archived", None, True),
+    (FILTER_EVERYTHING, None, True),
 ]
 # The sort menu's words for each column (the underlined letter picks it in the menu).
 SORT_LABELS = {"name": "&Patient name", "age": "&Age", "gender": "&Gender", "status": "&Status",
