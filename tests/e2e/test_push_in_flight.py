@@ -55,6 +55,21 @@ def in_background(work):
     return join
 
 
+def cancelled_after_pushes(h, pushes: int) -> tuple:
+    """Run a sync the person cancels once *pushes* changes have gone out: (the engine, the
+    changes left)."""
+    seen: list = []
+    engine = h.engine()
+    try:
+        report = engine.run(progress=seen.append,
+                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= pushes)
+    finally:
+        engine.client.close()
+    assert report.cancelled, report
+    with h.ws.sessions() as s:
+        return engine, list(s.query(PendingChange))
+
+
 def server_cases(h) -> list[dict]:
     return h.server.cases(USER)
 
@@ -189,16 +204,7 @@ def test_a_cancel_during_a_batch_leaves_no_create_marked_unsent(harness):
     h = harness
     for n in range(10):
         h.ws.create_case(f"Queued {n}", 60 + n, "female")
-    seen: list = []
-    engine = h.engine()
-    try:
-        report = engine.run(progress=seen.append,
-                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= 4)
-    finally:
-        engine.client.close()
-    assert report.cancelled, report
-    with h.ws.sessions() as s:
-        left = list(s.query(PendingChange))
+    _engine, left = cancelled_after_pushes(h, 4)
     assert left and not any(change.in_flight for change in left)
     on_server = len(server_cases(h))
     assert on_server == 10 - len(left)
@@ -277,16 +283,7 @@ def test_a_cancel_during_a_batch_of_uploads_leaves_no_file_shown_uploading(harne
     cases = synced_cases(h, 10)
     for n, case in enumerate(cases):
         h.ws.attach(case.id, [h.file(f"note-{n}.pdf")])
-    seen: list = []
-    engine = h.engine()
-    try:
-        report = engine.run(progress=seen.append,
-                            cancelled=lambda: sum(p.phase == "push" for p in seen) >= 3)
-    finally:
-        engine.client.close()
-    assert report.cancelled, report
-    with h.ws.sessions() as s:
-        left = list(s.query(PendingChange))
+    engine, left = cancelled_after_pushes(h, 3)
     # Only a file cut off mid-body stays in flight (looked for before it is sent again): at
     # most one per request out when the cancel came; those never sent are not.
     unsure = sum(change.in_flight for change in left)
