@@ -35,6 +35,14 @@ def content_key(fields: dict[str, Any]) -> tuple[Any, ...]:
                          for k in MATCH_KEYS))
 
 
+def sent_content(case: RemoteCase | dict[str, Any]) -> tuple[Any, ...]:
+    """What :func:`matches_sent` compares, exactly: a server case and the fields a create
+    sent with the same key are alike (then only the send time decides)."""
+    if isinstance(case, dict):
+        return tuple(case.get(k) or None for k in MATCH_KEYS)
+    return tuple(getattr(case, k) or None for k in MATCH_KEYS)
+
+
 def matches_sent(remote: RemoteCase, payload: dict[str, Any]) -> bool:
     """Is *remote* the case an earlier attempt sent? Same fields, created no earlier than the
     send (less clock slack), so an older look-alike case is never adopted by mistake."""

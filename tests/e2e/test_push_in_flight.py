@@ -236,33 +236,40 @@ def test_created_cases_are_not_read_again_for_their_files_in_the_same_sync(harne
     assert len(reads) == 25
 
 
-def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
-        reference_server, memory_keyring, tmp_path):
-    """The server stores each create and stalls before answering; the client is killed with
-    several out. The next sync finds each stored case and sends only the rest."""
-    data = tmp_path / "d"
+def killed_with_creates_in_flight(server, data: Path, creates: int) -> int:
+    """Queue *creates* new cases and run ``casedesk sync`` against a server that stores each
+    create and stalls before answering (the first is refused at once, and set aside); kill
+    -9 the client with several stored and unanswered. Returns how many the server holds."""
     with Workspace.open(data) as ws:
-        sign_in(ws, reference_server.url, USER, "token-doctor-1")
-        for n in range(12):
+        sign_in(ws, server.url, USER, "token-doctor-1")
+        for n in range(creates):
             ws.create_case(f"Admitted {n}", 30 + n, "female", "queued offline")
     # The first create goes alone: refused at once (set aside), the run goes on side by side.
-    reference_server.fail_next(1, status=422, path="/cases/create_case")
-    reference_server.delay(60, path="/cases/create_case", after_work=True)
+    server.fail_next(1, status=422, path="/cases/create_case")
+    server.delay(60, path="/cases/create_case", after_work=True)
     env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1")
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--data-dir", str(data), "sync"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         # Several are stored at once, unanswered.
-        while len(reference_server.cases(USER)) < 3:
+        while len(server.cases(USER)) < 3:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    reference_server.clear_faults()
-    stored = len(reference_server.cases(USER))
+    server.clear_faults()
+    return len(server.cases(USER))
+
+
+def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
+        reference_server, memory_keyring, tmp_path):
+    """The server stores each create and stalls before answering; the client is killed with
+    several out. The next sync finds each stored case and sends only the rest."""
+    data = tmp_path / "d"
+    stored = killed_with_creates_in_flight(reference_server, data, 12)
     assert stored >= 3
     with Workspace.open(data) as ws:
         report = runner.run_sync(ws)
@@ -274,6 +281,29 @@ def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
         assert refused.state == "parked"
     assert len(linked) == 11
     assert linked == sorted(c["case_id"] for c in reference_server.cases(USER))
+
+
+def test_after_a_kill_9_the_creates_it_left_marked_are_looked_for_with_one_list_read(
+        reference_server, memory_keyring, tmp_path):
+    """Every create a killed run marked in flight (sent or not) is looked for on the server
+    before it is sent again; the server's whole list is read once for all of them, not once
+    each. Before: one read of the list per create marked."""
+    data = tmp_path / "d"
+    stored = killed_with_creates_in_flight(reference_server, data, 40)
+    with Workspace.open(data) as ws:
+        with ws.sessions() as s:
+            marked = s.query(PendingChange).filter(PendingChange.in_flight.is_(True)).count()
+        assert marked > stored + 5  # many marked with their batch, never sent
+        reference_server.clear_requests()
+        report = runner.run_sync(ws)
+        assert report.ok and report.adopted == stored, report
+        assert report.created == 39 - stored, report
+        local = ws.cases_by_id(ws.case_ids())
+    lists = [r for r in reference_server.requests() if r["path"] == "/cases/all_cases"]
+    assert len(lists) == 2  # the look for the killed run's creates, and the pull
+    linked = sorted(c.server_id for c in local.values() if c.server_id)
+    assert linked == sorted(c["case_id"] for c in reference_server.cases(USER))
+    assert len(linked) == 39
 
 
 def test_a_cancel_during_a_batch_of_uploads_leaves_no_file_shown_uploading(harness):

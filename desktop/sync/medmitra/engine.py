@@ -18,8 +18,10 @@ resend whose outcome is unknown, park refusals, defer what the server could not 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,16 @@ from desktop.sync.medmitra.records import case_stamp, parse_case
 from desktop.sync.merge import merge_case, same_value
 from desktop.sync.outbox import LaneKeys, OutboxEngine, Sender
 from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull, remote_fields
-from desktop.sync.reconcile import content_key, find_sent_file, matches_sent
+from desktop.sync.reconcile import content_key, find_sent_file, matches_sent, sent_content
 from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
 from desktop.sync.report import Phase
 from desktop.workspace import queue_update, settle_sync_state
 
 log = logging.getLogger(__name__)
+
+
+#: Server cases by what a create sent (``reconcile.sent_content``).
+ByContent = dict[tuple[Any, ...], list[RemoteCase]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ class MedMitraEngine(OutboxEngine):
         # Creates and uploads read and marked in flight as a batch (``lanes``), not yet sent.
         self._prepared: dict[int, PreparedCreate] = {}
         self._prepared_uploads: dict[int, PreparedUpload] = {}
+        # The server's case list as read once in a run (the run's start time, the list) to
+        # look for the creates earlier runs sent without recording an answer.
+        self._earlier_listing: tuple[datetime, ByContent] | None = None
+        self._earlier_listing_lock = threading.Lock()
 
     def senders(self) -> dict[str, Sender]:
         return {
@@ -241,7 +251,7 @@ class MedMitraEngine(OutboxEngine):
         marked, previous = prepared.marked, prepared.previous
 
         if previous is not None:
-            remote = self._find_created(previous)
+            remote = self._find_earlier_create(previous)
             if remote is not None:
                 self._adopt_created(change_id, case_id, previous, remote, files=None)
                 return
@@ -298,14 +308,43 @@ class MedMitraEngine(OutboxEngine):
 
     def _find_created(self, payload: dict[str, Any]) -> RemoteCase | None:
         """A server case equal to what we sent that no local case already owns."""
-        remote_cases = self.call(self.client.list_cases)
-        with self.ws.sessions() as s:
-            owned = set(s.scalars(select(Case.server_id).where(Case.server_id.is_not(None))))
-        matches = [r for r in remote_cases
-                   if r.server_id not in owned and matches_sent(r, payload)]
+        return self._unowned_match(self.call(self.client.list_cases), payload)
+
+    def _find_earlier_create(self, payload: dict[str, Any]) -> RemoteCase | None:
+        """:meth:`_find_created` for a create an earlier run sent (its process killed, its
+        answer lost): the server's list is read once per run for all of them, not once each
+        (after a kill -9 with a batch marked in flight, hundreds of reads of the whole list),
+        and looked up by content.
+
+        Every such create left before this run began, so a list read at any point of the run
+        holds it if the server stored it. A retry within this run, whose create may have
+        been stored a moment ago, reads the list afresh (``_send_create``'s reconcile). A
+        create of this run alike in content shares the earlier one's lane: it was sent and
+        answered before this look, or is sent after it.
+        """
+        with self._earlier_listing_lock:
+            if self._earlier_listing is None or self._earlier_listing[0] != self.run_started:
+                by_content: ByContent = {}
+                for remote in self.call(self.client.list_cases):
+                    by_content.setdefault(sent_content(remote), []).append(remote)
+                self._earlier_listing = (self.run_started, by_content)
+            by_content = self._earlier_listing[1]
+        return self._unowned_match(by_content.get(sent_content(payload.get("fields") or {}),
+                                                  []), payload)
+
+    def _unowned_match(
+        self, remote_cases: list[RemoteCase], payload: dict[str, Any]
+    ) -> RemoteCase | None:
+        matches = [r for r in remote_cases if matches_sent(r, payload)]
         if not matches:
             return None
-        return max(matches, key=lambda r: r.created_at or "")
+        with self.ws.sessions() as s:
+            owned = set(s.scalars(select(Case.server_id).where(
+                Case.server_id.in_([r.server_id for r in matches]))))
+        unowned = [r for r in matches if r.server_id not in owned]
+        if not unowned:
+            return None
+        return max(unowned, key=lambda r: r.created_at or "")
 
     def _adopt_created(
         self,
