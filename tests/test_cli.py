@@ -47,6 +47,37 @@ def test_entry_point_module_runs(tmp_path):
     assert json.loads(listed.stdout)["total"] == 1
 
 
+def test_a_command_leaves_at_once_and_loses_nothing_on_the_way(tmp_path):
+    """After a command the process leaves without the interpreter's teardown (a tenth of a
+    `casedesk sync` here): no exit handler runs, yet all of its output (more than a pipe
+    holds), its exit code, its error message and its log's last line arrive."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('interpreter teardown ran\\n'))\n")
+    env = dict(os.environ, CASEDESK_DATA_DIR=str(tmp_path / "d"),
+               PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
+
+    def casedesk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "desktop", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    notes = "word " * 20_000  # 100 kB: more than a pipe's buffer
+    made = casedesk("cases", "new", "--name", "Jane Smith", "--age", "32", "--gender",
+                    "female", "--summary", notes, "--json")
+    assert made.returncode == 0, made.stderr
+    assert "teardown" not in made.stderr
+    case = json.loads(made.stdout)["case"]
+    assert case["case_summary"] == notes
+    log_lines = (tmp_path / "d" / "logs" / "casedesk.log").read_text().splitlines()
+    assert log_lines and "blob store collected" in log_lines[-1]  # written as the cache closed
+
+    missing = casedesk("cases", "show", "no-such-case")
+    assert missing.returncode == 1 and "teardown" not in missing.stderr
+    assert "no-such-case" in missing.stderr
+
+
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert "casedesk 0.1.0" in capsys.readouterr().out
