@@ -47,7 +47,7 @@ from desktop.errors import (
 )
 from desktop.models import audit, cache_health
 from desktop.models.checkpoint import Checkpointer
-from desktop.models.database import open_cache, read_only_because
+from desktop.models.database import UNFLUSHED, open_cache, read_only_because
 from desktop.models.tables import (
     EDITABLE_FIELDS,
     Case,
@@ -956,17 +956,30 @@ class Workspace:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, flushed: bool = True) -> Iterator[Session]:
         """One user action: everything inside commits together or not at all.
 
         BEGIN IMMEDIATE takes the write lock before the first read, so what a transaction
         read cannot change under it (a pull merging a case while the person saves it).
+
+        *flushed* False: the commit is not flushed to the disk by itself (SQLite's
+        synchronous=NORMAL for this transaction), saving an fsync. A power cut may then take
+        it back, with any like it since the last flushed commit, never part of one and never
+        a flushed one: the write-ahead log keeps commits whole and in order, and the next
+        flushed commit flushes every one before it. Only for what a later sync rebuilds on
+        its own: a server's answer to a change that stays marked in flight until it is
+        recorded, and is found again on the server if the record is lost.
         """
         # Never waited on for longer than SQLite's own busy timeout: past it, SQLite says.
         turn = self._writing.acquire(timeout=BUSY_TIMEOUT_S)
         try:
             with self.sessions.begin() as session:
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                connection = session.connection()
+                if not flushed:
+                    # Set back before the connection is reused (database._flushing_again).
+                    connection.info[UNFLUSHED] = True
+                    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
                 yield session
         finally:
             if turn:

@@ -68,6 +68,24 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Set in a connection's info while it runs a transaction whose commit is not flushed at once
+#: (``Workspace.transaction(flushed=False)``); the connection flushes again before reuse.
+UNFLUSHED = "casedesk_unflushed"
+
+
+def _flushing_again(dbapi_connection: Any, record: Any) -> None:
+    """A connection that committed without a flush is handed back set to flush every commit
+    (synchronous=FULL) again; one that cannot be set so is closed, never reused."""
+    if dbapi_connection is None or not record.info.pop(UNFLUSHED, False):
+        return
+    try:
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
+    except Exception as exc:  # noqa: BLE001 - closed below: never reused unflushed
+        log.warning("a cache connection could not be set to flush again (%s); closed",
+                    type(exc).__name__)
+        record.invalidate()
+
+
 def _shed_written_pages(dbapi_connection: Any, record: Any) -> None:
     """A connection back from writing gives up its decrypted pages: all connections share one
     budget for them (``cache_file.SQLITE_HEAP_LIMIT_KIB``), and a sync that wrote 100,000 rows
@@ -113,6 +131,7 @@ def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
         pool_use_lifo=True,
     )
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "checkin", _flushing_again)
     if key is not None:
         event.listen(engine, "checkin", _shed_written_pages)
 

@@ -532,8 +532,12 @@ class OutboxEngine:
         self, change_id: int, doc_id: str, remote: RemoteFile, *, adopted: bool,
         note: str | None = None,
     ) -> None:
-        """The server holds the document now: link it, drop the change, settle the case."""
-        with self.ws.transaction() as s:
+        """The server holds the document now: link it, drop the change, settle the case.
+
+        Not flushed by itself (``Workspace.transaction``): the change stays marked in flight
+        until this commits, so a record a power cut takes back is found again by the next
+        sync (``reconcile.find_sent_file``); the run's later commits flush it."""
+        with self.ws.transaction(flushed=False) as s:
             doc = s.get(Document, doc_id)
             if doc is not None:
                 doc.server_file_id = remote.file_id

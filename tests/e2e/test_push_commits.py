@@ -95,3 +95,62 @@ def test_a_create_and_an_upload_are_marked_in_flight_before_they_leave(harness: 
     assert marked == [True, True]
     assert [f["file_name"] for f in harness.server.files(
         harness.server.cases("doctor-1")[0]["case_id"])] == ["lab.pdf"]
+
+
+def _commits_flushed(h: Harness) -> tuple[list[bool], Any]:
+    """Whether each commit on the cache is flushed by itself (synchronous=FULL), in order;
+    and the listener, to remove."""
+    flushed: list[bool] = []
+
+    def seen(conn: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        flushed.append(raw.execute("PRAGMA synchronous").fetchone()[0] == 2)
+
+    event.listen(h.ws.engine, "commit", seen)
+    return flushed, seen
+
+
+def test_a_creates_answer_is_committed_without_its_own_fsync_and_the_run_ends_flushed(
+        harness: Harness):
+    """A create stays marked in flight, flushed to the disk before it leaves, until its
+    answer is recorded; a power cut that takes the record back leaves it to be found on the
+    server. So the answer's commit skips its fsync (one per create, before: 2 per create
+    with the mark's share), the run's last commit flushes them all, and every later commit
+    (a person's edit) is flushed again."""
+    h = harness
+    cases = [h.ws.create_case(f"Patient {n}", 20 + n, "female") for n in range(12)]
+    flushed, listener = _commits_flushed(h)
+    try:
+        report = h.sync()
+        during_sync = list(flushed)
+        for case in cases[:6]:
+            h.ws.edit_case(case.id, case_summary="seen again")
+    finally:
+        event.remove(h.ws.engine, "commit", listener)
+    assert report.ok and report.created == 12, report
+    unflushed = [n for n, was in enumerate(during_sync) if not was]
+    assert len(unflushed) == 12  # the twelve answers, and nothing else
+    assert during_sync[0] is True  # the first create's mark, before it left
+    assert during_sync[-1] is True  # the run's last commit flushes every one before it
+    assert flushed[len(during_sync):] == [True] * 6  # edits after the sync: flushed again
+    assert sorted(c["patient_name"] for c in h.server.cases("doctor-1")) == sorted(
+        c.patient_name for c in cases)
+
+
+def test_an_uploads_answer_is_committed_without_its_own_fsync(harness: Harness):
+    """The same for a file: marked in flight (flushed) before it leaves, found again by
+    name and size if its record is lost, so the record skips its own fsync."""
+    h = harness
+    cases = [h.ws.create_case(f"Patient {n}", 40 + n, "male") for n in range(5)]
+    assert h.sync().ok
+    for n, case in enumerate(cases):
+        h.ws.attach(case.id, [h.file(f"lab-{n}.pdf")], category="lab")
+    flushed, listener = _commits_flushed(h)
+    try:
+        report = h.sync()
+    finally:
+        event.remove(h.ws.engine, "commit", listener)
+    assert report.ok and report.uploaded == 5, report
+    assert flushed.count(False) == 5 and flushed[0] and flushed[-1]
+    assert sorted(f["file_name"] for c in h.server.cases("doctor-1")
+                  for f in h.server.files(c["case_id"])) == [f"lab-{n}.pdf" for n in range(5)]

@@ -124,3 +124,17 @@ def test_running_out_of_space_at_any_point_of_a_first_start_or_upgrade(
         if upgraded:
             break
     assert failures > 0 and upgraded  # the sweep ran out of space, then had enough
+
+
+def test_a_connection_that_committed_unflushed_is_flushing_again_before_reuse(tmp_path):
+    """A transaction that skips its fsync (``transaction(flushed=False)``) never leaves its
+    connection so for the next one."""
+    with Workspace.open(tmp_path / "d") as ws:
+        with ws.transaction(flushed=False) as s:
+            raw = s.connection().connection.dbapi_connection
+            assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        # The pool hands out the connection used last: the same one, flushing again.
+        with ws.transaction() as s:
+            again = s.connection().connection.dbapi_connection
+            assert again is raw
+            assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
