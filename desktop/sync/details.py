@@ -61,13 +61,19 @@ def refresh_details(engine: OutboxEngine) -> None:
         watched = [row for row in s.execute(
             watching.limit(engine.watch_limit + len(chosen))) if row[0] not in chosen]
     todo = [*stale, *watched[:engine.watch_limit]]
-    for index, (case_id, server_id, numeric_id) in enumerate(todo):
-        engine.check_cancel()
-        engine.emit(Phase.FILES, done=index, total=len(todo))
+    shown = iter(range(len(todo)))
+
+    def step(row: tuple[str, str, str | None]) -> None:
+        engine.emit(Phase.FILES, done=next(shown), total=len(todo))
         try:
-            _refresh_one(engine, case_id, server_id, numeric_id)
+            _refresh_one(engine, *row)
         except err.RemoteNotFound:
-            continue
+            pass  # gone from the server: the next pull says so
+
+    # Cases side by side, as the push sends them (each its own read and its own commit);
+    # the first alone, so a server that refuses or fails is found with one request.
+    if todo:
+        engine.side_by_side(step, [[tuple(row)] for row in todo], first_alone=True)
 
 
 def _watched_cases() -> Select[tuple[str, str | None, str | None]]:

@@ -381,23 +381,38 @@ class OutboxEngine:
         self, send: Sender, lanes: list[list[int]], started: set[int], counter: Iterator[int],
         total: int, first_alone: bool = False,
     ) -> None:
-        """Each lane in order on one of ``in_flight`` threads; the first stop ends them all
-        (each finishes and records the change it is sending) and is raised here.
-        *first_alone*: the first change is sent and answered before any other leaves."""
-        stops: list[BaseException] = []
+        """Changes lane by lane (:meth:`side_by_side`), each counted as started and shown
+        before it is sent."""
+        def step(change_id: int) -> None:
+            started.add(change_id)
+            self.emit(Phase.PUSH, done=next(counter), total=total)
+            self._push_one(send, change_id)
 
-        def run_lane(lane: list[int]) -> None:
+        self.side_by_side(step, lanes, first_alone)
+
+    def side_by_side(
+        self, step: Callable[[T], None], lanes: list[list[T]], first_alone: bool = False,
+    ) -> None:
+        """Each lane in order on one of ``in_flight`` threads; the first stop ends them all
+        (each finishes and records the step it is in) and is raised here. Each lane counts
+        into a report of its own, added to the run's as it ends.
+        *first_alone*: the first step is done before any other starts (a server that refuses
+        the sign-in, cannot be reached or is failing is found with one request)."""
+        stops: list[BaseException] = []
+        # A Retry-After holds back the lanes running beside the one given it; that one waited
+        # it out before the last side by side ended, so nothing is left to wait for now.
+        self._not_before = 0.0
+
+        def run_lane(lane: list[T]) -> None:
             self._lane.report = SyncReport(server=self.server, files_only=self.files_only)
             self._lane.waited_until = 0.0
             try:
-                for change_id in lane:
+                for item in lane:
                     if stops:
                         return
                     self.check_cancel()
-                    started.add(change_id)
-                    self.emit(Phase.PUSH, done=next(counter), total=total)
-                    self._push_one(send, change_id)
-            except BaseException as exc:  # a stop, or a fault of ours: ends the push as alone
+                    step(item)
+            except BaseException as exc:  # a stop, or a fault of ours: ends the run as alone
                 stops.append(exc)
             finally:
                 lane_report, self._lane.report = self._lane.report, None
@@ -413,7 +428,7 @@ class OutboxEngine:
             for lane in lanes:
                 run_lane(lane)
         else:
-            with ThreadPoolExecutor(min(self.in_flight, len(lanes)),
+            with ThreadPoolExecutor(min(self.in_flight, len(lanes)) or 1,
                                     thread_name_prefix="casedesk-push") as pool:
                 for lane in lanes:
                     pool.submit(run_lane, lane)

@@ -324,3 +324,30 @@ def test_a_cancel_during_a_batch_of_uploads_leaves_no_file_shown_uploading(harne
     assert again.ok and again.uploaded == len(left) and again.adopted == 0, again
     for n, case in enumerate(cases):
         assert [f["file_name"] for f in h.server.files(case.server_id)] == [f"note-{n}.pdf"]
+
+
+def test_the_file_check_after_a_push_reads_several_cases_at_once(harness):
+    """A sync looks at recently active cases' files, one read each: two of those reads held
+    by the server at the same moment (one at a time, the second never leaves and this times
+    out). The first goes alone, as a push's does."""
+    from desktop.sync.details import _watched_cases
+
+    h = harness
+    cases = synced_cases(h, 4)
+    with h.ws.sessions() as s:
+        order = [row[1] for row in s.execute(_watched_cases())]
+    assert sorted(order) == sorted(c.server_id for c in cases)
+    second, third = (h.server.hold(path=f"/cases/cases/{sid}", method="GET")
+                     for sid in order[1:3])
+    join = in_background(h.sync)
+    try:
+        h.server.wait_held(second)
+        h.server.wait_held(third)
+    finally:
+        h.server.release(second)
+        h.server.release(third)
+    report = join()
+    assert report.ok, report
+    reads = [r["path"] for r in h.server.requests()
+             if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
+    assert sorted(reads[-4:]) == sorted(f"/cases/cases/{sid}" for sid in order)
