@@ -55,6 +55,19 @@ def in_background(work):
     return join
 
 
+def sync_while_held(h, *holds: int):
+    """A sync's report, run while the server keeps requests waiting: it returns only once
+    every hold has a request in it at the same moment, then releases them all."""
+    join = in_background(h.sync)
+    try:
+        for rule in holds:
+            h.server.wait_held(rule)
+    finally:
+        for rule in holds:
+            h.server.release(rule)
+    return join()
+
+
 def cancelled_after_pushes(h, pushes: int) -> tuple:
     """Run a sync the person cancels once *pushes* changes have gone out: (the engine, the
     changes left)."""
@@ -90,16 +103,8 @@ def test_updates_of_different_cases_are_in_flight_at_once(harness):
     first, y, z = synced_cases(h, 3)
     for case in (first, y, z):
         h.ws.edit_case(case.id, case_summary=f"edited {case.patient_name}")
-    hold_y = h.server.hold(path=put_path(y), method="PUT")
-    hold_z = h.server.hold(path=put_path(z), method="PUT")
-    join = in_background(h.sync)
-    try:
-        h.server.wait_held(hold_y)
-        h.server.wait_held(hold_z)
-    finally:
-        h.server.release(hold_y)
-        h.server.release(hold_z)
-    report = join()
+    report = sync_while_held(h, h.server.hold(path=put_path(y), method="PUT"),
+                             h.server.hold(path=put_path(z), method="PUT"))
     assert report.ok and report.updated == 3, report
     for case in (first, y, z):
         assert h.server.case(case.server_id)["case"]["case_summary"] == \
@@ -337,16 +342,8 @@ def test_the_file_check_after_a_push_reads_several_cases_at_once(harness):
     with h.ws.sessions() as s:
         order = [row[1] for row in s.execute(_watched_cases())]
     assert sorted(order) == sorted(c.server_id for c in cases)
-    second, third = (h.server.hold(path=f"/cases/cases/{sid}", method="GET")
-                     for sid in order[1:3])
-    join = in_background(h.sync)
-    try:
-        h.server.wait_held(second)
-        h.server.wait_held(third)
-    finally:
-        h.server.release(second)
-        h.server.release(third)
-    report = join()
+    report = sync_while_held(h, *(h.server.hold(path=f"/cases/cases/{sid}", method="GET")
+                                  for sid in order[1:3]))
     assert report.ok, report
     reads = [r["path"] for r in h.server.requests()
              if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
