@@ -424,11 +424,13 @@ class OutboxEngine:
             if stops:
                 raise stops[0]
             lanes = [lane for lane in [lanes[0][1:], *lanes[1:]] if lane]
+            if not lanes:  # that was the only step
+                return
         if self.in_flight == 1:
             for lane in lanes:
                 run_lane(lane)
         else:
-            with ThreadPoolExecutor(min(self.in_flight, len(lanes)) or 1,
+            with ThreadPoolExecutor(min(self.in_flight, len(lanes)),
                                     thread_name_prefix="casedesk-push") as pool:
                 for lane in lanes:
                     pool.submit(run_lane, lane)

@@ -348,3 +348,16 @@ def test_the_file_check_after_a_push_reads_several_cases_at_once(harness):
     reads = [r["path"] for r in h.server.requests()
              if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
     assert sorted(reads[-4:]) == sorted(f"/cases/cases/{sid}" for sid in order)
+
+
+def test_a_file_check_of_a_single_case_reads_it_once(harness):
+    """One recently active case: the first read goes alone and nothing is left to go
+    beside it (a pool of no threads would be a fault)."""
+    h = harness
+    [case] = synced_cases(h, 1)
+    h.server.clear_requests()
+    report = h.sync()
+    assert report.ok, report
+    reads = [r["path"] for r in h.server.requests()
+             if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
+    assert reads == [f"/cases/cases/{case.server_id}"]
