@@ -48,6 +48,7 @@ from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
 from desktop.sync.merge import merge_case, same_value
 from desktop.sync.outbox import LaneKeys, OutboxEngine, Sender
+from desktop.sync.plain_update import mark_plain, record_plain
 from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull, remote_fields
 from desktop.sync.reconcile import content_key, find_sent_file, matches_sent, sent_content
 from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
@@ -403,14 +404,14 @@ class MedMitraEngine(OutboxEngine):
 
     def _push_update(self, change_id: int) -> None:
         with self.ws.sessions() as s:
-            change = s.get(PendingChange, change_id)
-            if change is None:
-                return
-            case = s.get(Case, change.case_id)
-            assert case is not None
-            if case.server_id is None:
-                return  # its create has not gone yet; it carries current values anyway
-            server_id, numeric_id, case_id = case.server_id, case.numeric_id, case.id
+            target = s.execute(select(Case.server_id, Case.numeric_id, Case.id).join(
+                PendingChange, PendingChange.case_id == Case.id).where(
+                PendingChange.id == change_id)).one_or_none()
+        if target is None:
+            return
+        server_id, numeric_id, case_id = target
+        if server_id is None:
+            return  # its create has not gone yet; it carries current values anyway
 
         def read_then_write() -> Written | None:
             # The API has no version or If-Match. The server's copy is read right before the
@@ -421,13 +422,19 @@ class MedMitraEngine(OutboxEngine):
             # The merge of what was read, the values it leaves to send and the in-flight mark
             # commit together, before the write leaves: one commit, not three.
             with self.ws.transaction() as s:
-                if read is not None:
-                    merge_cases(self, s, [read])  # counted: a change from the server
-                values = self._update_values(s, change_id, case_id)
-                change = s.get(PendingChange, change_id) if values else None
-                if change is not None:
-                    self.mark_in_flight_within(s, change, {"values": values})
-            if change is None:
+                # Nothing new on the server (the usual case): a few plain statements.
+                values = None if read is None else mark_plain(
+                    s.connection(), change_id, case_id, read)
+                if values is None:
+                    if read is not None:
+                        merge_cases(self, s, [read])  # counted: a change from the server
+                    values = self._update_values(s, change_id, case_id)
+                    change = s.get(PendingChange, change_id) if values else None
+                    if change is not None:
+                        self.mark_in_flight_within(s, change, {"values": values})
+                    else:
+                        values = {}
+            if not values:
                 return None
             echo = self.client.update_case(server_id, values, numeric_id=numeric_id)
             return Written(values, read, echo)
@@ -477,54 +484,72 @@ class MedMitraEngine(OutboxEngine):
             f for f in EDITABLE_FIELDS
             if f not in values and shown(f) and not same_value(getattr(echo, f), getattr(read, f))]
         with self.ws.transaction() as s:
-            case = s.get(Case, case_id)
-            change = s.get(PendingChange, change_id)
-            if case is None:
-                return
-            base = dict(case.base or {})
-            for name in applied:
-                base[name] = getattr(echo, name) if shown(name) else values[name]
-            for name in replaced:
-                self._add_conflict(s, case, name, base.get(name), getattr(case, name),
-                                   getattr(echo, name))
-            if meanwhile:
-                result = merge_case({f: getattr(read, f) for f in meanwhile}, fields_of(case),
-                                    {f: getattr(echo, f) for f in meanwhile}, meanwhile)
-                for name, value in result.take.items():
-                    setattr(case, name, value)
-                for c in result.conflicts:
-                    self._add_conflict(s, case, c.field, c.base, c.mine, c.theirs)
-                base.update(result.new_base)
-                self.report.overlapped += 1
-                self.report.problems.append(
-                    f"Case {case_id} was changed on the server between this computer's read "
-                    f"and its write of {', '.join(sorted(values))}.")
-                log.warning("case %s: written on the server between read and write", case_id)
-            case.base = base
-            # server_updated_at is left alone: the next pull merges whatever else changed.
-            if echo.numeric_id:
-                case.numeric_id = echo.numeric_id
-            if change is not None:
-                # Clean only what was applied: a field not applied, or edited again meanwhile,
-                # stays dirty.
-                remaining = [f for f in (change.fields or [])
-                             if f not in applied or getattr(case, f) != values[f]]
-                if remaining:
-                    change.fields, change.in_flight, change.payload = remaining, False, None
-                else:
-                    s.delete(change)
-                if ignored:
-                    reason = (f"The server did not apply {', '.join(ignored)}: its answer "
-                              "still shows the earlier value.")
-                    change.state, change.last_error = ChangeState.PARKED, reason
-                    case.sync_error = reason
-                    self.report.parked += 1
-                    self.report.problems.append(reason)
-                    log.warning("case %s: update not applied by the server (%s)", case_id,
-                                ",".join(ignored))
-            settle_sync_state(s, case)
-        if applied:
+            # Every value applied, nothing else written (the usual answer): a few plain
+            # statements. Else, or with the case gone here, the full way.
+            plain = not (ignored or replaced or meanwhile) and record_plain(
+                s.connection(), change_id, case_id, values, echo, echo.raw)
+            recorded = plain or self._record_full(s, change_id, case_id, written, applied,
+                                                  ignored, replaced, meanwhile)
+        if recorded and applied:
             self.report.updated += 1
+
+    def _record_full(self, s: Session, change_id: int, case_id: str, written: Written,
+                     applied: list[str], ignored: list[str], replaced: list[str],
+                     meanwhile: list[str]) -> bool:
+        """:meth:`_record_update` through the ORM: conflicts, values the server ignored or
+        replaced, fields written meanwhile. False: the case is gone here."""
+        values, read, echo = written.values, written.read, written.echo
+
+        def shown(name: str) -> bool:
+            return name in echo.raw
+
+        case = s.get(Case, case_id)
+        change = s.get(PendingChange, change_id)
+        if case is None:
+            return False
+        base = dict(case.base or {})
+        for name in applied:
+            base[name] = getattr(echo, name) if shown(name) else values[name]
+        for name in replaced:
+            self._add_conflict(s, case, name, base.get(name), getattr(case, name),
+                               getattr(echo, name))
+        if meanwhile:
+            result = merge_case({f: getattr(read, f) for f in meanwhile}, fields_of(case),
+                                {f: getattr(echo, f) for f in meanwhile}, meanwhile)
+            for name, value in result.take.items():
+                setattr(case, name, value)
+            for c in result.conflicts:
+                self._add_conflict(s, case, c.field, c.base, c.mine, c.theirs)
+            base.update(result.new_base)
+            self.report.overlapped += 1
+            self.report.problems.append(
+                f"Case {case_id} was changed on the server between this computer's read "
+                f"and its write of {', '.join(sorted(values))}.")
+            log.warning("case %s: written on the server between read and write", case_id)
+        case.base = base
+        # server_updated_at is left alone: the next pull merges whatever else changed.
+        if echo.numeric_id:
+            case.numeric_id = echo.numeric_id
+        if change is not None:
+            # Clean only what was applied: a field not applied, or edited again meanwhile,
+            # stays dirty.
+            remaining = [f for f in (change.fields or [])
+                         if f not in applied or getattr(case, f) != values[f]]
+            if remaining:
+                change.fields, change.in_flight, change.payload = remaining, False, None
+            else:
+                s.delete(change)
+            if ignored:
+                reason = (f"The server did not apply {', '.join(ignored)}: its answer "
+                          "still shows the earlier value.")
+                change.state, change.last_error = ChangeState.PARKED, reason
+                case.sync_error = reason
+                self.report.parked += 1
+                self.report.problems.append(reason)
+                log.warning("case %s: update not applied by the server (%s)", case_id,
+                            ",".join(ignored))
+        settle_sync_state(s, case)
+        return True
 
     def _add_conflict(self, s: Session, case: Case, field: str, base: Any, mine: Any,
                       theirs: Any) -> None:
