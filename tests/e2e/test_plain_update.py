@@ -183,7 +183,8 @@ def test_a_plain_edit_takes_the_plain_way_in_a_handful_of_statements(desks):
     statements: list[str] = []
 
     def counted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+        if not statement.startswith("PRAGMA"):  # an unflushed commit's setting, not work
+            statements.append(statement)
 
     engine = h.engine()
     event.listen(h.ws.engine, "before_cursor_execute", counted)

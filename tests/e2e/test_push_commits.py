@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from desktop.models.tables import ChangeKind, PendingChange
+from desktop.sync.medmitra.engine import MedMitraEngine
 from tests import cachefile
 from tests.e2e.conftest import Harness
 
@@ -154,3 +156,55 @@ def test_an_uploads_answer_is_committed_without_its_own_fsync(harness: Harness):
     assert flushed.count(False) == 5 and flushed[0] and flushed[-1]
     assert sorted(f["file_name"] for c in h.server.cases("doctor-1")
                   for f in h.server.files(c["case_id"])) == [f"lab-{n}.pdf" for n in range(5)]
+
+
+def test_an_updates_answer_is_committed_without_its_own_fsync(harness: Harness):
+    """An edit stays marked in flight, flushed, before its write leaves; its answer's record
+    skips its own fsync, and the run's last commit flushes it."""
+    h = harness
+    cases = [h.ws.create_case(f"Patient {n}", 50 + n, "female", "first") for n in range(6)]
+    assert h.sync().ok
+    for case in cases:
+        h.ws.edit_case(case.id, case_summary="second")
+    flushed, listener = _commits_flushed(h)
+    try:
+        report = h.sync()
+    finally:
+        event.remove(h.ws.engine, "commit", listener)
+    assert report.ok and report.updated == 6, report
+    assert flushed.count(False) == 6 and flushed[0] and flushed[-1]
+    assert {c["case_summary"] for c in h.server.cases("doctor-1")} == {"second"}
+
+
+def test_an_update_whose_record_was_lost_is_settled_by_the_next_read_not_sent_again(
+        harness: Harness, monkeypatch):
+    """What a power cut that takes back an unflushed record leaves: the write reached the
+    server, the change is still marked in flight. The next sync's read before its write
+    shows the value applied: nothing goes again, and the case is synced."""
+    h = harness
+    case = h.ws.create_case("Jane Smith", 32, "female", "first")
+    assert h.sync().ok
+    h.ws.edit_case(case.id, case_summary="second", patient_age=33)
+
+    class PowerCut(Exception):
+        pass
+
+    def lost(*_: Any) -> None:
+        raise PowerCut
+
+    with monkeypatch.context() as m:
+        m.setattr(MedMitraEngine, "_record_update", lost)
+        with pytest.raises(PowerCut):
+            h.sync()
+    [change] = h.ws.pending()
+    assert _in_flight_on_disk(h, change.id)
+    server_id = h.ws.get_case(case.id).server_id
+    assert (h.server.case(server_id)["case"]["case_summary"],
+            h.server.case(server_id)["case"]["patient_age"]) == ("second", 33)
+    h.server.clear_requests()
+    report = h.sync()
+    assert report.ok and report.conflicts == 0, report
+    assert [r for r in h.server.requests() if r["method"] in ("PUT", "PATCH", "POST")] == []
+    assert h.ws.pending() == []
+    again = h.ws.get_case(case.id)
+    assert (again.case_summary, again.patient_age, again.sync_state) == ("second", 33, "synced")

@@ -483,7 +483,11 @@ class MedMitraEngine(OutboxEngine):
         meanwhile = [] if read is None else [
             f for f in EDITABLE_FIELDS
             if f not in values and shown(f) and not same_value(getattr(echo, f), getattr(read, f))]
-        with self.ws.transaction() as s:
+        # Not flushed by itself: the change stays marked in flight until this commits, and
+        # if a power cut takes this record back, the next sync's read before its write shows
+        # the values applied: the merge settles them and nothing is sent again (or a value
+        # someone wrote since is a conflict). The push's following commits flush it.
+        with self.ws.transaction(flushed=False) as s:
             # Every value applied, nothing else written (the usual answer): a few plain
             # statements. Else, or with the case gone here, the full way.
             plain = not (ignored or replaced or meanwhile) and record_plain(
