@@ -623,21 +623,14 @@ def settle_sync_state(session: Session, case: Case) -> None:
     states = session.scalars(
         select(PendingChange.state).where(PendingChange.case_id == case.id)
     ).all()
-    state, keeps_error = derived_sync_state(bool(open_conflicts), states)
-    case.sync_state = state
-    if not keeps_error:
-        case.sync_error = None
-
-
-def derived_sync_state(conflicted: bool, change_states: Iterable[str]) -> tuple[SyncState, bool]:
-    """A case's sync state from whether it has an open conflict and its outbox rows' states;
-    and whether its sync error (the reason shown) stays."""
-    states = set(change_states)
-    if conflicted:
-        return SyncState.CONFLICT, True
-    if ChangeState.PARKED in states:
-        return SyncState.ERROR, True
-    return (SyncState.PENDING if states else SyncState.SYNCED), False
+    if open_conflicts:
+        case.sync_state = SyncState.CONFLICT
+    elif ChangeState.PARKED in states:
+        case.sync_state = SyncState.ERROR
+    elif states:
+        case.sync_state, case.sync_error = SyncState.PENDING, None
+    else:
+        case.sync_state, case.sync_error = SyncState.SYNCED, None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -54,9 +54,10 @@ from desktop.models.tables import (
     utcnow,
 )
 from desktop.sync import errors as err
+from desktop.sync import plain_writes
 from desktop.sync.records import RemoteFile
 from desktop.sync.report import Phase, Stop, SyncProgress, SyncReport
-from desktop.workspace import Workspace, settle_sync_state
+from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -555,18 +556,7 @@ class OutboxEngine:
         until this commits, so a record a power cut takes back is found again by the next
         sync (``reconcile.find_sent_file``); the run's later commits flush it."""
         with self.ws.transaction(flushed=False) as s:
-            doc = s.get(Document, doc_id)
-            if doc is not None:
-                doc.server_file_id = remote.file_id
-                doc.file_url = remote.file_url
-                doc.uploaded_at = remote.uploaded_at
-                doc.state, doc.error = DocumentState.UPLOADED, note
-                if remote.file_category in ("lab", "radiology"):
-                    doc.category = remote.file_category
-            s.execute(delete(PendingChange).where(PendingChange.id == change_id))
-            case = s.get(Case, doc.case_id) if doc else None
-            if case is not None:
-                settle_sync_state(s, case)
+            plain_writes.record_upload(s.connection(), change_id, doc_id, remote, note)
         if adopted:
             self.report.adopted += 1
         else:

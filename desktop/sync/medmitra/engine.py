@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desktop.models.tables import (
@@ -37,7 +37,6 @@ from desktop.models.tables import (
     Document,
     DocumentState,
     PendingChange,
-    SyncState,
     utcnow,
 )
 from desktop.sync import errors as err
@@ -48,8 +47,8 @@ from desktop.sync.medmitra.client import Attachment, MedMitraClient
 from desktop.sync.medmitra.records import case_stamp, parse_case
 from desktop.sync.merge import merge_case, same_value
 from desktop.sync.outbox import LaneKeys, OutboxEngine, Sender
-from desktop.sync.plain_update import mark_plain, record_plain
-from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull, remote_fields
+from desktop.sync.plain_writes import link_plain_create, mark_plain_update, record_plain_update
+from desktop.sync.pull import Listing, fields_of, link_case, merge_cases, pull
 from desktop.sync.reconcile import content_key, find_sent_file, matches_sent, sent_content
 from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
 from desktop.sync.report import Phase
@@ -370,7 +369,7 @@ class MedMitraEngine(OutboxEngine):
         # case on the server (one read of its list for all such) and records it then. The
         # push's following commits flush it. One fsync less per create.
         with self.ws.transaction(flushed=False) as s:
-            if checked and not files and not sent_docs and _link_plain_create(
+            if checked and not files and not sent_docs and link_plain_create(
                     s, change_id, case_id, payload, remote):
                 log.info("case %s created on the server", case_id)
                 return
@@ -423,7 +422,7 @@ class MedMitraEngine(OutboxEngine):
             # commit together, before the write leaves: one commit, not three.
             with self.ws.transaction() as s:
                 # Nothing new on the server (the usual case): a few plain statements.
-                values = None if read is None else mark_plain(
+                values = None if read is None else mark_plain_update(
                     s.connection(), change_id, case_id, read)
                 if values is None:
                     if read is not None:
@@ -490,7 +489,7 @@ class MedMitraEngine(OutboxEngine):
         with self.ws.transaction(flushed=False) as s:
             # Every value applied, nothing else written (the usual answer): a few plain
             # statements. Else, or with the case gone here, the full way.
-            plain = not (ignored or replaced or meanwhile) and record_plain(
+            plain = not (ignored or replaced or meanwhile) and record_plain_update(
                 s.connection(), change_id, case_id, values, echo, echo.raw)
             recorded = plain or self._record_full(s, change_id, case_id, written, applied,
                                                   ignored, replaced, meanwhile)
@@ -634,53 +633,3 @@ class MedMitraEngine(OutboxEngine):
             except err.ProtocolError as exc:
                 raise err.OutcomeUnknownError(str(exc)) from exc
         self.record_upload(change_id, doc_id, remote, adopted=adopted)
-
-
-# The statements of :func:`_link_plain_create`, built once (building them costs more than
-# running them).
-_CASES = Case.__table__
-_READ_SENT = select(*(_CASES.c[f] for f in EDITABLE_FIELDS), _CASES.c.sync_state).where(
-    _CASES.c.id == bindparam("case_id"))
-_LINK = _CASES.update().where(_CASES.c.id == bindparam("case_id")).values(
-    server_id=bindparam("server_id"), numeric_id=bindparam("numeric_id"),
-    server_created_at=bindparam("server_created_at"),
-    server_updated_at=bindparam("server_updated_at"), base=bindparam("base"),
-    detail_stale=False, files_checked_at=bindparam("checked_at"))
-# settle_sync_state in SQL: conflict, else error (a parked change), else pending, else synced.
-_SETTLE = (
-    "UPDATE cases SET sync_state = CASE"
-    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL) THEN ?2"
-    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6) THEN ?3"
-    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1) THEN ?4 ELSE ?5 END,"
-    " sync_error = CASE"
-    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL)"
-    "  OR EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6)"
-    " THEN sync_error ELSE NULL END"
-    " WHERE id = ?1")
-
-
-def _link_plain_create(
-    s: Session, change_id: int, case_id: str, payload: dict[str, Any], remote: RemoteCase
-) -> bool:
-    """The usual create's answer — a case without files, its values as sent — recorded in
-    four statements instead of the ORM's dozen: what :meth:`MedMitraEngine._adopt_created`
-    does (``link_case``, the change cleared, the files counted as checked,
-    ``settle_sync_state``). False, with nothing written, when it is not that case."""
-    row = s.execute(_READ_SENT, {"case_id": case_id}).first()
-    if row is None:
-        return False
-    sent = payload.get("fields", {})
-    if any(f in sent and not same_value(row._mapping[f], getattr(remote, f))
-           for f in EDITABLE_FIELDS):
-        return False  # edited meanwhile: an update is queued on the usual path
-    conn = s.connection()
-    conn.exec_driver_sql("DELETE FROM pending_changes WHERE id = ?", (change_id,))
-    conn.execute(_LINK, {
-        "case_id": case_id, "server_id": remote.server_id, "numeric_id": remote.numeric_id,
-        "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
-        "base": remote_fields(remote), "checked_at": utcnow()})
-    if row.sync_state != SyncState.REMOVED_REMOTELY:
-        conn.exec_driver_sql(_SETTLE, (case_id, SyncState.CONFLICT.value, SyncState.ERROR.value,
-                                       SyncState.PENDING.value, SyncState.SYNCED.value,
-                                       ChangeState.PARKED.value))
-    return True

@@ -1,4 +1,4 @@
-"""The push's plain update (``desktop/sync/plain_update.py``) against the full ORM way.
+"""The push's plain writes (``desktop/sync/plain_writes.py``) against the full ORM way.
 
 Each scenario runs twice on the reference server, on two workstations with accounts of their
 own: once as shipped, once with the plain way switched off. Both must leave the same rows (the
@@ -162,8 +162,9 @@ def test_the_plain_way_leaves_what_the_full_way_leaves(desks, monkeypatch, scena
     for h, switched_off in ((plain, False), (full, True)):
         with monkeypatch.context() as m:
             if switched_off:
-                m.setattr(engine_module, "mark_plain", lambda *a: None)
-                m.setattr(engine_module, "record_plain", lambda *a: False)
+                m.setattr(engine_module, "mark_plain_update", lambda *a: None)
+                m.setattr(engine_module, "record_plain_update", lambda *a: False)
+                m.setattr(engine_module, "link_plain_create", lambda *a: False)
             c = _cases(h)
             reports = scenario(h, c)
             pushed = _rows(h.ws, c)
@@ -198,7 +199,24 @@ def test_a_plain_edit_takes_the_plain_way_in_a_handful_of_statements(desks):
     assert (case.case_summary, case.patient_age, case.sync_state) == (
         "Chest pain, resolved", 42, "synced")
     assert h.ws.pending() == []
-    # Through the ORM: 24 statements (merge loads, a flush, re-loads). Plain: the case to
-    # write to; BEGIN IMMEDIATE, 4 reads and 2 writes before the request; BEGIN IMMEDIATE, 4
-    # reads and 2 writes after its answer.
-    assert len(statements) <= 15, statements
+    # Through the ORM: 22 statements (merge loads, a flush, re-loads). Plain, 14: the case to
+    # write to; BEGIN IMMEDIATE, 3 reads and 3 writes (one the state's) before the request;
+    # BEGIN IMMEDIATE, 2 reads and 3 writes after its answer.
+    assert len(statements) <= 14, statements
+
+
+def test_a_stored_file_is_linked_and_its_case_settled_by_the_push_itself(desks):
+    """The upload's record (plain statements, no full way beside it): the document points at
+    the server's file, the change is gone, and the case is synced before any pull looks."""
+    h = desks[0]
+    c = _cases(h)
+    h.ws.attach(c["Chen"], [h.file("scan.pdf")], category="lab")
+    assert h.ws.get_case(c["Chen"]).sync_state == "pending"
+    report = _push(h)
+    assert report.ok and report.uploaded == 1, report
+    [doc] = h.ws.documents(c["Chen"])
+    [stored] = h.server.files(_server_id(h, c["Chen"]))
+    assert (doc.state, doc.server_file_id, doc.error) == ("uploaded", stored["file_id"], None)
+    assert doc.uploaded_at is not None and doc.file_url
+    assert h.ws.pending() == []
+    assert h.ws.get_case(c["Chen"]).sync_state == "synced"
