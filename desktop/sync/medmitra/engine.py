@@ -422,17 +422,10 @@ class MedMitraEngine(OutboxEngine):
             # commit together, before the write leaves: one commit, not three.
             with self.ws.transaction() as s:
                 # Nothing new on the server (the usual case): a few plain statements.
-                values = None if read is None else mark_plain_update(
+                plain = None if read is None else mark_plain_update(
                     s.connection(), change_id, case_id, read)
-                if values is None:
-                    if read is not None:
-                        merge_cases(self, s, [read])  # counted: a change from the server
-                    values = self._update_values(s, change_id, case_id)
-                    change = s.get(PendingChange, change_id) if values else None
-                    if change is not None:
-                        self.mark_in_flight_within(s, change, {"values": values})
-                    else:
-                        values = {}
+                values = plain if plain is not None else self._mark_merged(
+                    s, change_id, case_id, read)
             if not values:
                 return None
             echo = self.client.update_case(server_id, values, numeric_id=numeric_id)
@@ -441,6 +434,19 @@ class MedMitraEngine(OutboxEngine):
         written = self.call(read_then_write)
         if written is not None:
             self._record_update(change_id, case_id, written)
+
+    def _mark_merged(self, s: Session, change_id: int, case_id: str,
+                     read: RemoteCase | None) -> dict[str, Any]:
+        """The full way before a write: what was read is merged as a pull would, then what
+        is left to send is marked in flight. ``{}``: nothing to send now."""
+        if read is not None:
+            merge_cases(self, s, [read])  # counted: a change from the server
+        values = self._update_values(s, change_id, case_id)
+        change = s.get(PendingChange, change_id) if values else None
+        if change is None:
+            return {}
+        self.mark_in_flight_within(s, change, {"values": values})
+        return values
 
     @staticmethod
     def _update_values(s: Session, change_id: int, case_id: str) -> dict[str, Any]:
