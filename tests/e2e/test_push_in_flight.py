@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from desktop.models.tables import PendingChange
@@ -252,13 +253,20 @@ def killed_with_creates_in_flight(server, data: Path, creates: int) -> int:
     # The first create goes alone: refused at once (set aside), the run goes on side by side.
     server.fail_next(1, status=422, path="/cases/create_case")
     server.delay(60, path="/cases/create_case", after_work=True)
+    # Several are stored at once, unanswered.
+    sync_killed_once(server, data, lambda: len(server.cases(USER)) >= 3)
+    return len(server.cases(USER))
+
+
+def sync_killed_once(server, data: Path, held: Callable[[], bool]) -> None:
+    """Run ``casedesk sync`` on *data* and kill -9 it as soon as *held* holds; then take the
+    server's faults away."""
     env = dict(os.environ, CASEDESK_TOKEN="token-doctor-1")
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--data-dir", str(data), "sync"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        # Several are stored at once, unanswered.
-        while len(server.cases(USER)) < 3:
+        while not held():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -266,7 +274,6 @@ def killed_with_creates_in_flight(server, data: Path, creates: int) -> int:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     server.clear_faults()
-    return len(server.cases(USER))
 
 
 def test_kill_9_with_several_creates_in_flight_gives_each_case_once(
@@ -361,3 +368,41 @@ def test_a_file_check_of_a_single_case_reads_it_once(harness):
     reads = [r["path"] for r in h.server.requests()
              if r["method"] == "GET" and r["path"].startswith("/cases/cases/")]
     assert reads == [f"/cases/cases/{case.server_id}"]
+
+
+def test_kill_9_with_several_edits_in_flight_writes_none_of_them_again(
+        reference_server, memory_keyring, tmp_path):
+    """The server applies each edit and stalls before answering; the client is killed with
+    several applied and unanswered (their records never written). The next sync's read before
+    each write shows those values applied: none is written again, each case is synced, and
+    only the edits that never left are sent, once each."""
+    server, data = reference_server, tmp_path / "d"
+    with Workspace.open(data) as ws:
+        sign_in(ws, server.url, USER, "token-doctor-1")
+        ids = [ws.create_case(f"Patient {n}", 30 + n, "female", "first visit").id
+               for n in range(12)]
+        assert runner.run_sync(ws).ok
+        for n, case_id in enumerate(ids):
+            ws.edit_case(case_id, case_summary=f"second visit {n}")
+    # The first edit goes alone: refused at once (set aside), the rest go side by side.
+    server.fail_next(1, status=422, path="/cases/cases/", method="PUT")
+    server.delay(60, path="/cases/cases/", method="PUT", after_work=True)
+
+    def applied() -> int:
+        return sum(c["case_summary"].startswith("second") for c in server.cases(USER))
+
+    sync_killed_once(server, data, lambda: applied() >= 3)
+    left_applied = applied()
+    server.clear_requests()
+    with Workspace.open(data) as ws:
+        report = runner.run_sync(ws)
+        assert report.ok and report.conflicts == 0, report
+        [refused] = ws.pending()  # the one the server refused, set aside with its reason
+        assert refused.state == "parked"
+        local = ws.cases_by_id(ids)
+    writes = [r for r in server.requests() if r["method"] == "PUT"]
+    assert len(writes) == 11 - left_applied
+    on_server = {c["case_id"]: c["case_summary"] for c in server.cases(USER)}
+    sent = [c for c in local.values() if c.id != refused.case_id]
+    assert all(on_server[c.server_id] == c.case_summary for c in sent)
+    assert all(c.sync_state == "synced" for c in sent)
