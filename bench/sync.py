@@ -103,14 +103,15 @@ def _floor_pull(url: str, cases: int) -> tuple[float, bytes]:
     return seconds, resp.content
 
 
-def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool = False) -> float:
+def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool = False,
+                  encrypted: bool = False) -> float:
     """The same rows as a first sync writes, already built as tuples (outside the clock), by
     bare sqlite3 into the same migrated schema and pragmas, the list indexes built after the
     rows and the search index filled in one statement as ``insert_cases`` does: what SQLite
     alone takes to hold 10,000 new cases durably, listed and searchable, in this schema.
-    ``bare_table``: the table and its two unique keys only, no list or search index at all."""
-    with Workspace(datafolder.prepare(data_dir), encrypted=False) as ws:  # a plain file
-        cache = ws.folder.cache
+    ``bare_table``: the table and its two unique keys only, no list or search index at all.
+    ``encrypted``: the same statements on the encrypted cache as the app opens it (SQLCipher:
+    every page encrypted as it is written), in one of its write transactions."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     rows = [
         (str(uuid.uuid4()), c["case_id"], c.get("id"), c["patient_name"], c["patient_age"],
@@ -119,34 +120,46 @@ def _floor_insert(data_dir: Path, listed: list[dict[str, Any]], bare_table: bool
          1)
         for c in listed
     ]
+    if encrypted:
+        with Workspace.open(data_dir) as ws:
+            with ws.transaction() as s:
+                start = time.perf_counter()
+                _bare_writes(s.connection().connection.dbapi_connection, rows, bare_table)
+            return time.perf_counter() - start
+    with Workspace(datafolder.prepare(data_dir), encrypted=False) as ws:  # a plain file
+        cache = ws.folder.cache
     conn = sqlite3.connect(cache, isolation_level=None)
     try:
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
             conn.execute(f"PRAGMA {pragma}")
-        indexes = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases' "
-            "AND sql IS NOT NULL").fetchall()
         start = time.perf_counter()
         conn.execute("BEGIN")
-        conn.execute("DROP TRIGGER cases_search_insert")
-        for name, _ in indexes:
-            conn.execute(f"DROP INDEX {name}")
-        conn.executemany(
-            "INSERT INTO cases (id, server_id, numeric_id, patient_name, patient_age, "
-            "patient_gender, case_summary, status, created_at, updated_at, server_created_at, "
-            "server_updated_at, base, sync_state, sync_error, ai_insights, detail_stale) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        if not bare_table:
-            for _, sql in indexes:
-                conn.execute(sql)
-            conn.execute("INSERT INTO cases_search(rowid, patient_name, case_summary) "
-                         "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases")
+        _bare_writes(conn, rows, bare_table)
         conn.execute("COMMIT")
         return time.perf_counter() - start
     finally:
         conn.close()
+
+
+def _bare_writes(conn: Any, rows: list[tuple[Any, ...]], bare_table: bool) -> None:
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases' "
+        "AND sql IS NOT NULL").fetchall()
+    conn.execute("DROP TRIGGER cases_search_insert")
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    conn.executemany(
+        "INSERT INTO cases (id, server_id, numeric_id, patient_name, patient_age, "
+        "patient_gender, case_summary, status, created_at, updated_at, server_created_at, "
+        "server_updated_at, base, sync_state, sync_error, ai_insights, detail_stale) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    if not bare_table:
+        for _, sql in indexes:
+            conn.execute(sql)
+        conn.execute("INSERT INTO cases_search(rowid, patient_name, case_summary) "
+                     "SELECT rowid, patient_name, coalesce(case_summary, '') FROM cases")
 
 
 def _timed_sync(ws: Workspace, url: str, detail_limit: int) -> tuple[float, SyncReport]:
@@ -177,6 +190,7 @@ class PullFigures:
     first: list[tuple[float, float]] = field(default_factory=list)
     first_plain: list[tuple[float, float]] = field(default_factory=list)  # unencrypted cache
     insert_floor: list[float] = field(default_factory=list)
+    insert_floor_encrypted: list[float] = field(default_factory=list)  # SQLCipher alone
     table_floor: list[float] = field(default_factory=list)
     steady: list[tuple[float, float]] = field(default_factory=list)
     edited: list[tuple[float, float]] = field(default_factory=list)
@@ -205,8 +219,10 @@ def measure_pull(root: Path, cases: int, repeat: int, pairs: int) -> PullFigures
             listed = json.loads(floor())["cases"]  # for the bare writes, outside any clock
             figures.insert_floor.append(_floor_insert(root / f"raw-{i}", listed))
             figures.table_floor.append(_floor_insert(root / f"table-{i}", listed, True))
-            shutil.rmtree(root / f"raw-{i}")
-            shutil.rmtree(root / f"table-{i}")
+            figures.insert_floor_encrypted.append(
+                _floor_insert(root / f"sealed-{i}", listed, encrypted=True))
+            for name in ("raw", "table", "sealed"):
+                shutil.rmtree(root / f"{name}-{i}")
             floor()
             with Workspace.open(root / f"first-{i}") as ws:
                 seconds, report = _timed_sync(ws, server.url, detail_limit=0)
@@ -274,6 +290,14 @@ def report_pull(figures: PullFigures, cases: int, repeat: int, pairs: int) -> No
     print(f"  info: (floor + SQLite alone) / floor = {(floor + insert) / floor:.2f}x: the least a "
           f"first sync that stores these rows can reach here; first sync / (floor + SQLite "
           f"alone) = {first / (floor + insert):.2f}x")
+    sealed = statistics.median(figures.insert_floor_encrypted)
+    plain = statistics.median(engine for _, engine in figures.first_plain)
+    print(f"  {'info: SQLCipher alone, the same rows':<44} {sealed:7.3f} s"
+          f"   runs: {_runs(figures.insert_floor_encrypted)}   (the encrypted cache as the app "
+          f"opens it)")
+    print(f"  info: like for like: first sync / (floor + SQLCipher alone) = "
+          f"{first / (floor + sealed):.2f}x; unencrypted first sync / (floor + SQLite alone) = "
+          f"{plain / (floor + insert):.2f}x   (target <= 1.2)")
     table = statistics.median(figures.table_floor)
     print(f"  {'info: the same, table and unique keys only':<44} {table:7.3f} s"
           f"   runs: {_runs(figures.table_floor)}   (no list or search index: "
