@@ -34,8 +34,7 @@ from desktop.models.tables import (
     utcnow,
 )
 from desktop.sync.merge import same_value
-from desktop.sync.pull import remote_fields
-from desktop.sync.records import RemoteCase, RemoteFile
+from desktop.sync.records import RemoteCase, RemoteFile, remote_fields
 
 # Built once: building a statement costs more than running it.
 _cases = Case.__table__
@@ -123,7 +122,7 @@ def mark_plain_update(
     if row.sync_state == SyncState.REMOVED_REMOTELY:
         return None  # listed again: the full merge sets it back to pending
     base: Mapping[str, Any] = row.base
-    theirs = {name: getattr(read, name) for name in CASE_FIELDS}
+    theirs = remote_fields(read)
     if any(name not in base or base[name] != value for name, value in theirs.items()):
         return None  # the server holds something this workstation has not seen
     mine = row._mapping

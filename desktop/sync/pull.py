@@ -40,7 +40,7 @@ from desktop.models.tables import (
 )
 from desktop.sync.merge import merge_case, same_value
 from desktop.sync.reconcile import matches_sent
-from desktop.sync.records import RemoteCase, UnreadableRecord
+from desktop.sync.records import RemoteCase, UnreadableRecord, remote_fields
 from desktop.sync.report import Phase
 from desktop.workspace import DELETION, queue_update, settle_sync_state
 
@@ -67,10 +67,6 @@ class Listing:
 
 def fields_of(case: Case) -> dict[str, Any]:
     return {name: getattr(case, name) for name in CASE_FIELDS}
-
-
-def remote_fields(remote: RemoteCase) -> dict[str, Any]:
-    return {name: getattr(remote, name) for name in CASE_FIELDS}
 
 
 def link_case(case: Case, remote: RemoteCase) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from desktop.models.tables import CASE_FIELDS
 from desktop.sync import errors as err
 from desktop.sync.json_answer import is_too_deep, nesting_exceeds
 
@@ -40,6 +41,11 @@ class RemoteCase:
     created_at: str | None
     updated_at: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def remote_fields(remote: RemoteCase) -> dict[str, Any]:
+    """The case fields as the server holds them (a base for the three-way merge)."""
+    return {name: getattr(remote, name) for name in CASE_FIELDS}
 
 
 @dataclass(frozen=True)

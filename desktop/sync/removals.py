@@ -42,9 +42,9 @@ from desktop.models.tables import (
 )
 from desktop.sync import errors as err
 from desktop.sync.merge import same_value
-from desktop.sync.pull import link_case, merge_cases, remote_fields
+from desktop.sync.pull import link_case, merge_cases
 from desktop.sync.reconcile import find_sent_file
-from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile
+from desktop.sync.records import CaseDetail, RemoteCase, RemoteFile, remote_fields
 from desktop.workspace import ANALYSIS_RUNNING, DELETION, settle_sync_state
 
 if TYPE_CHECKING:
