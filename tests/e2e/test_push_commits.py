@@ -112,6 +112,15 @@ def _commits_flushed(h: Harness) -> tuple[list[bool], Any]:
     return flushed, seen
 
 
+def _synced_counting_flushes(h: Harness) -> tuple[Any, list[bool]]:
+    """A sync, and whether each of its commits was flushed by itself, in order."""
+    flushed, listener = _commits_flushed(h)
+    try:
+        return h.sync(), flushed
+    finally:
+        event.remove(h.ws.engine, "commit", listener)
+
+
 def test_a_creates_answer_is_committed_without_its_own_fsync_and_the_run_ends_flushed(
         harness: Harness):
     """A create stays marked in flight, flushed to the disk before it leaves, until its
@@ -147,11 +156,7 @@ def test_an_uploads_answer_is_committed_without_its_own_fsync(harness: Harness):
     assert h.sync().ok
     for n, case in enumerate(cases):
         h.ws.attach(case.id, [h.file(f"lab-{n}.pdf")], category="lab")
-    flushed, listener = _commits_flushed(h)
-    try:
-        report = h.sync()
-    finally:
-        event.remove(h.ws.engine, "commit", listener)
+    report, flushed = _synced_counting_flushes(h)
     assert report.ok and report.uploaded == 5, report
     assert flushed.count(False) == 5 and flushed[0] and flushed[-1]
     assert sorted(f["file_name"] for c in h.server.cases("doctor-1")
@@ -166,11 +171,7 @@ def test_an_updates_answer_is_committed_without_its_own_fsync(harness: Harness):
     assert h.sync().ok
     for case in cases:
         h.ws.edit_case(case.id, case_summary="second")
-    flushed, listener = _commits_flushed(h)
-    try:
-        report = h.sync()
-    finally:
-        event.remove(h.ws.engine, "commit", listener)
+    report, flushed = _synced_counting_flushes(h)
     assert report.ok and report.updated == 6, report
     assert flushed.count(False) == 6 and flushed[0] and flushed[-1]
     assert {c["case_summary"] for c in h.server.cases("doctor-1")} == {"second"}
