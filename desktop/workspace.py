@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Select,
     bindparam,
     column,
@@ -610,27 +611,35 @@ def queue_upload(session: Session, document: Document) -> None:
     )
 
 
+# A case's sync state from its outbox rows and open conflicts: a conflict, else an error (a
+# parked change), else pending (queued work), else synced; the reason shown stays only with a
+# conflict or an error. A case the server lost stays so until the engine decides otherwise.
+_SETTLE = (
+    "UPDATE cases SET sync_state = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL) THEN ?2"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6) THEN ?3"
+    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1) THEN ?4 ELSE ?5 END,"
+    " sync_error = CASE"
+    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL)"
+    "  OR EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6)"
+    " THEN sync_error ELSE NULL END"
+    " WHERE id = ?1 AND sync_state != ?7")
+_SETTLE_STATES = (SyncState.CONFLICT.value, SyncState.ERROR.value, SyncState.PENDING.value,
+                  SyncState.SYNCED.value, ChangeState.PARKED.value,
+                  SyncState.REMOVED_REMOTELY.value)
+
+
 def settle_sync_state(session: Session, case: Case) -> None:
-    """Derive a case's sync state from its outbox rows and open conflicts."""
+    """Derive a case's sync state from its outbox rows and open conflicts (one statement,
+    the same as :func:`settle_sync_state_of` runs for the sync's plain writes)."""
     session.flush()
-    if case.sync_state == SyncState.REMOVED_REMOTELY:
-        return
-    open_conflicts = session.scalar(
-        select(func.count())
-        .select_from(Conflict)
-        .where(Conflict.case_id == case.id, Conflict.resolved_at.is_(None))
-    )
-    states = session.scalars(
-        select(PendingChange.state).where(PendingChange.case_id == case.id)
-    ).all()
-    if open_conflicts:
-        case.sync_state = SyncState.CONFLICT
-    elif ChangeState.PARKED in states:
-        case.sync_state = SyncState.ERROR
-    elif states:
-        case.sync_state, case.sync_error = SyncState.PENDING, None
-    else:
-        case.sync_state, case.sync_error = SyncState.SYNCED, None
+    settle_sync_state_of(session.connection(), case.id)
+    session.expire(case, ["sync_state", "sync_error"])
+
+
+def settle_sync_state_of(conn: Connection, case_id: str) -> None:
+    """:func:`settle_sync_state` for a case known by its id, on a transaction's connection."""
+    conn.exec_driver_sql(_SETTLE, (case_id, *_SETTLE_STATES))
 
 
 @dataclass(frozen=True)

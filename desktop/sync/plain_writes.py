@@ -25,7 +25,6 @@ from desktop.models.tables import (
     CASE_FIELDS,
     EDITABLE_FIELDS,
     Case,
-    ChangeState,
     Conflict,
     Document,
     DocumentState,
@@ -35,28 +34,13 @@ from desktop.models.tables import (
 )
 from desktop.sync.merge import same_value
 from desktop.sync.records import RemoteCase, RemoteFile, remote_fields
+from desktop.workspace import settle_sync_state_of
 
 # Built once: building a statement costs more than running it.
 _cases = Case.__table__
 _changes = PendingChange.__table__
 _conflicts = Conflict.__table__
 _documents = Document.__table__
-
-# settle_sync_state in SQL: conflict, else error (a parked change), else pending, else synced;
-# the reason shown stays only with a conflict or an error. A case the server lost stays so.
-_SETTLE = (
-    "UPDATE cases SET sync_state = CASE"
-    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL) THEN ?2"
-    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6) THEN ?3"
-    " WHEN EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1) THEN ?4 ELSE ?5 END,"
-    " sync_error = CASE"
-    " WHEN EXISTS (SELECT 1 FROM conflicts WHERE case_id = ?1 AND resolved_at IS NULL)"
-    "  OR EXISTS (SELECT 1 FROM pending_changes WHERE case_id = ?1 AND state = ?6)"
-    " THEN sync_error ELSE NULL END"
-    " WHERE id = ?1 AND sync_state != ?7")
-_SETTLE_STATES = (SyncState.CONFLICT.value, SyncState.ERROR.value, SyncState.PENDING.value,
-                  SyncState.SYNCED.value, ChangeState.PARKED.value,
-                  SyncState.REMOVED_REMOTELY.value)
 
 _READ_SENT = select(*(_cases.c[f] for f in EDITABLE_FIELDS)).where(
     _cases.c.id == bindparam("case_id"))
@@ -79,11 +63,6 @@ _DONE = delete(_changes).where(_changes.c.id == bindparam("change_id"))
 _DOCUMENT_CASE = select(_documents.c.case_id).where(_documents.c.id == bindparam("doc_id"))
 
 
-def settle(conn: Connection, case_id: str) -> None:
-    """``settle_sync_state`` in one statement."""
-    conn.exec_driver_sql(_SETTLE, (case_id, *_SETTLE_STATES))
-
-
 def link_plain_create(
     s: Session, change_id: int, case_id: str, payload: dict[str, Any], remote: RemoteCase
 ) -> bool:
@@ -104,7 +83,7 @@ def link_plain_create(
         "case_id": case_id, "server_id": remote.server_id, "numeric_id": remote.numeric_id,
         "server_created_at": remote.created_at, "server_updated_at": remote.updated_at,
         "base": remote_fields(remote), "checked_at": utcnow()})
-    settle(conn, case_id)
+    settle_sync_state_of(conn, case_id)
     return True
 
 
@@ -135,7 +114,7 @@ def mark_plain_update(
     changed = {k: v for k, v in seen.items() if mine[k] != v}
     if changed:
         conn.execute(update(_cases).where(_cases.c.id == case_id).values(changed))
-    settle(conn, case_id)
+    settle_sync_state_of(conn, case_id)
     blocked = set(conn.execute(_BLOCKED, {"case_id": case_id}).scalars())
     values = {f: mine[f] for f in fields if f in EDITABLE_FIELDS and f not in blocked}
     if values:
@@ -170,7 +149,7 @@ def record_plain_update(
                 fields=remaining, in_flight=False, payload=None))
         else:
             conn.execute(_DONE, {"change_id": change_id})
-    settle(conn, case_id)
+    settle_sync_state_of(conn, case_id)
     return True
 
 
@@ -187,4 +166,4 @@ def record_upload(conn: Connection, change_id: int, doc_id: str, remote: RemoteF
         conn.execute(update(_documents).where(_documents.c.id == doc_id).values(linked))
     conn.execute(_DONE, {"change_id": change_id})
     if case_id is not None:
-        settle(conn, case_id)
+        settle_sync_state_of(conn, case_id)
