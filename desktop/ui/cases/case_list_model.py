@@ -18,6 +18,7 @@ re-read when members or order may have moved (after a save, an attach, a sync).
 from __future__ import annotations
 
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -60,6 +61,11 @@ FIRST_PAGE = 256  # ids read first after a query change: several screenfuls, a f
 # The full list is read this long after the first page is shown: the view lays out and paints
 # the page first, without a worker building 100,000 strings competing for the GIL.
 REST_DELAY_MS = 16
+# A list of ids (or its row index) this long or longer, replaced, is let go a slice at a time
+# while the window is idle: freeing a million ids at once took 20 ms, in the middle of the
+# keystroke that replaced them, before its first page was shown.
+RETIRE_FROM = 16_384
+RETIRE_SLICE = 16_384
 
 CaseIdRole = Qt.ItemDataRole.UserRole + 1
 RecordRole = Qt.ItemDataRole.UserRole + 2
@@ -74,6 +80,25 @@ _ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _FOREGROUND, Re
                     CaseIdRole})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ARCHIVED = QColor("#757575")
+
+
+def _references(held: object) -> int:
+    return sys.getrefcount(held)
+
+
+def _unshared_references() -> int:
+    """What _references counts for an object one caller's local name alone holds, on this
+    interpreter (the count includes the call's own references)."""
+    alone: list[str] = []
+    return _references(alone)
+
+
+_UNSHARED = _unshared_references()
+
+
+def _shared(held: object) -> bool:
+    """Whether anything holds *held* besides one local name of the caller's."""
+    return _references(held) > _UNSHARED + 1  # + 1: this function's own parameter
 
 
 def sync_tooltip(record: CaseRecord) -> str:
@@ -124,6 +149,10 @@ class CaseListModel(QAbstractTableModel):
         self._reset_pending = False  # a query change whose first page is not shown yet
         self._partial = False  # _ids is a first page; the full list is on its way
         self._records_stale = False  # a refresh was asked for: cached records may be outdated
+        self._retired: list[list[str] | dict[str, int]] = []  # let go when idle (_retire)
+        self._retiring = QTimer(self)
+        self._retiring.setInterval(0)
+        self._retiring.timeout.connect(self._retire_slice)
         runner.changed.connect(self._changed)
 
     def _changed(self, changes: Changes, _initiator: object) -> None:
@@ -269,8 +298,36 @@ class CaseListModel(QAbstractTableModel):
         self.refreshed.emit()
 
     def _set_ids(self, ids: list[str]) -> None:
+        old, rows = self._ids, self._rows
         self._ids = ids
         self._rows = None  # 100,000 entries cost ~15 ms: build only when a lookup needs it
+        # One that anything else still holds is left alone: emptying it would change what
+        # the holder sees.
+        if old is not ids and not _shared(old):
+            self._retire(old)
+        if rows is not None and not _shared(rows):
+            self._retire(rows)
+
+    def _retire(self, held: list[str] | dict[str, int]) -> None:
+        """Let a long list of ids (or a row index) go a slice at a time when idle, rather
+        than now."""
+        if len(held) < RETIRE_FROM:
+            return
+        self._retired.append(held)
+        if not self._retiring.isActive():
+            self._retiring.start()
+
+    def _retire_slice(self) -> None:
+        held = self._retired[-1]
+        if isinstance(held, list):
+            del held[-RETIRE_SLICE:]
+        else:
+            for _ in range(min(RETIRE_SLICE, len(held))):
+                held.popitem()
+        if not held:
+            self._retired.pop()
+        if not self._retired:
+            self._retiring.stop()
 
     def _row_index(self) -> dict[str, int]:
         if self._rows is None:

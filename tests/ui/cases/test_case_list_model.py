@@ -413,3 +413,41 @@ def replace_sort(query: CaseQuery, sort: str) -> CaseQuery:
     from dataclasses import replace
 
     return replace(query, sort=sort, descending=False)
+
+
+def test_a_long_list_replaced_goes_a_slice_at_a_time_once_the_page_is_shown(
+    qtbot, ws: Workspace, monkeypatch
+) -> None:
+    """Freeing a million ids took 20 ms, inside the keystroke whose first page replaced them.
+    A long list is let go in slices when the window is idle; one held elsewhere is left
+    whole (emptying it would change what its holder sees)."""
+    monkeypatch.setattr(case_list_model, "RETIRE_FROM", 100)
+    monkeypatch.setattr(case_list_model, "RETIRE_SLICE", 40)
+    slices: list[int] = []
+    real = CaseListModel._retire_slice
+
+    def counted(self: CaseListModel) -> None:
+        slices.append(len(self._retired[-1]))
+        real(self)
+
+    monkeypatch.setattr(CaseListModel, "_retire_slice", counted)
+    bulk_insert(ws, 3 * FIRST_PAGE)
+    with held_model(qtbot, ws) as (model, runner):
+        shown = len(model.ids)
+        assert shown > 2 * FIRST_PAGE
+        qtbot.waitUntil(lambda: not model._retired, timeout=5000)  # the first page, extended
+        slices.clear()
+        model.sort(COL_AGE, Qt.SortOrder.AscendingOrder)
+        runner.deliver(qtbot)  # the first page replaces the whole list ...
+        assert model.rowCount() == FIRST_PAGE
+        assert [len(held) for held in model._retired] == [shown]  # ... which is not freed yet
+        qtbot.waitUntil(lambda: not model._retired, timeout=5000)
+        assert len(slices) == -(-shown // 40) and slices[0] == shown
+        assert not model._retiring.isActive()
+        runner.deliver(qtbot)  # the rest
+
+        held = model.ids  # something holds the list shown
+        model.sort(COL_AGE, Qt.SortOrder.DescendingOrder)
+        runner.deliver(qtbot)
+        assert model._retired == [] and len(held) == shown
+        runner.deliver(qtbot)
