@@ -399,3 +399,87 @@ def test_an_edit_finds_its_case_by_server_id_or_prefix_and_keeps_every_rule(ws):
     assert ("patient_age", 32, 33) in edits and ("status", "pending", "archived") in edits
     unchanged = ws.edit_case(case.id, patient_age=33)  # nothing differs: nothing queued
     assert unchanged.patient_age == 33 and _outbox(ws)[0].seq == 3
+
+
+def test_a_first_page_read_by_testing_rows_finds_what_the_index_finds(ws, monkeypatch):
+    """A common search's first page may be read by testing rows in list order (LIKE) instead
+    of from the trigram index. It must find exactly what the index finds: the index's own
+    case folding (a Kelvin sign is a K to it, a long s an s), words in the name or the notes,
+    LIKE's wildcards taken as letters, archived cases and the status filter, either order."""
+    monkeypatch.setattr(workspace_module, "COMMON_HITS", 0)  # every search "common" ...
+    monkeypatch.setattr(workspace_module, "ROW_TEST_COST", 0)  # ... and worth testing rows
+    tested: list[tuple[str, int]] = []
+    real = Workspace._first_page_in_rows
+
+    def watched(self, cursor, query, limit):  # noqa: ANN001, ANN202
+        page = real(self, cursor, query, limit)
+        if page is not None:
+            tested.append((query.search, limit))
+        return page
+
+    monkeypatch.setattr(Workspace, "_first_page_in_rows", watched)
+    from tools.sample_data import bulk_insert
+
+    bulk_insert(ws, 600)
+    # Plain matches older than the folded ones: a test that missed those would still fill
+    # a page, with the wrong case.
+    ws.create_case("Kelly Adams", 35, "female", "Bruise on the right knee.")
+    kelvin = ws.create_case("\u212aelly Brown", 40, "female", "Bruiſe on the left arm.")
+    ws.create_case("Émile Dupont", 50, "male", "Took 50% of the dose_taken; pain at night.")
+    ws.create_case("Jo Kim", 30, "female", None)
+    ws.archive_case(ws.create_case("Kelly Stone", 61, "female", "bruise, pain").id)
+    texts = ("kel", "KELLY", "bruise", "BRUISE", "mile", "émile", "50%", "e_t", "kim",
+             "pain", "pain cough", "cough pain", "night pain")
+    for text in texts:
+        for query in (CaseQuery(search=text), CaseQuery(search=text, descending=False),
+                      CaseQuery(search=text, include_archived=True),
+                      CaseQuery(search=text, status="pending")):
+            full = ws.case_ids(query)
+            for limit in (1, 2, 256):
+                assert ws.case_ids(query, limit=limit) == full[:limit], (text, query, limit)
+    assert kelvin.id in ws.case_ids(CaseQuery(search="kel"))
+    assert ws.case_ids(CaseQuery(search="bruise"), limit=1) == [kelvin.id]
+    assert ("kel", 1) in tested and ("bruise", 1) in tested and ("pain", 2) in tested
+    assert not [t for t in tested if t[0] == "émile"]  # not ASCII: the index's way only
+
+
+def test_only_the_characters_listed_fold_into_ascii_in_the_trigram_index(tmp_path):
+    """What the rows' test (_as_indexed) relies on: every code point beyond ASCII, matched
+    through a trigram index against every printable ASCII character, and only those in
+    _FOLDED_INTO_ASCII are found (SQLite's own folding, in the build the app ships)."""
+    import string
+
+    import sqlcipher3.dbapi2 as dbapi
+
+    conn = dbapi.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, tokenize='trigram')")
+    conn.executemany("INSERT INTO t(rowid, a) VALUES (?, ?)",
+                     ((cp, chr(cp) + "qz") for cp in range(128, 0x110000)
+                      if not 0xD800 <= cp < 0xE000))
+    found = {}
+    for char in string.printable[:94]:
+        phrase = '"' + char.replace('"', '""') + 'qz"'
+        for (rowid,) in conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (phrase,)):
+            found[chr(rowid)] = char.lower()
+    conn.close()
+    assert found == workspace_module._FOLDED_INTO_ASCII
+
+
+def test_whole_reads_go_through_a_connection_of_their_own(ws):
+    """A full id list walks a whole index, and the whole-file check every page: through the
+    shared connections they pushed out the pages the list's next search finds there. They
+    go through a connection with a small page cache of its own; a first page does not."""
+    from sqlalchemy import event
+
+    ws.create_case("Amara Okafor", 47, "female", "cough")
+    shared: list[int] = []
+    event.listen(ws.engine, "checkout", lambda *_: shared.append(1))
+    assert len(ws.case_ids(CaseQuery())) == 1
+    assert ws.check_pages() is None
+    assert shared == []
+    assert len(ws.case_ids(CaseQuery(), limit=256)) == 1
+    assert shared == [1]
+    assert ws._scans is not None
+    with ws._scans.connect() as conn:
+        size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    assert size == -workspace_module.SCAN_CACHE_KIB

@@ -117,17 +117,21 @@ def _shed_written_pages(dbapi_connection: Any, record: Any) -> None:
 
 
 def create_cache_engine(path: Path, read_only: CacheProblem | None = None,
-                        key: bytes | None = None) -> Engine:
+                        key: bytes | None = None, cache_kib: int | None = None) -> Engine:
     """An engine on the cache file (encrypted with *key*, when given). *read_only* (why: the
     file or its folder cannot be written, or the disk is full): the file is opened
     read-only, and, with no write-ahead log content beside it, as immutable: SQLite could
-    not make the log's index file, and there is nothing in a log to read."""
+    not make the log's index file, and there is nothing in a log to read. *cache_kib*: each
+    connection's page cache, where not the default."""
     target, as_uri = str(path), False
     if read_only is not None:
         target, as_uri = cache_health.read_only_uri(path), True
 
     def creator() -> Any:
-        return connect(target, key, uri=as_uri)
+        conn = connect(target, key, uri=as_uri)
+        if cache_kib is not None:
+            conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+        return conn
 
     engine = create_engine(
         f"sqlite:///{path}",

@@ -68,9 +68,9 @@ def test_a_block_of_list_rows_reads_as_the_cases_themselves(tmp_path: Path) -> N
 def test_the_whole_file_check_reads_through_a_small_cache(tmp_path: Path, monkeypatch) -> None:
     # The window checks every page in the background once it is up. Each page is read once,
     # so a large cache only takes the shared budget from the list's reads (at a million
-    # cases: ~850 MB decrypted); the connection gets its own cache size back afterwards.
+    # cases: ~850 MB decrypted); the shared connections keep their cache size and pages.
     from desktop.models import cache_health
-    from desktop.workspace import CHECK_CACHE_KIB
+    from desktop.workspace import SCAN_CACHE_KIB
 
     seen: list[int] = []
     real = cache_health.quick_check
@@ -85,6 +85,6 @@ def test_the_whole_file_check_reads_through_a_small_cache(tmp_path: Path, monkey
             before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
         monkeypatch.setattr(cache_health, "quick_check", watched)
         assert ws.check_pages() is None
-        assert seen == [-CHECK_CACHE_KIB]
-        with ws.engine.connect() as connection:  # the same connection (used last)
+        assert seen == [-SCAN_CACHE_KIB]
+        with ws.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
