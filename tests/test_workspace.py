@@ -483,3 +483,43 @@ def test_whole_reads_go_through_a_connection_of_their_own(ws):
     with ws._scans.connect() as conn:
         size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     assert size == -workspace_module.SCAN_CACHE_KIB
+
+
+def test_a_first_page_for_the_start_of_a_name_walks_the_list_order(ws, monkeypatch):
+    """Short words (the start of a name, or of a later word in it) read their first page by
+    walking the list-order index, which holds the name; when the entries walked hold no
+    whole page, through the name index as before. Either way the page is the head of the
+    full list: archived cases, the status filter and the order kept."""
+    from tools.sample_data import bulk_insert
+
+    walked: list[tuple[str | None, bool]] = []
+    real = Workspace._first_page_by_name_start
+
+    def watched(self, cursor, query, limit):  # noqa: ANN001, ANN202
+        page = real(self, cursor, query, limit)
+        walked.append((query.search, page is not None))
+        return page
+
+    monkeypatch.setattr(Workspace, "_first_page_by_name_start", watched)
+    bulk_insert(ws, 1500)
+    ws.create_case("Ana Ma", 30, "female", "an ma")
+    ws.archive_case(ws.create_case("Ana Mo", 31, "female").id)
+    ws.create_case("Zoe Q", 32, "female")
+    texts = ("a", "an", "AN", "an ma", "a m", "zo", "zz", "%", "_n")
+    queries = [q for text in texts for q in (
+        CaseQuery(search=text), CaseQuery(search=text, descending=False),
+        CaseQuery(search=text, include_archived=True), CaseQuery(search=text, status="pending"))]
+    for query in queries:
+        full = ws.case_ids(query)
+        for limit in (1, 256):
+            assert ws.case_ids(query, limit=limit) == full[:limit], (query, limit)
+    assert ("an", True) in walked and ("zo", True) in walked  # one match is a page of 1
+    assert ("zz", False) in walked
+    walked.clear()
+    monkeypatch.setattr(workspace_module, "NAMES_WALKED", 5)  # the page is not among them
+    for query in queries:
+        assert ws.case_ids(query, limit=256) == ws.case_ids(query)[:256], query
+    assert ("an", False) in walked
+    walked.clear()
+    assert ws.case_ids(CaseQuery(search="zo", sort="name"), limit=1)
+    assert walked == []  # only the list order has that index

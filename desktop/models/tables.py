@@ -191,8 +191,10 @@ class Case(Base):
     __table_args__ = (
         Index(None, "patient_name"),
         # The list's default order (newest first, id as tie-break, archived filtered out)
-        # read from one covering index: all 100,000 ids in ~40 ms instead of ~150 ms.
-        Index("ix_cases_list_order", "updated_at", "id", "status", "removed_at"),
+        # read from one covering index: all 100,000 ids in ~40 ms instead of ~150 ms; with
+        # the name, a first page of a search for a name's start too (migration 0010).
+        Index("ix_cases_list_order", "updated_at", "id", "status", "removed_at",
+              "patient_name"),
     )
 
 
