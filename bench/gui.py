@@ -122,6 +122,16 @@ def _child_floor(data_dir: str) -> None:
     _child_bare()
 
 
+def _child_floor_data_layer() -> None:
+    """The floor under the full window, whose actions all need the data layer: the bare
+    window, painted after importing the ORM the stack fixes (SQLAlchemy 2, with its SQLite
+    dialect), nothing of Case Desk's own. What a full window can reach at best here."""
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
+
+    _child_bare()
+
+
 def _child_floor_table(data_dir: str) -> None:
     """A second floor, for the window as a person sees it: what any Qt program showing these
     rows in a window like Case Desk's must do, written with the least Python — the menu bar,
@@ -328,6 +338,9 @@ def bench_startup(starts: int) -> None:
         _measure_start(floor_child, pycache)
         table_child = ["--child", "floor-table", "--data-dir", str(plain_data)]
         _measure_start(table_child, pycache)
+        layer_child = ["--child", "floor-data-layer"]
+        _measure_start(layer_child, pycache)
+        floor_layer: list[float] = []
         for _ in range(starts):
             bare.append(_measure_start(["--child", "bare"], pycache)["painted"])
             marks = _measure_start(child, pycache)
@@ -340,6 +353,7 @@ def bench_startup(starts: int) -> None:
             plain_ready.append(marks["ready"])
             floor.append(_measure_start(floor_child, pycache)["painted"])
             floor_table.append(_measure_start(table_child, pycache)["painted"])
+            floor_layer.append(_measure_start(layer_child, pycache)["painted"])
     ms = 1000.0
     b = statistics.median(bare)
     print(f"cold start to first painted window, 10,000 cases, {starts} fresh processes of each,"
@@ -356,12 +370,17 @@ def bench_startup(starts: int) -> None:
          "   (keyring, HKDF, SQLCipher, read in turn)"),
         ("floor: the same chrome + a table of the rows", floor_table,
          "   (Qt's own cost of such a window, unencrypted)"),
+        ("floor: bare window + SQLAlchemy's imports", floor_layer,
+         "   (the least a full window can take)"),
     ):
         ratios = [r / base for r, base in zip(runs, bare, strict=True)]
         print(f"  {label:<42} {statistics.median(runs) * ms:7.0f} ms   ratio "
               f"{statistics.median(ratios):.2f} (pairs {min(ratios):.2f}..{max(ratios):.2f}){note}")
     over = [r / f for r, f in zip(listed, floor, strict=True)]
     print(f"  first paint with the list / floor = {statistics.median(over):.2f} "
+          f"(pairs {min(over):.2f}..{max(over):.2f})")
+    over = [r / f for r, f in zip(ready, floor_layer, strict=True)]
+    print(f"  full window with its list / data-layer floor = {statistics.median(over):.2f} "
           f"(pairs {min(over):.2f}..{max(over):.2f})")
     over = [r / f for r, f in zip(plain_listed, floor_table, strict=True)]
     print(f"  unencrypted first paint with the list / table floor = {statistics.median(over):.2f}"
@@ -576,8 +595,8 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.gui")
-    parser.add_argument("--child", choices=["bare", "floor", "floor-table", "casedesk",
-                                            "casedesk-plain"],
+    parser.add_argument("--child", choices=["bare", "floor", "floor-table", "floor-data-layer",
+                                            "casedesk", "casedesk-plain"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--size-mib", type=int, default=1024, help="file size for the stall probe")
@@ -594,6 +613,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.child == "floor-table":
         _child_floor_table(args.data_dir)
+        return
+    if args.child == "floor-data-layer":
+        _child_floor_data_layer()
         return
     if args.child in ("casedesk", "casedesk-plain"):
         _child_casedesk(args.data_dir, plain=args.child == "casedesk-plain")
