@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -80,6 +80,59 @@ _ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _FOREGROUND, Re
                     CaseIdRole})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ARCHIVED = QColor("#757575")
+
+
+class ListDiff(NamedTuple):
+    """How a new id list differs from *old*: ``removed`` and ``added`` as (row, id) in the old
+    and the new list, top to bottom; rows ``start``..``end``-1 of the old list hold every
+    difference, and ``kept`` is their kept ids in the new order."""
+
+    old: list[str]
+    removed: list[tuple[int, str]]
+    added: list[tuple[int, str]]
+    start: int
+    end: int
+    kept: list[str]
+
+
+def list_diff(old: list[str], new: list[str]) -> ListDiff | None:
+    """The rows removed, added and moved between *old* and *new*; None when more than
+    MAX_INCREMENTAL rows come or go (a reset is cheaper then).
+
+    The runs equal at either end are found by comparing slices, in C: an edit at a million
+    cases moved one case and built sets of every id, 1 s of Python on the GUI thread; now
+    only the rows between the first and the last difference are looked at."""
+    limit = min(len(old), len(new))
+    start = _equal_run(old, new, limit)
+    tail = _equal_run(old[::-1], new[::-1], limit - start)
+    old_mid, new_mid = old[start:len(old) - tail], new[start:len(new) - tail]
+    old_set, new_set = set(old_mid), set(new_mid)
+    removed = [(start + i, x) for i, x in enumerate(old_mid) if x not in new_set]
+    added = [(start + j, x) for j, x in enumerate(new_mid) if x not in old_set]
+    if len(removed) + len(added) > MAX_INCREMENTAL:
+        return None
+    kept = [x for x in new_mid if x in old_set]
+    return ListDiff(old, removed, added, start, len(old) - tail, kept)
+
+
+def _equal_run(a: list[str], b: list[str], limit: int) -> int:
+    """How many leading items (at most *limit*) *a* and *b* share: slices compared in
+    doubling steps, then halved down to the first difference."""
+    low, step = 0, 64
+    while low < limit:
+        high = min(limit, low + step)
+        if a[low:high] != b[low:high]:
+            break
+        low, step = high, step * 2
+    else:
+        return limit
+    while high - low > 1:  # the first difference is in low..high-1
+        middle = (low + high) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def _references(held: object) -> int:
@@ -207,18 +260,26 @@ class CaseListModel(QAbstractTableModel):
                 generation, FIRST_PAGE, lambda ids: self._apply_first_page(generation, ids)
             )
         else:
-            self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
+            # The rows' moves are worked out beside the read (list_diff), against the list
+            # shown now, which is never changed in place once a read may hold it.
+            shown = self._ids
+            self._read_ids(generation, None, lambda read: self._apply_read(generation, read),
+                           against=shown)
 
     def _read_ids(
-        self, generation: int, limit: int | None, success: Callable[[list[str]], None]
+        self, generation: int, limit: int | None, success: Callable[[Any], None],
+        against: list[str] | None = None,
     ) -> None:
         query = self._query
         ws = self._ws
 
-        def read() -> list[str] | None:
+        def read() -> Any:
             if generation != self._generation:
                 return None  # overtaken while queued behind another read: skip the SQL
-            return ws.case_ids(query, limit=limit)
+            ids = ws.case_ids(query, limit=limit)
+            if against is None:
+                return ids
+            return ids, (None if against == ids else list_diff(against, ids))
 
         self._runner.run(
             read,
@@ -261,7 +322,13 @@ class CaseListModel(QAbstractTableModel):
         if generation == self._generation:
             self._read_ids(generation, None, lambda ids: self._apply(generation, ids, False))
 
-    def _apply(self, generation: int, ids: list[str], reset: bool) -> None:
+    def _apply_read(self, generation: int,
+                    read: tuple[list[str], ListDiff | None] | None) -> None:
+        if read is not None:  # None: overtaken before the read began
+            self._apply(generation, read[0], False, read[1])
+
+    def _apply(self, generation: int, ids: list[str], reset: bool,
+               diff: ListDiff | None = None) -> None:
         if generation != self._generation:
             return  # a newer query is on its way; this answer is stale
         shown = len(self._ids)
@@ -279,7 +346,7 @@ class CaseListModel(QAbstractTableModel):
                 self.beginInsertRows(QModelIndex(), shown, len(ids) - 1)
                 self._set_ids(ids)
                 self.endInsertRows()
-        elif not self._apply_incremental(ids):
+        elif not self._apply_incremental(ids, diff):
             self._reset_to(ids)  # includes a first page that changed (an edit) meanwhile
         self._records_stale = False  # every path above re-reads what is shown
         self._finish()
@@ -334,57 +401,69 @@ class CaseListModel(QAbstractTableModel):
             self._rows = {case_id: row for row, case_id in enumerate(self._ids)}
         return self._rows
 
-    def _apply_incremental(self, new: list[str]) -> bool:
-        """Turn old ids into new ones with row removals, insertions and moves; False = reset."""
+    def _apply_incremental(self, new: list[str], diff: ListDiff | None = None) -> bool:
+        """Turn old ids into new ones with row removals, insertions and moves; False = reset.
+
+        *diff*: worked out beside the read (list_diff), used while the list shown is the one
+        it was worked out against; else it is worked out here."""
         old = self._ids
-        if old == new:
+        if (diff is None or diff.old is not old) and old == new:
             self._forget_all()  # values may have changed (a sync); re-read what is visible
             if new:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
             return True
-        new_set = set(new)
-        removed = [i for i in old if i not in new_set]
-        old_set = set(old)
-        added = [i for i in new if i not in old_set]
-        if len(removed) + len(added) > MAX_INCREMENTAL:
+        if diff is None or diff.old is not old:
+            diff = list_diff(old, new)
+        if diff is None:
             return False
-        if removed:
+        if diff.removed or diff.added:
+            # A copy of its own to change: a read in flight may hold the list shown.
+            rows = self._rows
+            self._ids, self._rows = list(old), None
+            if rows is not None and not _shared(rows):
+                self._retire(rows)
+        if diff.removed:
             self.removing.emit(True)
-        for case_id in removed:
-            row = self._row_index()[case_id]
+        for row, case_id in reversed(diff.removed):  # from the bottom: rows above keep theirs
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._ids[row]
-            self._set_ids(self._ids)
             self._cache.pop(case_id, None)
             self._texts.pop(case_id, None)
             self.endRemoveRows()
-        if removed:
+        if diff.removed:
             self.removing.emit(False)
-        added_set = set(added)
-        kept_order = [i for i in new if i not in added_set]
-        if kept_order != self._ids:
-            self._reorder(kept_order)
-        for case_id in added:
-            row = new.index(case_id)
+        end = diff.end - len(diff.removed)
+        if self._ids[diff.start:end] != diff.kept:
+            self._reorder(diff.start, end, diff.kept)
+        for row, case_id in diff.added:  # top to bottom, each at its place in the new list
             self.beginInsertRows(QModelIndex(), row, row)
             self._ids.insert(row, case_id)
-            self._set_ids(self._ids)
             self.endInsertRows()
+        self._rows = None
         self._forget_all()  # moved rows were edited somewhere: re-read what is visible
         if new:
             self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(COLUMNS) - 1))
         return self._ids == new
 
-    def _reorder(self, order: list[str]) -> None:
-        """Same rows, new order: a layout change keeps persistent indexes (the selection)."""
+    def _reorder(self, start: int, end: int, kept: list[str]) -> None:
+        """Rows start..end-1 take the order *kept*: a layout change keeps persistent indexes
+        (the selection) on their cases."""
         self.layoutAboutToBeChanged.emit()
-        old_ids = list(self._ids)
         persistent = self.persistentIndexList()
-        self._set_ids(order)
+        before = self._ids
+        found: dict[str, int] = {}
+
+        def moved(row: int) -> int:
+            if not start <= row < end:
+                return row
+            case_id = before[row]
+            if case_id not in found:
+                found[case_id] = start + kept.index(case_id)  # a scan in C, for a few rows
+            return found[case_id]
+
+        self._set_ids(before[:start] + kept + before[end:])
         self.changePersistentIndexList(
-            persistent,
-            [self.index(self._row_index()[old_ids[p.row()]], p.column()) for p in persistent],
-        )
+            persistent, [self.index(moved(p.row()), p.column()) for p in persistent])
         self.layoutChanged.emit()
 
     # ------------------------------------------------------------ records

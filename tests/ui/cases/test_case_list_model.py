@@ -451,3 +451,76 @@ def test_a_long_list_replaced_goes_a_slice_at_a_time_once_the_page_is_shown(
         runner.deliver(qtbot)
         assert model._retired == [] and len(held) == shown
         runner.deliver(qtbot)
+
+
+def test_list_diff_turns_the_old_list_into_the_new_one() -> None:
+    """The rows removed, added and the kept rows' order, between the first and the last
+    difference only (the rows outside are not looked at): applied in that order, they make
+    the new list. Checked against random edits of every kind."""
+    import random
+
+    from desktop.ui.cases.case_list_model import MAX_INCREMENTAL, list_diff
+
+    def applied(old: list[str], new: list[str]) -> list[str]:
+        diff = list_diff(old, new)
+        assert diff is not None and diff.old is old
+        ids = list(old)
+        for row, case_id in reversed(diff.removed):
+            assert ids[row] == case_id
+            del ids[row]
+        end = diff.end - len(diff.removed)
+        assert sorted(ids[diff.start:end]) == sorted(diff.kept)
+        ids[diff.start:end] = diff.kept
+        for row, case_id in diff.added:
+            ids.insert(row, case_id)
+        return ids
+
+    rng = random.Random(17)
+    old = [f"case-{n:05d}" for n in range(3000)]
+    moved = [old[1500], *old[:1500], *old[1501:]]  # an edit: one case to the top
+    diff = list_diff(old, moved)
+    assert diff is not None and (diff.start, diff.end) == (0, 1501)
+    assert diff.removed == [] and diff.added == []
+    assert list_diff(old, [*old[:10], "new", *old[10:]]).start == 10  # type: ignore[union-attr]
+    assert list_diff(old, old[::-1][:1000]) is None  # most rows gone: a reset is cheaper
+    for _ in range(300):
+        new = list(old)
+        for _ in range(rng.randint(1, MAX_INCREMENTAL // 4)):
+            kind = rng.choice(("move", "remove", "add"))
+            if kind == "move":
+                new.insert(rng.randrange(len(new)), new.pop(rng.randrange(len(new))))
+            elif kind == "remove":
+                new.pop(rng.randrange(len(new)))
+            else:
+                new.insert(rng.randrange(len(new) + 1), f"added-{rng.random()}")
+        assert applied(old, new) == new
+
+
+def test_a_refresh_works_out_its_row_moves_beside_the_read_not_on_the_gui_thread(
+    qtbot, ws: Workspace, monkeypatch
+) -> None:
+    """After an edit the list is read again and the rows moved: working out the moves took
+    1 s of the GUI thread at a million cases. It is done by the read's worker, against the
+    list shown; the selected case stays selected as it moves."""
+    import threading
+
+    threads: list[str] = []
+    real = case_list_model.list_diff
+
+    def watched(old, new):  # noqa: ANN001, ANN202
+        threads.append(threading.current_thread().name)
+        return real(old, new)
+
+    monkeypatch.setattr(case_list_model, "list_diff", watched)
+    bulk_insert(ws, 400)
+    with make_model(qtbot, ws) as (model, _runner):
+        case_id = model.case_id(200)
+        assert case_id is not None
+        selected = QPersistentModelIndex(model.index(200, COL_NAME))
+        threads.clear()
+        ws.edit_case(case_id, case_summary="seen again")
+        requery(qtbot, model, model.refresh)
+        assert model.case_id(0) == case_id  # the newest first
+        assert selected.isValid() and selected.row() == 0
+        assert threads and threading.main_thread().name not in threads
+        assert list(model.ids) == ws.case_ids(model.query)
