@@ -1228,23 +1228,25 @@ class Workspace:
                 if walk:
                     assert limit is not None
                     page = self._first_page_in_rows(cursor, query, limit)
-                elif (limit is not None and query.short_words_only
-                      and query.sort == "updated"):
+                elif limit is not None and query.short_words_only:
                     page = self._first_page_by_name_start(cursor, query, limit)
                 if page is not None:
                     return page
                 stmt = query.order(query.apply(select(Case.id), walk_list_order=walk))
                 if limit is not None:
                     stmt = stmt.limit(limit)
-                # Straight through the driver: ORM/Core row processing triples the time for
-                # 100k ids.
-                compiled = stmt.compile(self.engine)
-                params = [compiled.params[name] for name in compiled.positiontup or ()]
-                # Row by row, not fetchall(): a million one-value rows held at once as tuples
-                # cost ~40 MB more at the peak (kept by the allocator afterwards), and slower.
-                return [row[0] for row in cursor.execute(str(compiled), params)]
+                return self._ids_of(cursor, stmt)
             finally:
                 cursor.close()
+
+    def _ids_of(self, cursor: Any, stmt: Select[Any]) -> list[str]:
+        """The one column *stmt* selects, straight through the driver: ORM/Core row
+        processing triples the time for 100k ids. Row by row, not fetchall(): a million
+        one-value rows held at once as tuples cost ~40 MB more at the peak (kept by the
+        allocator afterwards), and slower."""
+        compiled = stmt.compile(self.engine)
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        return [row[0] for row in cursor.execute(str(compiled), params)]
 
     def _first_page_in_rows(self, cursor: Any, query: CaseQuery, limit: int) -> list[str] | None:
         """The first *limit* ids of a search whose words are in many cases, found by testing
@@ -1286,7 +1288,9 @@ class Workspace:
         Read through the name index instead, every name with that start is read and sorted
         by list order: a letter starting one name in twenty, at a million cases, reads
         50,000 index entries (~4 MB decrypted the first time: 20-35 ms); the walk stops
-        after a few thousand (~2 ms)."""
+        after a few thousand (~2 ms). Only the list order has that index."""
+        if query.sort != "updated":
+            return None
         return self._first_page_walked(
             cursor, query, limit, (Case.patient_name,),
             lambda stmt, rows: query.name_starts(stmt, rows.patient_name), NAMES_WALKED)
@@ -1306,9 +1310,7 @@ class Workspace:
         stmt = (tested(select(rows.c.id), rows.c)
                 .order_by(*ordered([rows.c.updated_at, rows.c.id]))
                 .limit(limit))
-        compiled = stmt.compile(self.engine)
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
-        page = [row[0] for row in cursor.execute(str(compiled), params)]
+        page = self._ids_of(cursor, stmt)
         return page if len(page) == limit else None
 
     @contextmanager
