@@ -239,3 +239,20 @@ def test_reads_on_a_full_disk_see_the_newest_commits(small_disk, tmp_path):
         fill(disk)
         run = casedesk(data, "cases", "list")
     assert run.code == 0 and "Only In The Log" in run.out, run
+
+
+def test_the_lists_whole_reads_work_on_a_read_only_cache(tmp_path, read_only_file):
+    """The full id list and the whole-file check go through a connection of their own
+    (Workspace._scanning): it opens the cache as the shared ones do, read-only where the
+    file cannot be written."""
+    from desktop.workspace import CaseQuery
+
+    data = tmp_path / "data"
+    seed(data, tmp_path)
+    read_only_file(data / "casedesk.sqlite3")
+    with Workspace.open(data) as ws:
+        assert ws.read_only is not None
+        assert len(ws.case_ids(CaseQuery())) == 3
+        assert ws.case_ids(CaseQuery(search="pa")) == ws.case_ids(CaseQuery(search="pa"),
+                                                                  limit=256)
+        assert ws.check_pages() is None
