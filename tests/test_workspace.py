@@ -523,3 +523,25 @@ def test_a_first_page_for_the_start_of_a_name_walks_the_list_order(ws, monkeypat
     walked.clear()
     assert ws.case_ids(CaseQuery(search="zo", sort="name"), limit=1)
     assert walked == [("zo", False)]  # only the list order has that index
+
+
+def test_a_full_list_stops_once_overtaken_and_the_connection_reads_on(ws, monkeypatch):
+    """A full id list asks as it goes (SQLite's progress handler, sorts included) whether a
+    newer read took its place, and stops with Overtaken; the connection it used then reads
+    the next list whole (the handler is gone)."""
+    from tools.sample_data import bulk_insert
+
+    monkeypatch.setattr(workspace_module, "OVERTAKEN_STEPS", 100)
+    bulk_insert(ws, 2000)
+    asked: list[int] = []
+
+    def overtaken_now() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(workspace_module.Overtaken):
+        ws.case_ids(CaseQuery(search="pain"), overtaken=overtaken_now)
+    assert len(asked) == 5  # 4 asks, then the one after SQLite's "interrupted"
+    full = ws.case_ids(CaseQuery(search="pain"))
+    assert len(full) > 200
+    assert ws.case_ids(CaseQuery(search="pain"), overtaken=lambda: False) == full

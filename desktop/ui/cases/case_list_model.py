@@ -49,7 +49,7 @@ from desktop.ui.cases.case_columns import (  # noqa: F401 - the column names are
 from desktop.ui.changes import Changes
 from desktop.ui.icons import SYNC_LABELS, sync_icon
 from desktop.ui.operations import OperationRunner, user_message
-from desktop.workspace import CaseQuery, CaseRecord, Workspace
+from desktop.workspace import CaseQuery, CaseRecord, Overtaken, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -274,10 +274,18 @@ class CaseListModel(QAbstractTableModel):
         query = self._query
         ws = self._ws
 
+        def overtaken() -> bool:
+            return generation != self._generation
+
         def read() -> Any:
-            if generation != self._generation:
+            if overtaken():
                 return None  # overtaken while queued behind another read: skip the SQL
-            ids = ws.case_ids(query, limit=limit)
+            try:
+                # A full list stops as soon as a newer read takes its place.
+                ids = ws.case_ids(query, limit=limit,
+                                  overtaken=overtaken if limit is None else None)
+            except Overtaken:
+                return None
             if against is None:
                 return ids
             return ids, (None if against == ids else list_diff(against, ids))

@@ -539,3 +539,38 @@ def test_a_saved_case_is_shown_without_indexing_every_row(qtbot, ws: Workspace) 
         model.forget(frozenset({case_id, "no-such-case"}))
         assert model._rows is None
         assert model.data(model.index(150, COL_AGE)) == "1"
+
+
+def test_a_full_list_read_stops_when_a_newer_search_takes_its_place(
+    qtbot, ws: Workspace, monkeypatch
+) -> None:
+    """A full list of a million ids takes up to 0.9 s, and searches typed on meanwhile
+    queued behind it (keystrokes 400-500 ms late). The model's full reads say when a newer
+    read took their place, and the list ends with the newest search's rows."""
+    import threading
+
+    from desktop.workspace import Overtaken
+
+    bulk_insert(ws, 300)
+    asked: list[Callable[[], bool]] = []
+    gate = threading.Event()
+    real = ws.case_ids
+
+    def held(query=None, limit=None, overtaken=None):  # noqa: ANN001, ANN202
+        if limit is None and overtaken is not None and not asked:
+            asked.append(overtaken)
+            gate.wait(10)
+            if overtaken():
+                raise Overtaken
+        return real(query, limit, overtaken)
+
+    with make_model(qtbot, ws) as (model, _runner):
+        monkeypatch.setattr(ws, "case_ids", held)
+        model.refresh()
+        qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+        assert asked[0]() is False  # still the newest read
+        with qtbot.waitSignal(model.refreshed, timeout=10000):
+            model.set_search("zzzz-nothing")
+            assert asked[0]() is True
+            gate.set()
+        assert model.rowCount() == 0 and not model.loading
