@@ -87,6 +87,11 @@ _SEARCH = table("cases_search", column("rowid"))
 AUTO_COLLECT_INTERVAL_S = 24 * 3600.0
 # The page cache of the connection that reads whole indexes and files (``_scanning``).
 SCAN_CACHE_KIB = 2048
+# A search's full list goes through that connection once the cache file is this large.
+# Below it, the pages a full list walks fit in the shared budget beside the rest (100,000
+# cases: an 85 MB file, its list order ~7 MB), and read warm there it is quicker (38 ms in
+# the background, against 62 when decrypted afresh each time).
+SCAN_FROM_BYTES = 256 << 20
 COMMON_HITS = 1000  # more FTS hits than this: a first page walks the list order (case_ids)
 # A first page of a common search (_first_page_in_rows): the newest cases whose share of
 # hits is counted, and what testing a row costs against reading one hit from the index.
@@ -1002,6 +1007,13 @@ class Workspace:
                 raw.execute("PRAGMA shrink_memory")
         return cache_health.damaged(self.folder.cache, problems) if problems else None
 
+    def _large(self) -> bool:
+        """Whether the cache file is past SCAN_FROM_BYTES."""
+        try:
+            return self.folder.cache.stat().st_size > SCAN_FROM_BYTES
+        except OSError:
+            return False
+
     @contextmanager
     def _scanning(self) -> Iterator[Any]:
         """A driver connection of its own, with a small page cache, for reads that walk a
@@ -1229,8 +1241,9 @@ class Workspace:
         gives the first screenful fast; the full list can follow. *overtaken*: asked as the
         read goes; when it says so the read stops (``Overtaken``)."""
         query = query or CaseQuery()
-        # The full list walks a whole index: through the scanning connection (_scanning).
-        with self._scanning() if limit is None else self._driver() as raw:
+        # A full list walks a whole index: in a large cache, through the scanning connection.
+        whole = limit is None and self._large()
+        with self._scanning() if whole else self._driver() as raw:
             cursor = raw.cursor()
             try:
                 walk = limit is not None and self._common_words(cursor, query)

@@ -465,15 +465,20 @@ def test_only_the_characters_listed_fold_into_ascii_in_the_trigram_index(tmp_pat
     assert found == workspace_module._FOLDED_INTO_ASCII
 
 
-def test_whole_reads_go_through_a_connection_of_their_own(ws):
+def test_whole_reads_go_through_a_connection_of_their_own(ws, monkeypatch):
     """A full id list walks a whole index, and the whole-file check every page: through the
-    shared connections they pushed out the pages the list's next search finds there. They
-    go through a connection with a small page cache of its own; a first page does not."""
+    shared connections they pushed out the pages the list's next search finds there. In a
+    large cache they go through a connection with a small page cache of its own; a first
+    page does not, nor a full list where the shared budget holds it."""
     from sqlalchemy import event
 
     ws.create_case("Amara Okafor", 47, "female", "cough")
     shared: list[int] = []
     event.listen(ws.engine, "checkout", lambda *_: shared.append(1))
+    assert len(ws.case_ids(CaseQuery())) == 1  # a small cache: the shared connection
+    assert shared == [1]
+    shared.clear()
+    monkeypatch.setattr(workspace_module, "SCAN_FROM_BYTES", 0)  # as if a large one
     assert len(ws.case_ids(CaseQuery())) == 1
     assert ws.check_pages() is None
     assert shared == []
