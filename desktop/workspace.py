@@ -1031,9 +1031,7 @@ class Workspace:
                     key=self.keys.cache if self.keys is not None else None,
                     cache_kib=SCAN_CACHE_KIB)
             scans = self._scans
-        with scans.connect() as conn, self._named_failures():
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
+        with self._driver(scans) as raw:
             yield raw
 
     def collect_garbage(self, min_interval_s: float = 0.0) -> intake.CollectResult | None:
@@ -1350,9 +1348,10 @@ class Workspace:
         return page if len(page) == limit else None
 
     @contextmanager
-    def _driver(self) -> Iterator[Any]:
-        """A shared connection's driver connection, its failures named (_named_failures)."""
-        with self.engine.connect() as conn, self._named_failures():
+    def _driver(self, engine: Engine | None = None) -> Iterator[Any]:
+        """A driver connection of *engine* (the shared one unless given), its failures named
+        (_named_failures)."""
+        with (engine or self.engine).connect() as conn, self._named_failures():
             raw = conn.connection.dbapi_connection
             assert raw is not None
             yield raw
