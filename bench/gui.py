@@ -253,7 +253,21 @@ def _child_casedesk(data_dir: str, plain: bool = False) -> None:
                 return shown
 
         start_window.StartWindow = Watched  # type: ignore[misc]
+        import desktop.ui.app as app_module
+
+        opening = app_module.open_with_passphrase
+
+        def timed_opening(*args: Any, **kwargs: Any) -> Any:
+            # Called once the window's modules (and with them the data layer) are imported.
+            mark("imported")
+            try:
+                return opening(*args, **kwargs)
+            finally:
+                mark("opened")
+
+        app_module.open_with_passphrase = timed_opening  # type: ignore[assignment]
         window, ws = start(root, profile, prefetch=prefetch)
+        mark("built")
         watch(window, "main")  # type: ignore[arg-type]
         watch(window.table.viewport(), "ready")  # type: ignore[attr-defined]
         app.exec()
@@ -341,6 +355,7 @@ def bench_startup(starts: int) -> None:
         layer_child = ["--child", "floor-data-layer"]
         _measure_start(layer_child, pycache)
         floor_layer: list[float] = []
+        phases: dict[str, list[float]] = {"imported": [], "opened": [], "built": []}
         for _ in range(starts):
             bare.append(_measure_start(["--child", "bare"], pycache)["painted"])
             marks = _measure_start(child, pycache)
@@ -348,6 +363,8 @@ def bench_startup(starts: int) -> None:
             listed.append(marks["listed"])
             main_.append(marks["main"])
             ready.append(marks["ready"])
+            for name, runs in phases.items():
+                runs.append(marks[name])
             marks = _measure_start(plain_child, pycache)
             plain_listed.append(marks["listed"])
             plain_ready.append(marks["ready"])
@@ -385,6 +402,31 @@ def bench_startup(starts: int) -> None:
     over = [r / f for r, f in zip(plain_listed, floor_table, strict=True)]
     print(f"  unencrypted first paint with the list / table floor = {statistics.median(over):.2f}"
           f" (pairs {min(over):.2f}..{max(over):.2f})")
+    _print_breakdown(bare, listed, floor_layer, phases, ready)
+
+
+def _print_breakdown(bare: list[float], listed: list[float], floor_layer: list[float],
+                     phases: dict[str, list[float]], ready: list[float]) -> None:
+    """Where the full window's time goes, step by step (medians of the per-start steps).
+    SQLAlchemy's share is the data-layer floor's time over the bare window's, run beside it:
+    the window imports it with its own modules, in one step."""
+    def step(later: list[float], earlier: list[float]) -> float:
+        return statistics.median(a - b for a, b in zip(later, earlier, strict=True)) * 1000.0
+
+    imports = step(phases["imported"], listed)
+    orm = step(floor_layer, bare)
+    print("  where the full window's time goes (ms, medians of each start's steps):")
+    for label, value in (
+        ("the bare window (Python, PySide6, a painted QMainWindow)", statistics.median(bare)
+         * 1000.0),
+        ("first paint with the list, over the bare window", step(listed, bare)),
+        ("imports after it: SQLAlchemy's ORM (data-layer floor - bare)", orm),
+        ("imports after it: Case Desk's window, models and sync", imports - orm),
+        ("opening the cache (Workspace)", step(phases["opened"], phases["imported"])),
+        ("building the main window", step(phases["built"], phases["opened"])),
+        ("its first paint with the list", step(ready, phases["built"])),
+    ):
+        print(f"    {label:<62} {value:6.0f}")
 
 
 def bench_filter(cases: int, keystrokes: int, encrypted: bool = True) -> None:
