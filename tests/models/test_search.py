@@ -178,3 +178,43 @@ def test_a_short_search_reads_the_name_index_alone(tmp_path: Path, text: str) ->
                 "EXPLAIN QUERY PLAN " + str(compiled), tuple(params)))
         assert "COVERING INDEX ix_cases_name_nocase_listed" in plan
         assert len(ws.case_ids(query, limit=256)) == 50
+
+
+def test_the_list_indexes_of_a_pull_are_built_with_what_the_sort_leaves_of_the_budget(
+    tmp_path: Path,
+) -> None:
+    """Each list index reads the whole table: a small load's table is held in the page cache
+    while they are built (decrypted once, not once per index); a large load's sort takes the
+    budget and the cache stays small, so a pull's memory does not grow with the list."""
+    from desktop.models.search import (
+        INDEX_BUILD_BUDGET_KIB,
+        INDEX_BUILD_CACHE_KIB,
+        SORT_BYTES_PER_CASE,
+        case_loader,
+        index_build_cache_kib,
+    )
+
+    assert index_build_cache_kib(10_000) > 12 * 1024  # 10,000 cases' table fits
+    for cases in (100_000, 1_000_000):
+        assert index_build_cache_kib(cases) <= 3 * 1024
+        sort_kib = cases * SORT_BYTES_PER_CASE // 1024
+        assert index_build_cache_kib(cases) <= max(INDEX_BUILD_CACHE_KIB,
+                                                   INDEX_BUILD_BUDGET_KIB - sort_kib)
+
+    count = BULK_THRESHOLD * 3
+    new_rows = [(new_id(), f"Loon-{n}", None, f"Loon {n}", n % 90, "other", "cough", "pending",
+                 "2026-01-01T00:00:00Z", f"2026-01-02T00:00:{n % 60:02d}Z") for n in range(count)]
+    with Workspace.open(tmp_path / "data") as ws, ws.transaction() as s:
+        db = s.connection().connection.dbapi_connection
+        (before,) = db.execute("PRAGMA cache_size").fetchone()
+        issued: list[str] = []
+        db.set_trace_callback(issued.append)
+        try:
+            with case_loader(s, datetime.now(UTC)) as loader:
+                loader.add(new_rows)
+                loader.finish()
+        finally:
+            db.set_trace_callback(None)
+        assert f"PRAGMA cache_size = -{index_build_cache_kib(count)}" in issued
+        assert any(sql.startswith("CREATE INDEX") for sql in issued)
+        assert db.execute("PRAGMA cache_size").fetchone() == (before,)  # put back
