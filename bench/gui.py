@@ -560,6 +560,7 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from bench.typed_files import write_pdf
     from desktop.cli import sync_summary
     from desktop.sync.credentials import MemoryKeyring
     from desktop.ui.app import make_application
@@ -572,33 +573,33 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp)
         app = make_application([sys.argv[0]])
         assert isinstance(app, QApplication)
+        # Well-formed PDFs (one page, a scanned image of the given size): intake refuses a file
+        # that is not what its type says, and a refused file would measure nothing.
         big = Path(tmp) / "big-scan.pdf"
-        chunk = b"\0" * (1 << 20)
-        with open(big, "wb") as f:
-            f.write(b"%PDF-1.7\n")
-            for _ in range(size_mib):
-                f.write(chunk)
+        write_pdf(big, size_mib << 20)
+        big_size = big.stat().st_size
+        queued = Path(tmp) / "queued-scan.pdf"
+        write_pdf(queued, max(1, size_mib // 4) << 20)
+        # The folder's key and the server's token go to a keychain in memory: the real one is
+        # never touched (and a build machine may have none, where opening the folder fails).
+        keyring.set_keyring(MemoryKeyring())
         ws = Workspace.open(Path(tmp) / "data", max_file_bytes=(size_mib + 1) << 20)
         case = ws.create_case("Stall Probe", 40, "other")
-        # A sync runs at the same time: a server with many cases to pull and a queued upload.
-        keyring.set_keyring(MemoryKeyring())
+        synced = ws.create_case("Upload Probe", 41, "other")
         server = ReferenceServer.start_process(Path(tmp) / "server")
         # The server stands in for a remote machine: keep it from competing with the client
         # for this machine's two cores (it would not run here in real use).
         if server.process is not None:
             os.setpriority(os.PRIO_PROCESS, server.process.pid, 19)
-        server.seed_cases("doctor-1", sync_cases)
         sign_in(ws, server.url, "doctor-1", "token-doctor-1")
-        queued = Path(tmp) / "queued-scan.pdf"
-        with open(queued, "wb") as f:
-            f.write(b"%PDF-1.7\n")
-            for _ in range(max(1, size_mib // 4)):
-                f.write(os.urandom(1 << 20))
-        synced = ws.create_case("Upload Probe", 41, "other")
-        ws.attach(synced.id, [queued])
         window = MainWindow(ws)
         window.show()
-        _run_until(lambda: window.runner.running == 0)
+        _run_until(lambda: window.runner.running == 0)  # the sync the window starts with
+        controller = window.sync_panel.controller
+        _run_until(lambda: not controller.running)
+        # Work for the measured sync, made after that first one: cases to pull, a file to send.
+        server.seed_cases("doctor-1", sync_cases)
+        ws.attach(synced.id, [queued])
         gaps: list[float] = []
         last = [time.perf_counter()]
 
@@ -613,7 +614,6 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         probe.start()
         start = time.perf_counter()
         window.attacher.attach(case.id, [big], case.patient_name)
-        controller = window.sync_panel.controller
         _run_until(lambda: controller.configured)
         controller.sync(manual=True)
         _run_until(lambda: window.attacher.batches_done > 0 and not controller.running)
@@ -628,9 +628,14 @@ def bench_stall(size_mib: int, sync_cases: int = 5000) -> None:
         window.close()
         window.runner.shutdown()
         ws.close()
+    # A figure for work that did not happen would say nothing: stop instead.
+    if attached != [big_size] or report is None or (
+            report.pulled_new, report.uploaded) != (sync_cases, 1):
+        raise RuntimeError(f"the stall bench's work did not happen: attached {attached}, sync "
+                           f"{sync_summary(report) if report else 'none'}")
     ms = 1000.0
     print(f"GUI stall while taking in a {size_mib} MiB file and syncing ({elapsed:.1f} s; "
-          f"attached: {bool(attached)}; sync: {sync_summary(report) if report else 'none'})")
+          f"{sync_summary(report)})")
     print(f"  5 ms probe: {len(gaps)} ticks, longest gap {max(gaps) * ms:.1f} ms, "
           f"p99 {pct(gaps, .99) * ms:.1f} ms   (target longest <= 50 ms)")
 
